@@ -1,0 +1,92 @@
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Autonomy(models.TextChoices):
+    REVIEW_ALL = "review_all", "Review every draft"
+    AUTO_SEND = "auto_send", "Send automatically"
+    AUTO_AFTER_N = "auto_after_n", "Send automatically after N approved drafts"
+
+
+class Provider(models.TextChoices):
+    TEMPLATE = "template", "Built-in template writer (offline)"
+    OPENAI_COMPATIBLE = "openai_compatible", "OpenAI-compatible chat completions"
+
+
+class Agent(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    # Persona: who the agent writes as, and how.
+    sender_name = models.CharField(max_length=200, blank=True)
+    sender_title = models.CharField(max_length=200, blank=True)
+    company_name = models.CharField(max_length=200, blank=True)
+    company_description = models.TextField(blank=True)
+    tone = models.CharField(max_length=200, blank=True, default="friendly, concise, professional")
+    avoid = models.TextField(blank=True, help_text="Topics, words or claims never to use.")
+    autonomy = models.CharField(max_length=16, choices=Autonomy.choices, default=Autonomy.REVIEW_ALL)
+    auto_after_approved = models.PositiveIntegerField(
+        default=20, help_text="With 'after N approved drafts': how many clean approvals first."
+    )
+    approved_drafts = models.PositiveIntegerField(default=0)
+    provider = models.CharField(max_length=24, choices=Provider.choices, default=Provider.TEMPLATE)
+    # base_url, model, api_key_env, timeout_seconds, temperature, max_tokens
+    provider_settings = models.JSONField(default=dict, blank=True)
+    # Merge-field fallbacks, e.g. {"first_name": "there", "company": "your team"}
+    fallbacks = models.JSONField(default=dict, blank=True)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self):
+        return self.name
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class AgentJob(models.Model):
+    """One drafting job per (enrollment, step, pass)."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    enrollment = models.ForeignKey("sequences.Enrollment", on_delete=models.CASCADE, related_name="agent_jobs")
+    step = models.ForeignKey("sequences.Step", null=True, on_delete=models.SET_NULL, related_name="+")
+    step_pass = models.PositiveIntegerField(default=1)
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=4)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    provider = models.CharField(max_length=24, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "step", "step_pass"], name="one_agent_job_per_step_pass"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status__in=["queued", "running"]),
+                name="agentjob_pending_idx",
+            ),
+            models.Index(fields=["tenant", "status"]),
+        ]
+
+    def __str__(self):
+        return f"job {self.pk} ({self.status})"

@@ -1,0 +1,156 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    CONTACTED = "contacted", "Contacted"
+    QUALIFIED = "qualified", "Qualified"
+    CONVERTED = "converted", "Converted"
+    DISQUALIFIED = "disqualified", "Disqualified"
+
+
+class ScoreBand(models.TextChoices):
+    COLD = "cold", "Cold"
+    WARM = "warm", "Warm"
+    HOT = "hot", "Hot"
+
+
+class Tag(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_tag_per_tenant")
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class Contact(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=20, blank=True, help_text="E.164, e.g. +14155550100")
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="IANA name; empty means the tenant's timezone."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    lead_status = models.CharField(max_length=16, choices=LeadStatus.choices, default=LeadStatus.NEW)
+    score_band = models.CharField(max_length=8, choices=ScoreBand.choices, default=ScoreBand.COLD)
+    custom_fields = models.JSONField(default=dict, blank=True)
+    tags = models.ManyToManyField(Tag, blank=True, related_name="contacts")
+    do_not_contact = models.BooleanField(default=False)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+    bounced_at = models.DateTimeField(null=True, blank=True)
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True)
+    # Denormalised from events so send-time checks need no extra query.
+    last_replied_at = models.DateTimeField(null=True, blank=True)
+    last_meeting_at = models.DateTimeField(null=True, blank=True)
+    last_contacted_at = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                "tenant", Lower("email"), name="unique_contact_email_per_tenant"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "last_name", "first_name", "id"]),
+            models.Index(fields=["tenant", "company"]),
+            models.Index(fields=["tenant", "lead_status"]),
+            models.Index(fields=["tenant", "score_band"]),
+            models.Index(fields=["tenant", "owner"]),
+            models.Index(fields=["tenant", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return self.full_name or self.email
+
+    @property
+    def full_name(self):
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def is_suppressed(self):
+        return bool(self.do_not_contact or self.unsubscribed_at or self.bounced_at)
+
+
+class ContactList(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contacts = models.ManyToManyField(Contact, through="ListMembership", related_name="lists")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class ListMembership(models.Model):
+    contact_list = models.ForeignKey(ContactList, on_delete=models.CASCADE)
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE)
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contact_list", "contact"], name="unique_list_member")
+        ]
+        indexes = [models.Index(fields=["contact", "contact_list"])]
+
+
+class EventKind(models.TextChoices):
+    REPLIED = "replied", "Replied"
+    AUTO_REPLY = "auto_reply", "Auto-reply / out of office"
+    MEETING_BOOKED = "meeting_booked", "Meeting booked"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    BOUNCED = "bounced", "Hard bounce"
+    SOFT_BOUNCED = "soft_bounced", "Soft bounce"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    SMS_OPT_OUT = "sms_opt_out", "SMS opt-out"
+    STATUS_CHANGED = "status_changed", "Status changed"
+    DO_NOT_CONTACT = "do_not_contact", "Marked do-not-contact"
+    NOTE = "note", "Note"
+
+
+class ContactEvent(models.Model):
+    """Something the contact did or that happened to them (the inbound half of the
+    timeline; enrollment changes are sequences.Activity)."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    contact = models.ForeignKey(Contact, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=24, choices=EventKind.choices)
+    message = models.ForeignKey(
+        "messaging.OutboundMessage", null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="events",
+    )
+    data = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "contact", "-occurred_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} — {self.contact_id}"

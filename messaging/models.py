@@ -1,0 +1,240 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class TlsMode(models.TextChoices):
+    NONE = "none", "None"
+    STARTTLS = "starttls", "STARTTLS"
+    SSL = "ssl", "SSL/TLS"
+
+
+class MailboxStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+
+
+class Mailbox(models.Model):
+    """A sender profile: who the mail is from, and the SMTP account that sends it."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    from_name = models.CharField(max_length=200)
+    from_email = models.EmailField()
+    reply_to = models.EmailField(blank=True)
+    signature = models.TextField(blank=True)
+    smtp_host = models.CharField(max_length=255, blank=True)
+    smtp_port = models.PositiveIntegerField(default=587)
+    smtp_username = models.CharField(max_length=255, blank=True)
+    # Encrypted at rest (messaging.crypto); never rendered back into a form.
+    smtp_password_encrypted = models.TextField(blank=True)
+    smtp_password_env = models.CharField(
+        max_length=100, blank=True, help_text="Or: name of an environment variable holding it."
+    )
+    tls_mode = models.CharField(max_length=8, choices=TlsMode.choices, default=TlsMode.STARTTLS)
+    daily_cap = models.PositiveIntegerField(default=200)
+    hourly_cap = models.PositiveIntegerField(default=50)
+    min_gap_seconds = models.PositiveIntegerField(default=0)
+    gap_jitter_seconds = models.PositiveIntegerField(default=0)
+    domain_daily_max = models.PositiveIntegerField(
+        default=0, help_text="Most messages per recipient domain per day; 0 = no limit."
+    )
+    warmup_enabled = models.BooleanField(default=False)
+    warmup_start_cap = models.PositiveIntegerField(default=5)
+    warmup_daily_increase = models.PositiveIntegerField(default=5)
+    warmup_target_cap = models.PositiveIntegerField(default=200)
+    warmup_start_date = models.DateField(null=True, blank=True)
+    imap_enabled = models.BooleanField(default=False)
+    imap_host = models.CharField(max_length=255, blank=True)
+    imap_port = models.PositiveIntegerField(default=993)
+    imap_username = models.CharField(max_length=255, blank=True)
+    imap_password_encrypted = models.TextField(blank=True)
+    imap_last_uid = models.PositiveBigIntegerField(default=0)
+    status = models.CharField(max_length=8, choices=MailboxStatus.choices, default=MailboxStatus.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name_plural = "mailboxes"
+
+    def __str__(self):
+        return f"{self.from_name} <{self.from_email}>"
+
+
+class MailboxPool(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    mailboxes = models.ManyToManyField(Mailbox, through="PoolMember", related_name="pools")
+    # Round-robin cursor, advanced atomically by the picker.
+    cursor = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class PoolMember(models.Model):
+    pool = models.ForeignKey(MailboxPool, on_delete=models.CASCADE)
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE)
+    weight = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pool", "mailbox"], name="unique_pool_member")]
+
+
+class SendRecord(models.Model):
+    """One row per message a mailbox sent (or reserved a slot for): the sliding-window
+    rate limiter counts these rows."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="send_records")
+    recipient_domain = models.CharField(max_length=255)
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["mailbox", "sent_at"]),
+            models.Index(fields=["mailbox", "recipient_domain", "sent_at"]),
+        ]
+
+
+class MessageState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PENDING_APPROVAL = "pending_approval", "Pending approval"
+    APPROVED = "approved", "Approved"
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    BOUNCED = "bounced", "Bounced"
+    CANCELLED = "cancelled", "Cancelled"
+    UNKNOWN = "unknown", "Outcome unknown"
+
+
+class OutboundMessage(models.Model):
+    """Written before anything leaves the building (DESIGN invariant 2): the unique
+    idempotency key (enrollment, step, pass) makes a repeated execution find it."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    enrollment = models.ForeignKey(
+        "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    step = models.ForeignKey("sequences.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    step_pass = models.PositiveIntegerField(default=1)
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="messages")
+    agent_job = models.OneToOneField(
+        "agents.AgentJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+    )
+    channel = models.CharField(max_length=16, default="email")
+    state = models.CharField(max_length=20, choices=MessageState.choices, default=MessageState.DRAFT)
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    to_address = models.CharField(max_length=254)
+    from_address = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
+    # Review flags raised while drafting (e.g. a link outside the allowed domains).
+    flags = models.JSONField(default=list, blank=True)
+    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    references = models.TextField(blank=True)
+    thread_root = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies"
+    )
+    approved_content_hash = models.CharField(max_length=64, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(state__in=["queued", "sending"]),
+                name="outbound_pending_idx",
+            ),
+            models.Index(fields=["tenant", "contact", "-created_at"]),
+            models.Index(fields=["tenant", "state"]),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} to {self.to_address} ({self.state})"
+
+
+class InboundClassification(models.TextChoices):
+    REPLY = "reply", "Reply"
+    AUTO_REPLY = "auto_reply", "Auto-reply"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    UNMATCHED = "unmatched", "Unmatched"
+
+
+class InboundMessage(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey("contacts.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    matched_message = models.ForeignKey(
+        OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
+    )
+    classification = models.CharField(max_length=16, choices=InboundClassification.choices)
+    from_address = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    in_reply_to = models.CharField(max_length=255, blank=True)
+    body_text = models.TextField(blank=True)
+    raw = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-received_at"])]
+
+
+class TaskStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    COMPLETED = "completed", "Completed"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Task(models.Model):
+    """A task or call-reminder step waiting in its owner's inbox."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="tasks")
+    enrollment = models.ForeignKey(
+        "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    step = models.ForeignKey("sequences.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    step_pass = models.PositiveIntegerField(default=1)
+    kind = models.CharField(max_length=16, default="task")  # task | call_reminder
+    title = models.CharField(max_length=300)
+    talking_points = models.TextField(blank=True)
+    due_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
+    outcome_note = models.TextField(blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_at", "id"]
+        indexes = [models.Index(fields=["tenant", "owner", "status", "due_at"])]
+
+    def __str__(self):
+        return self.title

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ScendcoreConfig(AppConfig):
+    name = "scendcore"
+    verbose_name = "Tenancy"

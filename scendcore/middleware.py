@@ -1,0 +1,54 @@
+from django.conf import settings
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+
+from .tenancy import resolve_membership
+
+# Paths that answer without a login: auth pages, health, static files, and the public
+# endpoints that mail clients and providers call (unsubscribe, tracking, webhooks).
+PUBLIC_PREFIXES = (
+    "/accounts/login/",
+    "/accounts/password-reset/",
+    "/accounts/reset/",
+    "/healthz",
+    "/static/",
+    "/admin/",  # the admin has its own login
+    "/u/",  # unsubscribe
+    "/t/",  # open and click tracking
+    "/hooks/",  # inbound mail, meetings, SMS webhooks
+)
+
+
+class TenantMiddleware:
+    """Puts `request.tenant` and `request.membership` (or None) on every request.
+
+    The current tenant is kept in the session; a user who has no membership in the
+    stored tenant falls back to their first membership, never to the stored one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        membership = resolve_membership(request) if request.user.is_authenticated else None
+        request.membership = membership
+        request.tenant = membership.tenant if membership else None
+        return self.get_response(request)
+
+
+class LoginRequiredByDefaultMiddleware:
+    """Everything needs a login unless its path is explicitly public."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.user.is_authenticated or request.path.startswith(PUBLIC_PREFIXES):
+            return self.get_response(request)
+        login_url = reverse(settings.LOGIN_URL)
+        if request.headers.get("HX-Request"):
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = f"{login_url}?next={request.path}"
+            return response
+        return redirect(f"{login_url}?next={request.get_full_path()}")

@@ -1,0 +1,116 @@
+import secrets
+from datetime import time
+
+from django.conf import settings
+from django.db import models
+
+
+def default_window_days():
+    return [0, 1, 2, 3, 4]  # Monday..Friday, as datetime.weekday() numbers
+
+
+def new_inbound_secret():
+    return secrets.token_urlsafe(32)
+
+
+class Tenant(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    default_timezone = models.CharField(max_length=64, default="UTC")
+    postal_address = models.TextField(
+        blank=True, help_text="Printed in every email footer (anti-spam law requires it)."
+    )
+    # Contact frequency cap across all sequences (seed 002: 1 message per 48 hours).
+    frequency_cap_messages = models.PositiveIntegerField(default=1)
+    frequency_cap_hours = models.PositiveIntegerField(default=48)
+    # Default send window for steps that do not set their own (recipient's local time).
+    # Off by default: a step with no window of its own then fires as soon as it is due.
+    send_window_enabled = models.BooleanField(
+        default=False, help_text="Apply the default send window to steps without their own."
+    )
+    default_window_days = models.JSONField(default=default_window_days)
+    default_window_start = models.TimeField(default=time(9, 0))
+    default_window_end = models.TimeField(default=time(17, 0))
+    tracking_enabled = models.BooleanField(default=True)
+    allowed_link_domains = models.TextField(
+        blank=True, help_text="One domain per line; links elsewhere in AI drafts need review."
+    )
+    reps_can_approve = models.BooleanField(
+        default=False, help_text="Reps may approve drafts for their own contacts."
+    )
+    inbound_secret = models.CharField(max_length=64, default=new_inbound_secret)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Role(models.TextChoices):
+    REP = "rep", "Rep"
+    MANAGER = "manager", "Manager"
+    ADMIN = "admin", "Admin"
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tenant"], name="one_membership_per_tenant")
+        ]
+        ordering = ["tenant__name"]
+
+    def __str__(self):
+        return f"{self.user} @ {self.tenant} ({self.role})"
+
+    @property
+    def is_manager(self):
+        return self.role in (Role.MANAGER, Role.ADMIN)
+
+    @property
+    def is_admin(self):
+        return self.role == Role.ADMIN
+
+
+class AuditEntry(models.Model):
+    """Who changed what and when, for configuration objects (sequences, steps,
+    agents, mailboxes, settings). Enrollment history lives in sequences.Activity."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    action = models.CharField(max_length=64)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "object_type", "object_id"])]
+
+    def __str__(self):
+        return f"{self.object_type}#{self.object_id} {self.action}"
+
+
+class ApiToken(models.Model):
+    """Bearer token for the JSON API; acts as its user inside one tenant."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="api_tokens")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=100)
+    key_hash = models.CharField(max_length=64, unique=True, help_text="sha256 of the token")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name

@@ -1,0 +1,19 @@
+"""Tests run against the local PostgreSQL and Redis (never SQLite): the invariants
+depend on PostgreSQL's locking and partial indexes."""
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://scendcore:scendcore@127.0.0.1:5432/scendcore")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/15")
+os.environ.setdefault("DEBUG", "true")
+
+from .base import *  # noqa: E402,F401,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed only
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Eager unless a test asks for a real worker; the broker still points at real Redis.
+CELERY_TASK_ALWAYS_EAGER = True
+AXES_ENABLED = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

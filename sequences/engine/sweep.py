@@ -1,0 +1,5 @@
+"""Placeholder until the processor lands: claims nothing."""
+
+
+def run():
+    return 0

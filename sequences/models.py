@@ -1,0 +1,261 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class SequenceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    ARCHIVED = "archived", "Archived"
+
+
+class ReenrollPolicy(models.TextChoices):
+    NEVER = "never", "Never"
+    ALWAYS = "always", "Always"
+    AFTER_DAYS = "after_days", "After a cooldown"
+
+
+class RejectionPolicy(models.TextChoices):
+    SKIP_STEP = "skip_step", "Skip the step and continue"
+    PAUSE = "pause", "Pause the enrollment"
+
+
+class Sequence(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=SequenceStatus.choices, default=SequenceStatus.DRAFT)
+    stop_on_reply = models.BooleanField(default=True)
+    stop_on_meeting = models.BooleanField(default=True)
+    sender_profile = models.ForeignKey(
+        "messaging.Mailbox", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mailbox_pool = models.ForeignKey(
+        "messaging.MailboxPool", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="Send from a pool of mailboxes instead of one sender profile.",
+    )
+    agent = models.ForeignKey(
+        "agents.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    is_default = models.BooleanField(default=False)
+    reenroll_policy = models.CharField(
+        max_length=16, choices=ReenrollPolicy.choices, default=ReenrollPolicy.AFTER_DAYS
+    )
+    reenroll_after_days = models.PositiveIntegerField(default=30)
+    rejection_policy = models.CharField(
+        max_length=16, choices=RejectionPolicy.choices, default=RejectionPolicy.SKIP_STEP
+    )
+    approval_expiry_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Drafts not reviewed in time follow the rejection policy."
+    )
+    # Auto-enrollment (seed 002 entry rules); evaluated by a periodic task when enabled.
+    auto_enroll_enabled = models.BooleanField(default=False)
+    entry_rules = models.JSONField(default=dict, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="one_default_sequence_per_tenant"
+            )
+        ]
+        indexes = [models.Index(fields=["tenant", "status"])]
+
+    def __str__(self):
+        return self.name
+
+
+class StepKind(models.TextChoices):
+    """What the engine does at this node. Only `action` exists today; branch,
+    wait-until, goal and A/B split are planned and will read their settings from
+    Step.config, so adding them needs no change to existing rows."""
+
+    ACTION = "action", "Action"
+
+
+class JobType(models.TextChoices):
+    INITIAL_OUTREACH = "initial_outreach", "Initial outreach"
+    FOLLOW_UP = "follow_up", "Follow-up email"
+    RE_ENGAGEMENT = "re_engagement", "Re-engagement"
+    TASK = "task", "Task"
+    CALL_REMINDER = "call_reminder", "Call reminder"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    SMS = "sms", "SMS"
+    TASK = "task", "Task"
+    CALL_REMINDER = "call_reminder", "Call reminder"
+
+
+class DelayUnit(models.TextChoices):
+    MINUTES = "minutes", "Minutes"
+    HOURS = "hours", "Hours"
+    DAYS = "days", "Days"
+
+
+class Step(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(help_text="1..N, gap-free; maintained by the services.")
+    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.ACTION)
+    job_type = models.CharField(max_length=24, choices=JobType.choices, default=JobType.INITIAL_OUTREACH)
+    channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.EMAIL)
+    delay_value = models.PositiveIntegerField(default=0)
+    delay_unit = models.CharField(max_length=8, choices=DelayUnit.choices, default=DelayUnit.DAYS)
+    business_days_only = models.BooleanField(default=False)
+    # Send window in the recipient's local time; null fields inherit the tenant's.
+    window_days = models.JSONField(null=True, blank=True, help_text="weekday numbers, Monday=0")
+    window_start = models.TimeField(null=True, blank=True)
+    window_end = models.TimeField(null=True, blank=True)
+    jitter_minutes = models.PositiveIntegerField(default=0, help_text="± random minutes")
+    angle = models.CharField(max_length=500, blank=True)
+    cta = models.CharField(max_length=500, blank=True)
+    value_proposition = models.CharField(max_length=500, blank=True)
+    subject_template = models.CharField(max_length=300, blank=True)
+    body_template = models.TextField(blank=True)
+    requires_human_approval = models.BooleanField(default=False)
+    config = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["sequence", "order"]
+        indexes = [models.Index(fields=["sequence", "order"])]
+
+    def __str__(self):
+        return f"{self.sequence} — step {self.order}"
+
+
+class EnrollmentStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    UNENROLLED = "unenrolled", "Unenrolled"
+
+
+class Priority(models.IntegerChoices):
+    LOW = 0, "Low"
+    NORMAL = 1, "Normal"
+    HIGH = 2, "High"
+    CRITICAL = 3, "Critical"
+
+
+class WaitingOn(models.TextChoices):
+    """Why an active enrollment with no next_run_at is not moving."""
+
+    NOTHING = "", "—"
+    AGENT = "agent", "Agent drafting"
+    APPROVAL = "approval", "Waiting for approval"
+    TASK = "task", "Waiting for the rep's task"
+    DELIVERY = "delivery", "Waiting for delivery"
+
+
+class Enrollment(models.Model):
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="enrollments")
+    status = models.CharField(max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE)
+    current_step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Which pass over the current step this is; part of the idempotency key of the
+    # work a step creates (enrollment, step, pass). Bumped when a step is re-run on purpose.
+    step_pass = models.PositiveIntegerField(default=1)
+    next_run_at = models.DateTimeField(null=True, blank=True)
+    waiting_on = models.CharField(max_length=16, choices=WaitingOn.choices, default="", blank=True)
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.NORMAL)
+    # Lease taken by the sweep: a worker that dies leaves a lease that expires.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(max_length=64, blank=True)
+    exit_reason = models.CharField(max_length=64, blank=True)
+    enrolled_via = models.CharField(max_length=16, default="manual")
+    enrolled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    enrolled_at = models.DateTimeField(default=timezone.now)
+    last_step_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-enrolled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sequence", "contact"],
+                condition=Q(status__in=["active", "paused"]),
+                name="one_open_enrollment_per_sequence_contact",
+            )
+        ]
+        indexes = [
+            # The processor's claim: only rows that can become due are indexed.
+            models.Index(
+                fields=["next_run_at"],
+                condition=Q(status="active", next_run_at__isnull=False),
+                name="enrollment_due_idx",
+            ),
+            models.Index(fields=["tenant", "sequence", "status"]),
+            models.Index(fields=["tenant", "contact", "status"]),
+        ]
+
+    def __str__(self):
+        return f"{self.contact_id} in {self.sequence_id} ({self.status})"
+
+
+class ActivityKind(models.TextChoices):
+    ENROLLED = "enrolled", "Enrolled"
+    AUTO_ENROLLED = "auto_enrolled", "Auto-enrolled"
+    STEP_SCHEDULED = "step_scheduled", "Step scheduled"
+    STEP_EXECUTED = "step_executed", "Step executed"
+    STEP_SKIPPED = "step_skipped", "Step skipped"
+    DEFERRED = "deferred", "Deferred"
+    WAITING = "waiting", "Waiting"
+    PAUSED = "paused", "Paused"
+    RESUMED = "resumed", "Resumed"
+    EXITED = "exited", "Exited"
+    COMPLETED = "completed", "Completed"
+    MOVED = "moved", "Moved by a sequence edit"
+
+
+class Activity(models.Model):
+    """Every state change of an enrollment (DESIGN invariant 6)."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="activities")
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="activities")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+")
+    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    kind = models.CharField(max_length=24, choices=ActivityKind.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    data = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(fields=["enrollment", "-created_at"]),
+            models.Index(fields=["tenant", "contact", "-created_at"]),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.detail}"

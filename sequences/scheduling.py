@@ -1,0 +1,108 @@
+"""When a step is due: delay, business days, jitter and send window, computed in the
+contact's timezone (DST-safe) and returned in UTC. Pure functions: no database."""
+import random
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.utils import timezone as djtz
+
+WEEKEND = {5, 6}
+
+
+def contact_zone(contact, tenant):
+    for name in (getattr(contact, "timezone", ""), getattr(tenant, "default_timezone", ""), "UTC"):
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def step_window(step, tenant):
+    """(days, start, end) of the step's send window, or None when it may fire any time."""
+    if step.window_days is not None or step.window_start is not None:
+        days = step.window_days if step.window_days is not None else tenant.default_window_days
+        start = step.window_start or tenant.default_window_start
+        end = step.window_end or tenant.default_window_end
+        return set(days), start, end
+    if tenant.send_window_enabled:
+        return set(tenant.default_window_days), tenant.default_window_start, tenant.default_window_end
+    return None
+
+
+def _normalize(local):
+    # Wall-clock arithmetic can land in a DST gap; a round trip through UTC fixes it.
+    return datetime.fromtimestamp(local.timestamp(), local.tzinfo)
+
+
+def add_delay(after_local, step):
+    value, unit = step.delay_value, step.delay_unit
+    if unit == "days":
+        if step.business_days_only:
+            day, left = after_local, value
+            while left > 0:
+                day = day + timedelta(days=1)
+                if day.weekday() not in WEEKEND:
+                    left -= 1
+            return _normalize(day)
+        return _normalize(after_local + timedelta(days=value))  # same wall-clock time
+    seconds = value * (3600 if unit == "hours" else 60)
+    return (after_local.astimezone(ZoneInfo("UTC")) + timedelta(seconds=seconds)).astimezone(after_local.tzinfo)
+
+
+def skip_weekend(local):
+    while local.weekday() in WEEKEND:
+        local = _normalize(local + timedelta(days=1))
+    return local
+
+
+def into_window(local, days, start, end, business_days_only=False):
+    """The first moment at or after `local` inside the window."""
+    allowed = set(days) - (WEEKEND if business_days_only else set())
+    if not allowed:
+        raise ValueError("The send window has no days on which it may send.")
+    candidate = local
+    for _ in range(15):
+        if candidate.weekday() in allowed:
+            opens = _at(candidate, start)
+            closes = _at(candidate, end)
+            if candidate < opens:
+                return opens
+            if candidate < closes:
+                return candidate
+        candidate = _at(candidate + timedelta(days=1), time(0, 0))
+    raise ValueError("No opening found in the send window.")
+
+
+def _at(local, wall_time):
+    return _normalize(local.replace(hour=wall_time.hour, minute=wall_time.minute, second=0, microsecond=0))
+
+
+def next_run_at(*, step, after, contact, tenant, seed=None):
+    """When `step` is due, counting its delay from `after` (enrollment or the previous
+    step's completion). `seed` makes jitter repeatable for the same enrollment/step."""
+    zone = contact_zone(contact, tenant)
+    local = add_delay(after.astimezone(zone), step)
+    if step.jitter_minutes:
+        rng = random.Random(seed)
+        offset = rng.uniform(-step.jitter_minutes, step.jitter_minutes)
+        local = max(local + timedelta(minutes=offset), after.astimezone(zone))
+    if step.business_days_only:
+        local = skip_weekend(local)
+    window = step_window(step, tenant)
+    if window:
+        local = into_window(local, *window, business_days_only=step.business_days_only)
+    return local.astimezone(djtz.UTC)
+
+
+def defer_into_window(*, when, step, contact, tenant):
+    """`when` itself if the step may fire then, else the next opening (for send-time gates)."""
+    zone = contact_zone(contact, tenant)
+    local = when.astimezone(zone)
+    if step.business_days_only:
+        local = skip_weekend(local)
+    window = step_window(step, tenant)
+    if window:
+        local = into_window(local, *window, business_days_only=step.business_days_only)
+    return local.astimezone(djtz.UTC)

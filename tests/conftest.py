@@ -1,0 +1,97 @@
+import os
+
+import pytest
+
+# Playwright's sync API runs an event loop in the test thread; Django would otherwise
+# refuse ORM calls from tests that use the `page` fixture.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from scendcore.models import Role  # noqa: E402
+from tests.factories import MembershipFactory, TenantFactory, UserFactory  # noqa: E402
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(name="Acme Outbound", slug="acme", default_timezone="America/New_York")
+
+
+@pytest.fixture
+def other_tenant(db):
+    """The outsider: nothing of `tenant` may ever be visible to this tenant's users."""
+    return TenantFactory(name="Outsider Inc", slug="outsider")
+
+
+def _member(tenant, role, username):
+    user = UserFactory(username=username, first_name=username.title())
+    MembershipFactory(user=user, tenant=tenant, role=role)
+    return user
+
+
+@pytest.fixture
+def rep(tenant):
+    return _member(tenant, Role.REP, "rita_rep")
+
+
+@pytest.fixture
+def manager(tenant):
+    return _member(tenant, Role.MANAGER, "max_manager")
+
+
+@pytest.fixture
+def admin(tenant):
+    return _member(tenant, Role.ADMIN, "ada_admin")
+
+
+@pytest.fixture
+def outsider(other_tenant):
+    """An admin of the other tenant: the strongest role, still sees nothing of ours."""
+    return _member(other_tenant, Role.ADMIN, "otto_outsider")
+
+
+@pytest.fixture
+def rep_client(client, rep):
+    client.force_login(rep)
+    return client
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def admin_client_(client, admin):
+    client.force_login(admin)
+    return client
+
+
+@pytest.fixture
+def outsider_client(client, outsider):
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    }
+
+
+@pytest.fixture
+def celery_eager():
+    """Celery's loaded config ignores pytest's `settings` fixture: set it on the app."""
+    from scendcore.celery import app
+
+    previous = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield app
+    app.conf.task_always_eager = previous

@@ -2,9 +2,10 @@
 contact's timezone (DST-safe) and returned in UTC. Pure functions: no database."""
 import random
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.utils import timezone as djtz
+
 
 WEEKEND = {5, 6}
 
@@ -93,7 +94,7 @@ def next_run_at(*, step, after, contact, tenant, seed=None):
     window = step_window(step, tenant)
     if window:
         local = into_window(local, *window, business_days_only=step.business_days_only)
-    return local.astimezone(djtz.UTC)
+    return local.astimezone(dt_timezone.utc)
 
 
 def defer_into_window(*, when, step, contact, tenant):
@@ -105,4 +106,4 @@ def defer_into_window(*, when, step, contact, tenant):
     window = step_window(step, tenant)
     if window:
         local = into_window(local, *window, business_days_only=step.business_days_only)
-    return local.astimezone(djtz.UTC)
+    return local.astimezone(dt_timezone.utc)

@@ -1,0 +1,69 @@
+"""The enrollment state machine every part of the app goes through."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from sequences import lifecycle
+from sequences.models import Activity
+from tests.factories import EnrollmentFactory, SequenceFactory, StepFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def two_step_enrollment(tenant):
+    sequence = SequenceFactory(tenant=tenant)
+    first = StepFactory(sequence=sequence, order=1, delay_value=0)
+    second = StepFactory(sequence=sequence, order=2, delay_value=3)
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=sequence, current_step=first)
+    return enrollment, first, second
+
+
+def test_completing_a_step_schedules_the_next_after_its_delay(two_step_enrollment):
+    enrollment, first, second = two_step_enrollment
+    done_at = timezone.now()
+
+    lifecycle.step_completed(enrollment=enrollment, at=done_at)
+
+    enrollment.refresh_from_db()
+    assert enrollment.current_step == second
+    assert enrollment.next_run_at == done_at + timedelta(days=3)
+    kinds = list(Activity.objects.filter(enrollment=enrollment).values_list("kind", flat=True))
+    assert sorted(kinds) == ["step_executed", "step_scheduled"]
+
+
+def test_completing_the_last_step_completes_the_enrollment(two_step_enrollment):
+    enrollment, first, second = two_step_enrollment
+    enrollment.current_step = second
+
+    lifecycle.step_completed(enrollment=enrollment)
+
+    enrollment.refresh_from_db()
+    assert (enrollment.status, enrollment.next_run_at) == ("completed", None)
+    assert Activity.objects.filter(enrollment=enrollment, kind="completed").exists()
+
+
+def test_resume_brings_an_overdue_step_to_now_without_replaying_missed_ones(two_step_enrollment):
+    enrollment, first, second = two_step_enrollment
+    enrollment.next_run_at = timezone.now() - timedelta(days=10)
+    enrollment.save()
+    lifecycle.pause(enrollment=enrollment, reason="manual")
+    now = timezone.now()
+
+    lifecycle.resume(enrollment=enrollment, at=now)
+
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+    assert enrollment.current_step == first
+    assert enrollment.next_run_at == now
+
+
+def test_exit_is_final_and_recorded_once(two_step_enrollment):
+    enrollment, *_ = two_step_enrollment
+
+    assert lifecycle.exit_enrollment(enrollment=enrollment, reason="bounced") is True
+    assert lifecycle.exit_enrollment(enrollment=enrollment, reason="again") is False
+
+    assert Activity.objects.filter(enrollment=enrollment, kind="exited").count() == 1
+    assert lifecycle.resume(enrollment=enrollment) is False

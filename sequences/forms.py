@@ -1,0 +1,164 @@
+"""Form shapes for the builder. The rules live in the services (shared with the
+activation check); forms only parse input and show errors next to their fields."""
+from django import forms
+
+from agents.models import Agent
+from messaging.models import Mailbox, MailboxPool
+
+from . import merge_fields
+from .models import Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
+from .services.steps import step_errors
+
+DAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+STATUS_FILTERS = [("", "All statuses")] + list(SequenceStatus.choices)
+
+
+class SequenceFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search by name",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search sequences…"}))
+    status = forms.ChoiceField(required=False, choices=STATUS_FILTERS, label="Status")
+
+
+class SequenceCreateForm(forms.Form):
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"autofocus": True,
+                                                                        "placeholder": "e.g. Q3 outbound to CFOs"}))
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
+                                  help_text="Optional: who it is for and what it should achieve.")
+
+
+class SequenceSettingsForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    stop_on_reply = forms.BooleanField(required=False, label="Stop on reply",
+                                       help_text="Pause a contact's enrollment when they reply.")
+    stop_on_meeting = forms.BooleanField(required=False, label="Stop on meeting",
+                                         help_text="Pause when a meeting is booked.")
+    sender_profile = forms.ModelChoiceField(queryset=Mailbox.objects.none(), required=False,
+                                            label="Sender profile", empty_label="— none —")
+    mailbox_pool = forms.ModelChoiceField(queryset=MailboxPool.objects.none(), required=False,
+                                          label="Or a mailbox pool", empty_label="— none —",
+                                          help_text="Rotates between the pool's mailboxes.")
+    agent = forms.ModelChoiceField(queryset=Agent.objects.none(), required=False, label="Agent",
+                                   empty_label="— none —", help_text="Drafts the messages.")
+    is_default = forms.BooleanField(required=False, label="Default sequence",
+                                    help_text="Preselected for quick enrollment; one per workspace.")
+    reenroll_policy = forms.ChoiceField(choices=ReenrollPolicy.choices, label="Re-enrollment")
+    reenroll_after_days = forms.IntegerField(min_value=1, max_value=3650, required=False,
+                                             label="Cooldown (days)")
+    rejection_policy = forms.ChoiceField(choices=RejectionPolicy.choices, label="When a draft is rejected")
+    approval_expiry_hours = forms.IntegerField(min_value=1, max_value=24 * 60, required=False,
+                                               label="Approval expires after (hours)",
+                                               help_text="Empty: drafts wait until someone reviews them.")
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["sender_profile"].queryset = Mailbox.objects.filter(tenant=tenant)
+        self.fields["mailbox_pool"].queryset = MailboxPool.objects.filter(tenant=tenant)
+        self.fields["agent"].queryset = Agent.objects.filter(tenant=tenant)
+
+    @classmethod
+    def initial_for(cls, sequence):
+        return {
+            "name": sequence.name, "description": sequence.description,
+            "stop_on_reply": sequence.stop_on_reply, "stop_on_meeting": sequence.stop_on_meeting,
+            "sender_profile": sequence.sender_profile_id, "mailbox_pool": sequence.mailbox_pool_id,
+            "agent": sequence.agent_id, "is_default": sequence.is_default,
+            "reenroll_policy": sequence.reenroll_policy, "reenroll_after_days": sequence.reenroll_after_days,
+            "rejection_policy": sequence.rejection_policy,
+            "approval_expiry_hours": sequence.approval_expiry_hours,
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("reenroll_policy") == ReenrollPolicy.AFTER_DAYS and not data.get("reenroll_after_days"):
+            self.add_error("reenroll_after_days", "Enter after how many days a contact may be enrolled again.")
+        return data
+
+    @property
+    def values(self):
+        data = dict(self.cleaned_data)
+        if not data.get("reenroll_after_days"):
+            data.pop("reenroll_after_days", None)  # keep the stored cooldown when not used
+        return data
+
+
+class StepForm(forms.Form):
+    channel = forms.ChoiceField(choices=Channel.choices)
+    job_type = forms.ChoiceField(choices=JobType.choices, label="Job type",
+                                 help_text="Task and call-reminder steps take their channel's job type.")
+    delay_value = forms.IntegerField(label="Delay")
+    delay_unit = forms.ChoiceField(choices=DelayUnit.choices, label="Unit")
+    business_days_only = forms.BooleanField(required=False, label="Weekdays only",
+                                            help_text="Count and send on Monday to Friday.")
+    use_window = forms.BooleanField(required=False, label="Send only inside a window (recipient's time)")
+    window_days = forms.TypedMultipleChoiceField(choices=DAY_CHOICES, coerce=int, required=False,
+                                                 widget=forms.CheckboxSelectMultiple, label="Days")
+    window_start = forms.TimeField(required=False, label="From",
+                                   widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    window_end = forms.TimeField(required=False, label="Until",
+                                 widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    jitter_minutes = forms.IntegerField(required=False, label="Jitter (± minutes)",
+                                        help_text="Spreads sends so they look hand-timed.")
+    angle = forms.CharField(max_length=500, required=False, label="Angle",
+                            help_text="The approach or hook for this step.")
+    cta = forms.CharField(max_length=500, required=False, label="Call to action")
+    value_proposition = forms.CharField(max_length=500, required=False, label="Value proposition")
+    subject_template = forms.CharField(max_length=300, required=False, label="Subject template",
+                                       help_text="Optional. Empty lets the agent write it.")
+    body_template = forms.CharField(required=False, label="Body template",
+                                    widget=forms.Textarea(attrs={"rows": 4}),
+                                    help_text="Optional. Merge fields: " + merge_fields.known_fields_text())
+    requires_human_approval = forms.BooleanField(required=False, label="Always review drafts of this step",
+                                                 help_text="Forces review whatever the agent's autonomy.")
+
+    def __init__(self, *args, is_first, **kwargs):
+        self.is_first = is_first
+        super().__init__(*args, **kwargs)
+        if is_first:
+            self.fields["delay_value"].help_text = "0 = right at enrollment."
+        else:
+            self.fields["delay_value"].help_text = "Counted from the previous step."
+
+    @classmethod
+    def initial_for(cls, step=None):
+        if step is None:
+            return {"channel": Channel.EMAIL, "job_type": JobType.FOLLOW_UP, "delay_value": 3,
+                    "delay_unit": DelayUnit.DAYS, "jitter_minutes": 0,
+                    "window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
+        has_window = step.window_days is not None or step.window_start is not None
+        return {
+            "channel": step.channel, "job_type": step.job_type, "delay_value": step.delay_value,
+            "delay_unit": step.delay_unit, "business_days_only": step.business_days_only,
+            "use_window": has_window,
+            "window_days": step.window_days if has_window else [0, 1, 2, 3, 4],
+            "window_start": step.window_start if has_window else "09:00",
+            "window_end": step.window_end if has_window else "17:00",
+            "jitter_minutes": step.jitter_minutes, "angle": step.angle, "cta": step.cta,
+            "value_proposition": step.value_proposition, "subject_template": step.subject_template,
+            "body_template": step.body_template, "requires_human_approval": step.requires_human_approval,
+        }
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        values = {name: data.get(name) for name in (
+            "channel", "job_type", "delay_value", "delay_unit", "business_days_only", "angle", "cta",
+            "value_proposition", "subject_template", "body_template", "requires_human_approval",
+        )}
+        values["jitter_minutes"] = data.get("jitter_minutes") or 0
+        if values["channel"] == Channel.TASK:
+            values["job_type"] = JobType.TASK
+        elif values["channel"] == Channel.CALL_REMINDER:
+            values["job_type"] = JobType.CALL_REMINDER
+        if data.get("use_window"):
+            values["window_days"] = data.get("window_days") or []
+            values["window_start"] = data.get("window_start")
+            values["window_end"] = data.get("window_end")
+        else:
+            values.update(window_days=None, window_start=None, window_end=None)
+        for name, messages in step_errors(values, is_first=self.is_first).items():
+            for message in messages:
+                self.add_error(name if name in self.fields else None, message)
+        self.values = values
+        return data

@@ -1,0 +1,209 @@
+"""Reads for the sequence pages. Every function takes the tenant."""
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
+
+from .models import Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, Step
+
+STATUS_ORDER = Case(
+    When(status=SequenceStatus.ACTIVE, then=Value(0)),
+    When(status=SequenceStatus.PAUSED, then=Value(1)),
+    When(status=SequenceStatus.DRAFT, then=Value(2)),
+    default=Value(3),
+    output_field=IntegerField(),
+)
+STAT_KEYS = ("active", "completed", "paused", "unenrolled")
+DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def sequence_list(*, tenant, status="", q=""):
+    """The tenant's sequences with their step count, active ones first."""
+    step_count = (
+        Step.objects.filter(sequence=OuterRef("pk")).order_by().values("sequence")
+        .annotate(n=Count("pk")).values("n")
+    )
+    sequences = (
+        Sequence.objects.filter(tenant=tenant)
+        .annotate(step_count=Coalesce(Subquery(step_count, output_field=IntegerField()), 0),
+                  status_rank=STATUS_ORDER)
+        .order_by("status_rank", "name", "id")
+    )
+    if status:
+        sequences = sequences.filter(status=status)
+    if q:
+        sequences = sequences.filter(name__icontains=q.strip())
+    return sequences
+
+
+def enrollment_stats(*, tenant, sequence_ids):
+    """{sequence_id: {active, completed, paused, unenrolled}} in one aggregate query."""
+    rows = (
+        Enrollment.objects.filter(tenant=tenant, sequence_id__in=list(sequence_ids))
+        .values("sequence_id")
+        .annotate(**{key: Count("id", filter=Q(status=key)) for key in STAT_KEYS})
+        .order_by()
+    )
+    stats = {sid: dict.fromkeys(STAT_KEYS, 0) for sid in sequence_ids}
+    for row in rows:
+        stats[row["sequence_id"]] = {key: row[key] for key in STAT_KEYS}
+    return stats
+
+
+def sequence_exists(*, tenant):
+    return Sequence.objects.filter(tenant=tenant).exists()
+
+
+# ---------------------------------------------------------------- the timeline
+
+@dataclass
+class TimelineEntry:
+    step: Step
+    day_label: str
+    when: str
+    title: str
+    waiting: int = 0
+    problems: list = field(default_factory=list)
+
+
+def _plural(n, word):
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def delay_words(step):
+    unit = {DelayUnit.MINUTES: "minute", DelayUnit.HOURS: "hour", DelayUnit.DAYS: "day"}[step.delay_unit]
+    return _plural(step.delay_value, unit)
+
+
+def days_words(days):
+    days = sorted(set(days))
+    if days == [0, 1, 2, 3, 4]:
+        return "weekdays"
+    if days == list(range(7)):
+        return "every day"
+    if days == [5, 6]:
+        return "weekends"
+    return ", ".join(DAY_NAMES[d] for d in days)
+
+
+def _clock(t):
+    return f"{t.hour}:{t.minute:02d}"
+
+
+def window_words(step, tenant):
+    """The step's send window in words, or '' when it may fire any time."""
+    if step.window_days is not None or step.window_start is not None:
+        days = step.window_days if step.window_days is not None else tenant.default_window_days
+        start = step.window_start or tenant.default_window_start
+        end = step.window_end or tenant.default_window_end
+        prefix = ""
+    elif tenant.send_window_enabled:
+        days, start, end = tenant.default_window_days, tenant.default_window_start, tenant.default_window_end
+        prefix = "workspace window: "
+    else:
+        return ""
+    day_part = days_words(days)
+    if step.business_days_only and day_part in ("weekdays", "every day"):
+        day_part = ""
+    clock = f"{_clock(start)}–{_clock(end)} recipient time"
+    return prefix + (f"{day_part}, {clock}" if day_part else clock)
+
+
+def step_title(step):
+    job, channel = step.job_type, step.channel
+    if channel == Channel.TASK:
+        return "Task for the rep"
+    if channel == Channel.CALL_REMINDER:
+        return "Call reminder for the rep"
+    if job == JobType.FOLLOW_UP:
+        return "Follow-up email" if channel == Channel.EMAIL else "Follow-up by SMS"
+    by = "email" if channel == Channel.EMAIL else "SMS"
+    return f"{step.get_job_type_display()} by {by}"
+
+
+def step_when(step, tenant, *, is_first):
+    parts = []
+    if is_first:
+        parts.append("at enrollment" if step.delay_value == 0 else f"{delay_words(step)} after enrollment")
+    else:
+        parts.append(f"+{delay_words(step)}")
+    if step.business_days_only:
+        parts.append("weekdays only")
+    window = window_words(step, tenant)
+    if window:
+        parts.append(window)
+    if step.jitter_minutes:
+        parts.append(f"± {step.jitter_minutes} min")
+    return ", ".join(parts)
+
+
+def _delta(step):
+    seconds = {DelayUnit.MINUTES: 60, DelayUnit.HOURS: 3600, DelayUnit.DAYS: 86400}[step.delay_unit]
+    return timedelta(seconds=step.delay_value * seconds)
+
+
+def day_label(total):
+    if total < timedelta(days=1) and total.seconds:
+        hours, minutes = divmod(total.seconds // 60, 60)
+        return f"Day 0 · {hours}h {minutes:02d}m" if hours else f"Day 0 · {minutes} min"
+    return f"Day {total.days}"
+
+
+def waiting_counts(*, tenant, sequence):
+    """{step_id: open enrollments whose current step it is}."""
+    rows = (
+        Enrollment.objects.filter(
+            tenant=tenant, sequence=sequence, current_step__isnull=False,
+            status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED),
+        )
+        .values("current_step_id").annotate(n=Count("id")).order_by()
+    )
+    return {row["current_step_id"]: row["n"] for row in rows}
+
+
+def sequence_steps(*, tenant, sequence):
+    return list(Step.objects.filter(tenant=tenant, sequence=sequence).order_by("order", "pk"))
+
+
+def describe_steps(steps, tenant, waiting=None, *, check=True):
+    """Timeline entries for `steps` (saved or not): no queries."""
+    from .services.steps import step_errors, step_values
+
+    waiting = waiting or {}
+    total = timedelta(0)
+    entries = []
+    for index, step in enumerate(steps):
+        total += _delta(step)
+        problems = []
+        if check:
+            errors = step_errors(step_values(step), is_first=index == 0)
+            problems = [m for messages in errors.values() for m in messages]
+        entries.append(TimelineEntry(
+            step=step, day_label=day_label(total), when=step_when(step, tenant, is_first=index == 0),
+            title=step_title(step), waiting=waiting.get(step.pk, 0), problems=problems,
+        ))
+    return entries
+
+
+def timeline(*, tenant, sequence, steps=None):
+    """The steps as a schedule in plain words, counted from enrollment (two queries,
+    whatever the number of steps). Business days count as calendar days in the
+    cumulative day number; the step line says "weekdays only"."""
+    steps = steps if steps is not None else sequence_steps(tenant=tenant, sequence=sequence)
+    return describe_steps(steps, tenant, waiting_counts(tenant=tenant, sequence=sequence))
+
+
+def template_gallery(*, tenant):
+    """[(template, entries)] for the gallery, described like a real timeline."""
+    from . import templates_catalog
+
+    cards = []
+    for template in templates_catalog.CATALOG:
+        steps = [
+            Step(order=order, job_type=t.job_type, channel=t.channel, delay_value=t.delay_value,
+                 delay_unit=t.delay_unit, business_days_only=t.business_days_only)
+            for order, t in enumerate(template.steps, start=1)
+        ]
+        cards.append((template, describe_steps(steps, tenant, check=False)))
+    return cards

@@ -1,0 +1,296 @@
+"""Creating sequences, their settings and their status (draft → active ⇄ paused →
+archived). Every edit bumps Sequence.version and writes an audit row."""
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from scendcore.models import AuditEntry
+
+from .. import templates_catalog
+from ..lifecycle import activity_build
+from ..models import (
+    Activity,
+    ActivityKind,
+    Channel,
+    Enrollment,
+    EnrollmentStatus,
+    ReenrollPolicy,
+    Sequence,
+    SequenceStatus,
+    Step,
+    WaitingOn,
+)
+
+OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+ARCHIVED_REASON = "sequence archived"
+SETTINGS_FIELDS = (
+    "name", "description", "stop_on_reply", "stop_on_meeting", "sender_profile", "mailbox_pool",
+    "agent", "is_default", "reenroll_policy", "reenroll_after_days", "rejection_policy",
+    "approval_expiry_hours",
+)
+COPIED_FIELDS = tuple(f for f in SETTINGS_FIELDS if f not in ("name", "is_default")) + (
+    "entry_rules",
+)
+
+
+def audit(*, tenant, actor, sequence, action, changes=None):
+    return AuditEntry.objects.create(
+        tenant=tenant, actor=actor, object_type="sequence", object_id=str(sequence.pk),
+        action=action, changes=changes or {},
+    )
+
+
+def touch(*, sequence, actor):
+    """Bump the version (the processor and open pages can tell the sequence changed)."""
+    Sequence.objects.filter(pk=sequence.pk).update(
+        version=F("version") + 1, updated_by=actor, updated_at=timezone.now()
+    )
+    sequence.refresh_from_db(fields=["version", "updated_by", "updated_at"])
+
+
+def lock(*, tenant, sequence):
+    """The sequence row, locked: edits of one sequence happen one after the other."""
+    return Sequence.objects.select_for_update().get(pk=sequence.pk, tenant=tenant)
+
+
+def lock_editable(*, tenant, sequence):
+    sequence = lock(tenant=tenant, sequence=sequence)
+    if sequence.status == SequenceStatus.ARCHIVED:
+        raise ValidationError("This sequence is archived and can no longer be changed.")
+    return sequence
+
+
+def _unique_name(tenant, name):
+    taken = set(Sequence.objects.filter(tenant=tenant, name__startswith=name).values_list("name", flat=True))
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name} ({n})" in taken:
+        n += 1
+    return f"{name} ({n})"
+
+
+@transaction.atomic
+def sequence_create(*, tenant, actor, name, description=""):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Give the sequence a name."})
+    sequence = Sequence.objects.create(
+        tenant=tenant, name=name[:200], description=description or "", owner=actor,
+        created_by=actor, updated_by=actor,
+    )
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="created", changes={"name": sequence.name})
+    return sequence
+
+
+@transaction.atomic
+def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, sender_profile=None):
+    template = templates_catalog.get(key)
+    if template is None:
+        raise ValidationError("There is no such template.")
+    sequence = Sequence.objects.create(
+        tenant=tenant, name=_unique_name(tenant, (name or template.name).strip()[:190]),
+        description=f"{template.summary} {template.best_for}", owner=actor, created_by=actor,
+        updated_by=actor, agent=agent, sender_profile=sender_profile,
+    )
+    Step.objects.bulk_create(
+        Step(
+            tenant=tenant, sequence=sequence, order=order, job_type=t.job_type, channel=t.channel,
+            delay_value=t.delay_value, delay_unit=t.delay_unit, business_days_only=t.business_days_only,
+            angle=t.angle, cta=t.cta, value_proposition=t.value_proposition,
+            subject_template=t.subject_template,
+        )
+        for order, t in enumerate(template.steps, start=1)
+    )
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="created_from_template",
+          changes={"template": key, "steps": len(template.steps)})
+    return sequence
+
+
+def _display(value):
+    if hasattr(value, "pk"):
+        return f"{value} (#{value.pk})"
+    return value
+
+
+@transaction.atomic
+def sequence_update_settings(*, tenant, sequence, actor, values):
+    sequence = lock_editable(tenant=tenant, sequence=sequence)
+    errors = {}
+    for name in ("sender_profile", "mailbox_pool", "agent"):
+        obj = values.get(name)
+        if obj is not None and obj.tenant_id != tenant.pk:
+            errors[name] = "Choose one of this workspace's own."
+    if not (values.get("name", sequence.name) or "").strip():
+        errors["name"] = "Give the sequence a name."
+    if values.get("reenroll_policy", sequence.reenroll_policy) == ReenrollPolicy.AFTER_DAYS and not (
+        values.get("reenroll_after_days", sequence.reenroll_after_days)
+    ):
+        errors["reenroll_after_days"] = "Enter after how many days a contact may be enrolled again."
+    if errors:
+        raise ValidationError(errors)
+    changes = {}
+    for name in SETTINGS_FIELDS:
+        if name in values and getattr(sequence, name) != values[name]:
+            changes[name] = [_display(getattr(sequence, name)), _display(values[name])]
+            setattr(sequence, name, values[name])
+    if not changes:
+        return sequence
+    sequence.updated_by = actor
+    try:
+        with transaction.atomic():
+            sequence.save()
+    except IntegrityError:
+        other = Sequence.objects.filter(tenant=tenant, is_default=True).exclude(pk=sequence.pk).first()
+        named = f"“{other.name}”" if other else "Another sequence"
+        raise ValidationError({
+            "is_default": f"{named} is already the default sequence. Untick it there first; "
+                          "a workspace has one default."
+        }) from None
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="settings_changed",
+          changes={k: [str(v) if v is not None else None for v in pair] for k, pair in changes.items()})
+    return sequence
+
+
+# ---------------------------------------------------------------- status
+
+def activation_problems(sequence, steps=None):
+    """Why the sequence cannot run, as sentences; [] when it may be activated."""
+    from .steps import step_errors, step_values
+
+    steps = list(steps) if steps is not None else list(Step.objects.filter(sequence=sequence).order_by("order"))
+    problems = []
+    if not steps:
+        problems.append("Add at least one step.")
+    email_steps = [s for s in steps if s.channel == Channel.EMAIL]
+    if email_steps and not (sequence.sender_profile_id or sequence.mailbox_pool_id):
+        problems.append(
+            f"Choose a sender profile or mailbox pool: {len(email_steps)} step"
+            f"{'s send' if len(email_steps) != 1 else ' sends'} email."
+        )
+    if not sequence.agent_id:
+        problems.append("Choose the agent that drafts the messages.")
+    elif sequence.agent is not None and not sequence.agent.is_active:
+        problems.append(f"The agent “{sequence.agent.name}” is switched off; choose an active one.")
+    for index, step in enumerate(steps):
+        errors = step_errors(step_values(step), is_first=index == 0)
+        for messages in errors.values():
+            for message in messages:
+                problems.append(f"Step {step.order}: {message}")
+    return problems
+
+
+def _transition(*, tenant, sequence, actor, allowed_from, to, action):
+    sequence = lock(tenant=tenant, sequence=sequence)
+    if sequence.status not in allowed_from:
+        raise ValidationError(
+            f"A {sequence.get_status_display().lower()} sequence can't be {action}."
+        )
+    before = sequence.status
+    sequence.status = to
+    sequence.updated_by = actor
+    sequence.save(update_fields=["status", "updated_by", "updated_at"])
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action=action, changes={"status": [before, to]})
+    return sequence
+
+
+def _refuse_if_problems(sequence):
+    problems = activation_problems(sequence)
+    if problems:
+        raise ValidationError(problems)
+
+
+@transaction.atomic
+def sequence_activate(*, tenant, sequence, actor):
+    sequence = lock(tenant=tenant, sequence=sequence)
+    if sequence.status == SequenceStatus.DRAFT:
+        _refuse_if_problems(sequence)
+    return _transition(tenant=tenant, sequence=sequence, actor=actor, action="activated",
+                       allowed_from=(SequenceStatus.DRAFT,), to=SequenceStatus.ACTIVE)
+
+
+@transaction.atomic
+def sequence_pause(*, tenant, sequence, actor):
+    """The processor only runs enrollments of active sequences: pausing the sequence
+    holds all of them where they are, without touching each row."""
+    return _transition(tenant=tenant, sequence=sequence, actor=actor, action="paused",
+                       allowed_from=(SequenceStatus.ACTIVE,), to=SequenceStatus.PAUSED)
+
+
+@transaction.atomic
+def sequence_resume(*, tenant, sequence, actor):
+    sequence = lock(tenant=tenant, sequence=sequence)
+    if sequence.status == SequenceStatus.PAUSED:
+        _refuse_if_problems(sequence)
+    return _transition(tenant=tenant, sequence=sequence, actor=actor, action="resumed",
+                       allowed_from=(SequenceStatus.PAUSED,), to=SequenceStatus.ACTIVE)
+
+
+@transaction.atomic
+def sequence_archive(*, tenant, sequence, actor, now=None):
+    """Terminal. Open enrollments end with reason "sequence archived", and their unsent
+    drafts, pending approvals and open tasks are cancelled. Returns the number ended."""
+    from messaging.models import Task, TaskStatus
+
+    from .reactions import pending_work_cancel
+
+    now = now or timezone.now()
+    sequence = lock(tenant=tenant, sequence=sequence)
+    if sequence.status == SequenceStatus.ARCHIVED:
+        raise ValidationError("This sequence is already archived.")
+    open_rows = list(
+        Enrollment.objects.select_for_update(of=("self",))
+        .filter(sequence=sequence, status__in=OPEN)
+        .only("pk", "tenant_id", "contact_id", "sequence_id", "current_step_id")
+    )
+    ids = [row.pk for row in open_rows]
+    if ids:
+        Enrollment.objects.filter(pk__in=ids).update(
+            status=EnrollmentStatus.UNENROLLED, exit_reason=ARCHIVED_REASON, next_run_at=None,
+            waiting_on=WaitingOn.NOTHING, finished_at=now, lease_owner="", lease_expires_at=None,
+            updated_at=now,
+        )
+        Activity.objects.bulk_create(
+            activity_build(enrollment=row, kind=ActivityKind.EXITED, detail=ARCHIVED_REASON,
+                           actor=actor, at=now)
+            for row in open_rows
+        )
+        pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=ARCHIVED_REASON, at=now)
+        Task.objects.filter(tenant=tenant, enrollment_id__in=ids, status=TaskStatus.OPEN).update(
+            status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {ARCHIVED_REASON}", completed_at=now
+        )
+    before = sequence.status
+    sequence.status = SequenceStatus.ARCHIVED
+    sequence.archived_at = now
+    sequence.is_default = False
+    sequence.auto_enroll_enabled = False
+    sequence.updated_by = actor
+    sequence.save(update_fields=["status", "archived_at", "is_default", "auto_enroll_enabled",
+                                 "updated_by", "updated_at"])
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="archived",
+          changes={"status": [before, SequenceStatus.ARCHIVED], "enrollments_ended": len(ids)})
+    return len(ids)
+
+
+@transaction.atomic
+def sequence_duplicate(*, tenant, sequence, actor):
+    """A draft copy with the same settings and steps (never the default, no auto-enroll)."""
+    source = Sequence.objects.get(pk=sequence.pk, tenant=tenant)
+    copy = Sequence.objects.create(
+        tenant=tenant, name=_unique_name(tenant, f"Copy of {source.name}"[:190]), owner=actor,
+        created_by=actor, updated_by=actor, **{name: getattr(source, name) for name in COPIED_FIELDS},
+    )
+    steps = list(Step.objects.filter(sequence=source).order_by("order"))
+    for step in steps:
+        step.pk = None
+        step.id = None
+        step.sequence = copy
+        step._state.adding = True
+    Step.objects.bulk_create(steps)
+    audit(tenant=tenant, actor=actor, sequence=copy, action="duplicated",
+          changes={"from_sequence": source.pk, "steps": len(steps)})
+    return copy

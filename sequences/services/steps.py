@@ -1,0 +1,365 @@
+"""Adding, editing, deleting and reordering the steps of a sequence.
+
+Orders stay 1..N without gaps. Editing a running sequence is safe: an enrollment
+never receives a step again that it already went through. After a delete or a move,
+every open enrollment continues with the step that now follows the last step it
+executed (its "done" steps are the ones before its current step in the old order);
+it keeps its scheduled time, and completes when nothing follows. Enrollments whose
+current step is in progress (drafting, approval, task, or claimed by the processor)
+cannot be re-pointed safely, so a change that would need to is refused.
+"""
+from dataclasses import dataclass, field
+from datetime import time
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .. import merge_fields
+from ..lifecycle import activity_build
+from ..models import (
+    Activity,
+    ActivityKind,
+    Channel,
+    DelayUnit,
+    Enrollment,
+    EnrollmentStatus,
+    JobType,
+    Step,
+    WaitingOn,
+)
+from .sequences import audit, lock_editable, touch
+
+OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
+MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENGAGEMENT)
+CHANNEL_JOB_TYPE = {Channel.TASK: JobType.TASK, Channel.CALL_REMINDER: JobType.CALL_REMINDER}
+MAX_DELAY = {DelayUnit.MINUTES: 60 * 24 * 365, DelayUnit.HOURS: 24 * 365, DelayUnit.DAYS: 365}
+MAX_JITTER = 12 * 60
+WEEKEND = {5, 6}
+
+EDITABLE_FIELDS = (
+    "channel", "job_type", "delay_value", "delay_unit", "business_days_only", "window_days",
+    "window_start", "window_end", "jitter_minutes", "angle", "cta", "value_proposition",
+    "subject_template", "body_template", "requires_human_approval",
+)
+DEFAULTS = {
+    "channel": Channel.EMAIL, "job_type": JobType.FOLLOW_UP, "delay_value": 3,
+    "delay_unit": DelayUnit.DAYS, "business_days_only": False, "window_days": None,
+    "window_start": None, "window_end": None, "jitter_minutes": 0, "angle": "", "cta": "",
+    "value_proposition": "", "subject_template": "", "body_template": "",
+    "requires_human_approval": False,
+}
+
+
+# ---------------------------------------------------------------- rules
+
+def step_errors(values, *, is_first):
+    """{field: [message]} for a step's settings; empty when valid. Shared by the step
+    form, the services and the activation check, so all three agree."""
+    errors = {}
+
+    def add(name, message):
+        errors.setdefault(name, []).append(message)
+
+    channel, job_type = values.get("channel"), values.get("job_type")
+    delay, unit = values.get("delay_value"), values.get("delay_unit") or DelayUnit.DAYS
+    if delay is None:
+        add("delay_value", "Enter a delay.")
+    elif delay < 0:
+        add("delay_value", "The delay can't be negative.")
+    elif delay == 0 and not is_first:
+        add("delay_value", "Steps after the first need a delay of at least 1 (0 is only for the first "
+                           "step, meaning right at enrollment).")
+    elif delay > MAX_DELAY.get(unit, 0):
+        add("delay_value", f"That is more than a year; the most is {MAX_DELAY.get(unit)} {unit}.")
+
+    if channel in CHANNEL_JOB_TYPE and job_type != CHANNEL_JOB_TYPE[channel]:
+        add("job_type", f"A {Channel(channel).label.lower()} step has the job type "
+                        f"{JobType(CHANNEL_JOB_TYPE[channel]).label}.")
+    elif channel in (Channel.EMAIL, Channel.SMS) and job_type not in MESSAGE_JOB_TYPES:
+        add("job_type", "Email and SMS steps are initial outreach, follow-up or re-engagement.")
+
+    days, start, end = values.get("window_days"), values.get("window_start"), values.get("window_end")
+    if days is not None or start is not None or end is not None:
+        if not days:
+            add("window_days", "Pick at least one day for the send window.")
+        elif values.get("business_days_only") and set(days) <= WEEKEND:
+            add("window_days", "This window only has weekend days, but the step sends on weekdays only.")
+        if start is None:
+            add("window_start", "Enter the time the window opens.")
+        if end is None:
+            add("window_end", "Enter the time the window closes.")
+        if start is not None and end is not None and end <= start:
+            add("window_end", "The window must end after it starts.")
+
+    jitter = values.get("jitter_minutes") or 0
+    if jitter < 0 or jitter > MAX_JITTER:
+        add("jitter_minutes", f"Jitter is between 0 and {MAX_JITTER} minutes.")
+
+    if channel == Channel.SMS and values.get("subject_template"):
+        add("subject_template", "SMS messages have no subject; leave it empty.")
+    for name in ("subject_template", "body_template"):
+        for problem in merge_fields.validate_template(values.get(name) or ""):
+            add(name, problem)
+    return errors
+
+
+def _check(values, *, is_first):
+    errors = step_errors(values, is_first=is_first)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _normalized(values):
+    values = {**values}
+    if values.get("channel") in CHANNEL_JOB_TYPE:
+        values["job_type"] = CHANNEL_JOB_TYPE[values["channel"]]
+    if values.get("window_days") is not None:
+        values["window_days"] = sorted({int(day) for day in values["window_days"]})
+    return values
+
+
+def step_values(step):
+    return {name: getattr(step, name) for name in EDITABLE_FIELDS}
+
+
+def _jsonable(value):
+    return value.strftime("%H:%M") if isinstance(value, time) else value
+
+
+# ---------------------------------------------------------------- planning
+
+@dataclass
+class Repoint:
+    from_step: Step
+    to_step: Step | None  # None: nothing follows, the enrollments complete
+    count: int
+    to_position: int | None = None  # the target's order once the change is saved
+
+
+@dataclass
+class Plan:
+    repoints: list = field(default_factory=list)
+    blocked: list = field(default_factory=list)  # [(step, count)] with work in progress
+
+    @property
+    def affected(self):
+        return sum(r.count for r in self.repoints)
+
+
+def _busy_q(now):
+    return ~Q(waiting_on=WaitingOn.NOTHING) | Q(lease_expires_at__gt=now)
+
+
+def _open_groups(sequence, now):
+    """{step_id: (idle, busy)} counts of open enrollments per current step."""
+    rows = (
+        Enrollment.objects.filter(sequence=sequence, status__in=OPEN, current_step__isnull=False)
+        .values("current_step_id")
+        .annotate(busy=Count("id", filter=_busy_q(now)), total=Count("id"))
+    )
+    return {r["current_step_id"]: (r["total"] - r["busy"], r["busy"]) for r in rows}
+
+
+def plan_change(*, old_steps, new_steps, groups):
+    """Where each group of open enrollments goes when the step list changes from
+    `old_steps` to `new_steps` (a delete or a reorder)."""
+    old_index = {s.pk: i for i, s in enumerate(old_steps)}
+    new_index = {s.pk: i for i, s in enumerate(new_steps)}
+    plan = Plan()
+    for step in old_steps:
+        idle, busy = groups.get(step.pk, (0, 0))
+        if not idle and not busy:
+            continue
+        done = [s.pk for s in old_steps[: old_index[step.pk]] if s.pk in new_index]
+        last = max((new_index[pk] for pk in done), default=-1)
+        if idle:
+            target = new_steps[last + 1] if last + 1 < len(new_steps) else None
+            if target is None or target.pk != step.pk:
+                plan.repoints.append(Repoint(from_step=step, to_step=target, count=idle,
+                                             to_position=last + 2 if target else None))
+        if busy and (step.pk not in new_index or new_index[step.pk] < last):
+            plan.blocked.append((step, busy))
+    return plan
+
+
+def _blocked_error(plan):
+    parts = [f"{n} enrollment{'s' if n != 1 else ''} on step {s.order}" for s, n in plan.blocked]
+    return ValidationError(
+        "Not saved: " + ", ".join(parts) + " have this step's work in progress (drafting, waiting "
+        "for approval, an open task or being sent right now). Moving them could send a step twice. "
+        "Try again once that work is done."
+    )
+
+
+def _apply(*, tenant, sequence, plan, actor, reason, now):
+    """Re-point enrollments set-based, keeping next_run_at; one activity row each."""
+    activities = []
+    for repoint in plan.repoints:
+        # Locking re-reads each row, so one that the processor just moved on is left alone.
+        rows = list(
+            Enrollment.objects.select_for_update(of=("self",))
+            .filter(sequence=sequence, status__in=OPEN, current_step=repoint.from_step)
+            .exclude(_busy_q(now))
+            .only("pk", "tenant_id", "contact_id", "sequence_id")
+        )
+        if not rows:
+            continue
+        ids = [row.pk for row in rows]
+        target = repoint.to_step
+        if target is None:
+            Enrollment.objects.filter(pk__in=ids).update(
+                status=EnrollmentStatus.COMPLETED, current_step=None, next_run_at=None, pause_reason="",
+                waiting_on=WaitingOn.NOTHING, finished_at=now, updated_at=now,
+            )
+            detail = f"{reason}; no steps left after the ones already done"
+        else:
+            Enrollment.objects.filter(pk__in=ids).update(current_step=target, step_pass=1, updated_at=now)
+            detail = f"{reason}; continues with step {repoint.to_position} ({target.get_job_type_display()})"
+        for row in rows:
+            activities.append(activity_build(
+                enrollment=row, kind=ActivityKind.MOVED, step=target, actor=actor, detail=detail, at=now,
+                data={"from_step": repoint.from_step.pk, "to_step": target.pk if target else None},
+            ))
+            if target is None:
+                activities.append(activity_build(
+                    enrollment=row, kind=ActivityKind.COMPLETED, actor=actor, at=now,
+                    detail="Finished: the steps it was waiting for were removed",
+                ))
+    Activity.objects.bulk_create(activities)
+    return sum(1 for a in activities if a.kind == ActivityKind.MOVED)
+
+
+def _ordered_steps(sequence):
+    return list(Step.objects.filter(sequence=sequence).order_by("order", "pk"))
+
+
+def _reordered(steps, step, position):
+    rest = [s for s in steps if s.pk != step.pk]
+    position = max(1, min(position, len(steps)))
+    rest.insert(position - 1, next(s for s in steps if s.pk == step.pk))
+    return rest
+
+
+def delete_preview(*, tenant, sequence, step, now=None):
+    steps = _ordered_steps(sequence)
+    return plan_change(
+        old_steps=steps, new_steps=[s for s in steps if s.pk != step.pk],
+        groups=_open_groups(sequence, now or timezone.now()),
+    )
+
+
+def move_preview(*, tenant, sequence, step, position, now=None):
+    steps = _ordered_steps(sequence)
+    return plan_change(
+        old_steps=steps, new_steps=_reordered(steps, step, position),
+        groups=_open_groups(sequence, now or timezone.now()),
+    )
+
+
+# ---------------------------------------------------------------- writes
+
+@transaction.atomic
+def step_add(*, tenant, sequence, actor, values):
+    sequence = lock_editable(tenant=tenant, sequence=sequence)
+    count = Step.objects.filter(sequence=sequence).count()
+    values = _normalized({**DEFAULTS, **values})
+    _check(values, is_first=count == 0)
+    step = Step.objects.create(
+        tenant=tenant, sequence=sequence, order=count + 1,
+        **{name: values[name] for name in EDITABLE_FIELDS},
+    )
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="step_added",
+          changes={"step": step.pk, "order": step.order, "job_type": step.job_type, "channel": step.channel})
+    return step
+
+
+@transaction.atomic
+def step_update(*, tenant, step, actor, values):
+    """Changes apply to what is still to come: enrollments already scheduled for this
+    step keep their time."""
+    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
+    step = Step.objects.get(pk=step.pk, sequence=sequence)
+    before = step_values(step)
+    values = _normalized({**before, **values})
+    _check(values, is_first=step.order == 1)
+    changes = {
+        name: [_jsonable(before[name]), _jsonable(values[name])]
+        for name in EDITABLE_FIELDS if before[name] != values[name]
+    }
+    if not changes:
+        return step
+    for name in changes:
+        setattr(step, name, values[name])
+    step.save()
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="step_updated",
+          changes={"step": step.pk, "order": step.order, **changes})
+    return step
+
+
+@transaction.atomic
+def step_delete(*, tenant, step, actor, now=None):
+    """Delete a step; enrollments waiting on it continue with the next one. Returns the
+    number of enrollments moved."""
+    now = now or timezone.now()
+    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
+    steps = _ordered_steps(sequence)
+    step = next((s for s in steps if s.pk == step.pk), None)
+    if step is None:
+        raise ValidationError("This step no longer exists.")
+    remaining = [s for s in steps if s.pk != step.pk]
+    plan = plan_change(old_steps=steps, new_steps=remaining, groups=_open_groups(sequence, now))
+    if plan.blocked:
+        raise _blocked_error(plan)
+    _renumber(remaining)
+    moved = _apply(tenant=tenant, sequence=sequence, plan=plan, actor=actor, now=now,
+                   reason=f"Step {step.order} was deleted")
+    order, summary = step.order, f"{step.get_job_type_display()} by {step.get_channel_display()}"
+    step.delete()
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="step_deleted",
+          changes={"step": step.pk, "order": order, "summary": summary, "enrollments_moved": moved})
+    return moved
+
+
+@transaction.atomic
+def step_move(*, tenant, step, position, actor, now=None):
+    """Move a step to `position` (1-based). Returns the number of enrollments moved."""
+    now = now or timezone.now()
+    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
+    steps = _ordered_steps(sequence)
+    step = next((s for s in steps if s.pk == step.pk), None)
+    if step is None:
+        raise ValidationError("This step no longer exists.")
+    old_order = step.order
+    reordered = _reordered(steps, step, position)
+    if [s.pk for s in reordered] == [s.pk for s in steps]:
+        return 0
+    for candidate in reordered[1:]:
+        if candidate.delay_value == 0:
+            raise ValidationError(
+                f"Step {candidate.order} has no delay, so it can only be the first step. "
+                "Give it a delay before it moves down."
+            )
+    plan = plan_change(old_steps=steps, new_steps=reordered, groups=_open_groups(sequence, now))
+    if plan.blocked:
+        raise _blocked_error(plan)
+    moved = _apply(tenant=tenant, sequence=sequence, plan=plan, actor=actor, now=now,
+                   reason=f"Step {old_order} was moved to position {reordered.index(step) + 1}")
+    _renumber(reordered)
+    touch(sequence=sequence, actor=actor)
+    audit(tenant=tenant, actor=actor, sequence=sequence, action="step_moved",
+          changes={"step": step.pk, "order": [old_order, step.order], "enrollments_moved": moved})
+    return moved
+
+
+def _renumber(steps):
+    changed = []
+    for order, step in enumerate(steps, start=1):
+        if step.order != order:
+            step.order = order
+            changed.append(step)
+    Step.objects.bulk_update(changed, ["order"])

@@ -1,0 +1,302 @@
+"""The sequences page, the template gallery and the builder (steps, settings, status).
+
+One template per page; for HTMX requests the view renders only the changed region
+("page.html#region"). Every form also works as a plain POST followed by a redirect."""
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from scendcore.tenancy import manager_required, tenant_required
+
+from .. import selectors, templates_catalog
+from ..access import get_sequence_for_user, get_step_for_user
+from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm
+from ..models import SequenceStatus
+from ..services import sequences as service
+from ..services import steps as step_service
+
+LIST = "sequences/list.html"
+BUILDER = "sequences/builder.html"
+PAGE_SIZE = 24
+
+
+def _messages_of(error):
+    return list(error.messages) if isinstance(error, ValidationError) else [str(error)]
+
+
+def _detail_url(sequence, anchor=""):
+    return reverse("sequences:sequence-detail", args=[sequence.pk]) + (f"#{anchor}" if anchor else "")
+
+
+# ---------------------------------------------------------------- list and creation
+
+@tenant_required
+def sequence_list(request):
+    filters = SequenceFilterForm(request.GET or None)
+    status = q = ""
+    if filters.is_valid():
+        status, q = filters.cleaned_data["status"], filters.cleaned_data["q"]
+    page = Paginator(selectors.sequence_list(tenant=request.tenant, status=status, q=q), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    cards = list(page.object_list)
+    stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[s.pk for s in cards])
+    for card in cards:
+        card.stats = stats[card.pk]
+    context = {
+        "filters": filters, "page": page, "cards": cards, "filtered": bool(status or q),
+        "show_gallery": not cards and not (status or q) and not selectors.sequence_exists(tenant=request.tenant),
+        "gallery": selectors.template_gallery(tenant=request.tenant) if not cards else [],
+    }
+    return render(request, f"{LIST}#sequence-cards" if request.htmx else LIST, context)
+
+
+@tenant_required
+def sequence_create(request):
+    form = SequenceCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sequence = service.sequence_create(tenant=request.tenant, actor=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"“{sequence.name}” created. Add its first step.")
+            return redirect(_detail_url(sequence))
+    status = 422 if request.method == "POST" else 200
+    return render(request, "sequences/create.html", {"form": form}, status=status)
+
+
+@tenant_required
+def sequence_templates(request):
+    """The template gallery; POST creates a sequence from the chosen template."""
+    if request.method == "POST":
+        key = request.POST.get("key", "")
+        if templates_catalog.get(key) is None:
+            messages.error(request, "Choose one of the templates below.")
+        else:
+            sequence = service.sequence_create_from_template(
+                tenant=request.tenant, key=key, actor=request.user, name=request.POST.get("name") or None
+            )
+            messages.success(request, f"“{sequence.name}” created from the template. Review the steps, "
+                                      "pick an agent and sender, then activate.")
+            return redirect(_detail_url(sequence))
+    return render(request, "sequences/templates.html", {"gallery": selectors.template_gallery(tenant=request.tenant)},
+                  status=422 if request.method == "POST" else 200)
+
+
+# ---------------------------------------------------------------- the builder
+
+def _builder(request, sequence, *, status=200, partial="sequence-timeline", **state):
+    """Render the builder (or one of its regions for HTMX) in the given state: a step
+    being edited, a delete/move waiting for confirmation, errors to show."""
+    steps = selectors.sequence_steps(tenant=request.tenant, sequence=sequence)
+    read_only = sequence.status == SequenceStatus.ARCHIVED
+    context = {
+        "sequence": sequence, "steps": steps, "read_only": read_only,
+        "entries": selectors.timeline(tenant=request.tenant, sequence=sequence, steps=steps),
+        "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(),
+                                                            is_first=not steps, auto_id="new_%s"),
+        "problems": service.activation_problems(sequence, steps),
+        "can_archive": request.membership.is_manager,
+        "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
+        # Regions swapped by HTMX also refresh the header (status, version, checklist).
+        "oob": bool(request.htmx) and partial in ("sequence-timeline", "sequence-settings"),
+        **state,
+    }
+    if "settings_form" not in context:
+        context["settings_form"] = SequenceSettingsForm(
+            initial=SequenceSettingsForm.initial_for(sequence), tenant=request.tenant
+        )
+    template = f"{BUILDER}#{partial}" if request.htmx else BUILDER
+    return render(request, template, context, status=status)
+
+
+@tenant_required
+def sequence_detail(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    return _builder(request, sequence, partial="sequence-builder")
+
+
+@tenant_required
+def sequence_settings(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    if request.method != "POST":
+        return redirect(_detail_url(sequence, "sequence-settings"))
+    form = SequenceSettingsForm(request.POST, tenant=request.tenant)
+    if form.is_valid():
+        try:
+            sequence = service.sequence_update_settings(
+                tenant=request.tenant, sequence=sequence, actor=request.user, values=form.values
+            )
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, "Settings saved.")
+                return redirect(_detail_url(sequence, "sequence-settings"))
+            return _builder(request, sequence, partial="sequence-settings", settings_saved=True)
+    return _builder(request, sequence, partial="sequence-settings", settings_form=form, status=422)
+
+
+def _add_errors(form, error):
+    if hasattr(error, "error_dict"):
+        for field, errors in error.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error)
+
+
+# ---------------------------------------------------------------- steps
+
+@require_POST
+@tenant_required
+def step_add(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    steps_exist = sequence.steps.exists()
+    form = StepForm(request.POST, is_first=not steps_exist, auto_id="new_%s")
+    if form.is_valid():
+        try:
+            step = step_service.step_add(tenant=request.tenant, sequence=sequence, actor=request.user,
+                                         values=form.values)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, f"Step {step.order} added.")
+                return redirect(_detail_url(sequence, f"step-{step.pk}"))
+            return _builder(request, sequence, flash=f"Step {step.order} added.", highlight=step.pk)
+    return _builder(request, sequence, add_form=form, status=422, add_open=True)
+
+
+@tenant_required
+def step_edit(request, sequence_id, step_id):
+    sequence, step = get_step_for_user(request, sequence_id, step_id)
+    if request.method != "POST":
+        form = StepForm(initial=StepForm.initial_for(step), is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
+        return _builder(request, sequence, editing=step.pk, edit_form=form)
+    form = StepForm(request.POST, is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
+    if form.is_valid():
+        try:
+            step_service.step_update(tenant=request.tenant, step=step, actor=request.user, values=form.values)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, f"Step {step.order} saved.")
+                return redirect(_detail_url(sequence, f"step-{step.pk}"))
+            return _builder(request, sequence, flash=f"Step {step.order} saved.", highlight=step.pk)
+    return _builder(request, sequence, editing=step.pk, edit_form=form, status=422)
+
+
+@tenant_required
+def step_delete(request, sequence_id, step_id):
+    sequence, step = get_step_for_user(request, sequence_id, step_id)
+    if request.method == "POST":
+        try:
+            moved = step_service.step_delete(tenant=request.tenant, step=step, actor=request.user)
+        except ValidationError as error:
+            return _builder(request, sequence, errors=_messages_of(error), status=422)
+        text = f"Step {step.order} deleted." + (f" {moved} enrollment{'s' if moved != 1 else ''} moved on." if moved else "")
+        if not request.htmx:
+            messages.success(request, text)
+            return redirect(_detail_url(sequence, "sequence-timeline"))
+        return _builder(request, sequence, flash=text)
+    plan = step_service.delete_preview(tenant=request.tenant, sequence=sequence, step=step)
+    return _builder(request, sequence, confirm={"kind": "delete", "step": step, "plan": plan})
+
+
+@require_POST
+@tenant_required
+def step_move(request, sequence_id, step_id):
+    sequence, step = get_step_for_user(request, sequence_id, step_id)
+    position = _target_position(request.POST, step)
+    if position is None:
+        return _builder(request, sequence, errors=["Choose up or down."], status=422)
+    plan = step_service.move_preview(tenant=request.tenant, sequence=sequence, step=step, position=position)
+    if plan.affected and not request.POST.get("confirm"):
+        return _builder(request, sequence, confirm={"kind": "move", "step": step, "plan": plan,
+                                                    "position": position})
+    try:
+        moved = step_service.step_move(tenant=request.tenant, step=step, position=position, actor=request.user)
+    except ValidationError as error:
+        return _builder(request, sequence, errors=_messages_of(error), status=422)
+    text = f"Step moved to position {position}." + (f" {moved} enrollment{'s' if moved != 1 else ''} moved on." if moved else "")
+    if not request.htmx:
+        messages.success(request, text)
+        return redirect(_detail_url(sequence, f"step-{step.pk}"))
+    return _builder(request, sequence, flash=text, highlight=step.pk, focus_move=request.POST.get("direction"))
+
+
+def _target_position(data, step):
+    direction = data.get("direction")
+    if direction == "up":
+        return step.order - 1 if step.order > 1 else None
+    if direction == "down":
+        return step.order + 1
+    try:
+        return int(data.get("position", ""))
+    except ValueError:
+        return None
+
+
+# ---------------------------------------------------------------- status
+
+def _status_action(request, sequence_id, action, done_text):
+    sequence = get_sequence_for_user(request, sequence_id)
+    try:
+        action(tenant=request.tenant, sequence=sequence, actor=request.user)
+    except ValidationError as error:
+        if request.htmx:
+            return _builder(request, sequence, partial="sequence-header", status_errors=_messages_of(error),
+                            status=422)
+        return _builder(request, sequence, partial="sequence-builder", status_errors=_messages_of(error),
+                        status=422)
+    sequence.refresh_from_db()
+    if request.htmx:
+        return _builder(request, sequence, partial="sequence-header", status_flash=done_text)
+    messages.success(request, done_text)
+    return redirect(_detail_url(sequence))
+
+
+@require_POST
+@tenant_required
+def sequence_activate(request, sequence_id):
+    return _status_action(request, sequence_id, service.sequence_activate, "Activated: enrolled contacts will now "
+                                                                          "receive the steps.")
+
+
+@require_POST
+@tenant_required
+def sequence_pause(request, sequence_id):
+    return _status_action(request, sequence_id, service.sequence_pause, "Paused: no step runs until you resume.")
+
+
+@require_POST
+@tenant_required
+def sequence_resume(request, sequence_id):
+    return _status_action(request, sequence_id, service.sequence_resume, "Resumed.")
+
+
+@require_POST
+@manager_required
+def sequence_archive(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    try:
+        ended = service.sequence_archive(tenant=request.tenant, sequence=sequence, actor=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(_messages_of(error)))
+    else:
+        messages.success(request, f"Archived. {ended} open enrollment{'s' if ended != 1 else ''} ended.")
+    return redirect(_detail_url(sequence))
+
+
+@require_POST
+@tenant_required
+def sequence_duplicate(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    copy = service.sequence_duplicate(tenant=request.tenant, sequence=sequence, actor=request.user)
+    messages.success(request, f"“{copy.name}” is a draft copy of “{sequence.name}”.")
+    return redirect(_detail_url(copy))

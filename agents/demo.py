@@ -1,0 +1,24 @@
+"""Demo agents for a fresh workspace: one that asks for review, one that sends on its own."""
+from .models import Agent, Autonomy, Provider
+
+REVIEWER = {
+    "sender_name": "Morgan Reyes", "sender_title": "Account Executive", "company_name": "Scendly",
+    "company_description": "an outreach platform that helps B2B sales teams book more qualified meetings",
+    "tone": "warm, concise, specific; no hype", "avoid": "guarantees, discounts, competitor names",
+    "autonomy": Autonomy.REVIEW_ALL, "provider": Provider.TEMPLATE,
+    "fallbacks": {"first_name": "there", "company": "your team", "custom.industry": "your industry"},
+}
+AUTO_SENDER = {
+    "sender_name": "Jamie Park", "sender_title": "Customer Success Lead", "company_name": "Scendly",
+    "company_description": "an outreach platform that keeps follow-ups on time without extra work",
+    "tone": "friendly and brief", "avoid": "pricing, guarantees",
+    "autonomy": Autonomy.AUTO_SEND, "provider": Provider.TEMPLATE,
+    "fallbacks": {"first_name": "there", "company": "your team"},
+}
+
+
+def seed(*, tenant, users):
+    """Idempotent: agents are found by name and left as they are when they exist."""
+    reviewer, _ = Agent.objects.get_or_create(tenant=tenant, name="Morgan (review every draft)", defaults=REVIEWER)
+    auto, _ = Agent.objects.get_or_create(tenant=tenant, name="Jamie (sends follow-ups)", defaults=AUTO_SENDER)
+    return [reviewer, auto]

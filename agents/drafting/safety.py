@@ -1,0 +1,112 @@
+"""What every draft goes through before anyone sees it, whichever provider wrote it:
+header-like lines removed, links checked against the tenant's allowed domains, the
+email HTML built from the plain text and sanitized, SMS bounded."""
+import html
+import re
+from functools import lru_cache
+
+import nh3
+
+from .types import SMS_MAX_CHARS, SUBJECT_MAX_CHARS
+
+HEADER_LINE = re.compile(
+    r"^\s*(to|cc|bcc|from|reply-to|sender|subject|return-path|x-[\w-]+)\s*:", re.IGNORECASE
+)
+URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
+EMAIL_RE = re.compile(r"\b[\w.+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
+HOST_RE = re.compile(r"^(?:https?://)?(?:[^@/\s]*@)?([^/:?#\s]+)", re.IGNORECASE)
+ALLOWED_TAGS = {"p", "br", "a", "strong", "em", "ul", "ol", "li"}
+ALLOWED_ATTRIBUTES = {"a": {"href"}}
+URL_SCHEMES = {"http", "https", "mailto"}
+
+
+@lru_cache(maxsize=256)
+def allowed_domains(raw):
+    domains = set()
+    for line in (raw or "").replace(",", "\n").splitlines():
+        line = line.strip().lower()
+        if not line:
+            continue
+        host = HOST_RE.match(line)
+        domain = (host.group(1) if host else line).lstrip("*.").rstrip(".")
+        if domain:
+            domains.add(domain)
+    return frozenset(domains)
+
+
+def domain_allowed(domain, allowed):
+    domain = domain.lower().rstrip(".")
+    if domain.startswith("www."):
+        domain = domain[4:]
+    return any(domain == ok or domain.endswith("." + ok) for ok in allowed)
+
+
+def link_flags(text, tenant):
+    """One flag per domain in a link or address that the tenant has not approved."""
+    if "." not in text:
+        return []
+    allowed = allowed_domains(getattr(tenant, "allowed_link_domains", "") or "")
+    flags = []
+    for match in URL_RE.finditer(text):
+        host = HOST_RE.match(match.group(0))
+        domain = host.group(1).lower().rstrip(".,;:!?") if host else ""
+        domain = domain[4:] if domain.startswith("www.") else domain
+        flag = f"link to unapproved domain: {domain}"
+        if domain and not domain_allowed(domain, allowed) and flag not in flags:
+            flags.append(flag)
+    if "@" in text:
+        for match in EMAIL_RE.finditer(text):
+            domain = match.group(1).lower()
+            flag = f"email address on unapproved domain: {domain}"
+            if not domain_allowed(domain, allowed) and flag not in flags:
+                flags.append(flag)
+    return flags
+
+
+def strip_header_lines(body):
+    """Drop header-like lines ("Bcc: …", "To: …") a model put at the top of a body.
+    Returns (body, removed_any)."""
+    lines = body.replace("\r\n", "\n").split("\n")
+    removed = False
+    while lines and (HEADER_LINE.match(lines[0]) or (removed and not lines[0].strip())):
+        lines.pop(0)
+        removed = True
+    return "\n".join(lines).strip("\n"), removed
+
+
+def clean_subject(subject):
+    # A subject is one header line: newlines in it would be header injection.
+    return " ".join(str(subject or "").split())[:SUBJECT_MAX_CHARS]
+
+
+def _linkify(escaped_line):
+    def anchor(match):
+        url = match.group(0).rstrip(".,;:!?")
+        tail = match.group(0)[len(url):]
+        href = url if url.lower().startswith("http") else "https://" + url
+        return f'<a href="{href}">{url}</a>{tail}'
+
+    return URL_RE.sub(anchor, escaped_line)
+
+
+def html_from_text(text):
+    """Email HTML built from the plain text (escaped, paragraphs, links), then sanitized
+    with a small allow-list. Model output is never trusted as markup."""
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    parts = []
+    for paragraph in paragraphs:
+        lines = [_linkify(html.escape(line, quote=True)) for line in paragraph.split("\n")]
+        parts.append("<p>" + "<br>".join(lines) + "</p>")
+    return nh3.clean(
+        "".join(parts), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES, link_rel="noopener noreferrer",
+    )
+
+
+def clamp_sms(text):
+    """One SMS body of at most SMS_MAX_CHARS, cut at a word boundary."""
+    text = " ".join(text.split())
+    if len(text) <= SMS_MAX_CHARS:
+        return text, False
+    cut = text[: SMS_MAX_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:-")
+    return cut + "…", True

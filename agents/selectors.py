@@ -1,0 +1,66 @@
+"""Reads for agents and their jobs. Every function takes the tenant."""
+from .models import Agent, AgentJob, JobStatus
+
+
+def agent_list(*, tenant):
+    return Agent.objects.filter(tenant=tenant).order_by("name", "id")
+
+
+def agent_jobs_recent(*, tenant, agent, limit=25):
+    return (
+        AgentJob.objects.filter(tenant=tenant, agent=agent)
+        .select_related("enrollment__contact", "step__sequence")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def agent_jobs_failed(*, tenant, agent, limit=50):
+    return (
+        AgentJob.objects.filter(tenant=tenant, agent=agent, status=JobStatus.FAILED)
+        .select_related("enrollment__contact", "step__sequence")
+        .order_by("-finished_at", "-id")[:limit]
+    )
+
+
+def thread_for(*, tenant, enrollment_id, exclude_message_id=None):
+    """Earlier sent messages of the enrollment, oldest first: what a follow-up builds on."""
+    from messaging.models import MessageState, OutboundMessage
+
+    messages = OutboundMessage.objects.filter(
+        tenant=tenant, enrollment_id=enrollment_id, state=MessageState.SENT
+    ).only("id", "subject", "body_text", "sent_at", "created_at", "channel")
+    if exclude_message_id:
+        messages = messages.exclude(pk=exclude_message_id)
+    return list(messages.order_by("sent_at", "created_at", "id"))
+
+
+def threads_for(*, tenant, enrollment_ids):
+    """{enrollment_id: [sent messages oldest first]} in one query (approval cards)."""
+    from messaging.models import MessageState, OutboundMessage
+
+    threads = {}
+    rows = (
+        OutboundMessage.objects.filter(
+            tenant=tenant, enrollment_id__in=list(enrollment_ids), state=MessageState.SENT
+        )
+        .only("id", "enrollment_id", "subject", "body_text", "sent_at", "created_at", "channel")
+        .order_by("sent_at", "created_at", "id")
+    )
+    for message in rows:
+        threads.setdefault(message.enrollment_id, []).append(message)
+    return threads
+
+
+def preview_contacts(*, tenant, limit=200):
+    from contacts.models import Contact
+
+    return Contact.objects.filter(tenant=tenant).only("id", "first_name", "last_name", "email", "company")[:limit]
+
+
+def preview_steps(*, tenant, agent, limit=200):
+    """Steps of sequences this agent drafts for; any of the tenant's steps if none."""
+    from sequences.models import Step
+
+    steps = Step.objects.filter(tenant=tenant).select_related("sequence").order_by("sequence__name", "order")
+    own = steps.filter(sequence__agent=agent)
+    return (own if own.exists() else steps)[:limit]

@@ -154,3 +154,85 @@ class ContactEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.contact_id}"
+
+
+class ImportStatus(models.TextChoices):
+    UPLOADED = "uploaded", "Waiting for column mapping"
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Importing"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class DuplicatePolicy(models.TextChoices):
+    UPDATE = "update", "Update the existing contact"
+    SKIP = "skip", "Skip the row"
+
+
+class ImportJob(models.Model):
+    """One uploaded CSV file: its column mapping, progress and outcome. The decoded text
+    is kept in the row so any worker machine can process it without shared storage."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_name = models.CharField(max_length=255)
+    source_text = models.TextField()
+    headers = models.JSONField(default=list)
+    delimiter = models.CharField(max_length=1, default=",")
+    # {"<column index>": "<contact field>" | "custom:<key>" | ""}; "" ignores the column.
+    mapping = models.JSONField(default=dict, blank=True)
+    duplicate_policy = models.CharField(
+        max_length=8, choices=DuplicatePolicy.choices, default=DuplicatePolicy.SKIP
+    )
+    contact_list = models.ForeignKey(
+        ContactList, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    skipped_existing_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    blank_lines = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.file_name} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self):
+        return self.status in (ImportStatus.DONE, ImportStatus.FAILED)
+
+    @property
+    def percent(self):
+        if not self.total_rows:
+            return 100 if self.is_finished else 0
+        return min(100, round(100 * self.processed_rows / self.total_rows))
+
+
+class ImportRejectedRow(models.Model):
+    """A row the import refused, with the physical line of the file (header = line 1)."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="rejected_rows")
+    line = models.PositiveIntegerField()
+    email = models.CharField(max_length=320, blank=True)
+    reason = models.CharField(max_length=500)
+    values = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["line", "id"]
+        indexes = [models.Index(fields=["job", "line"])]
+
+    def __str__(self):
+        return f"line {self.line}: {self.reason}"

@@ -1,5 +1,23 @@
 from django.urls import path
 
+from .views import contacts, imports, lists
+
 app_name = "contacts"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("contacts/", contacts.contact_index, name="index"),
+    path("contacts/bulk/", contacts.contact_bulk, name="bulk"),
+    path("contacts/<int:contact_id>/", contacts.contact_detail, name="detail"),
+    path("contacts/<int:contact_id>/edit/", contacts.contact_edit, name="edit"),
+    path("contacts/<int:contact_id>/enroll/", contacts.contact_enroll, name="enroll"),
+    path("contacts/import/", imports.import_upload, name="import-upload"),
+    path("contacts/import/<int:import_id>/", imports.import_detail, name="import-detail"),
+    path("contacts/import/<int:import_id>/rejected.csv", imports.import_rejected_csv, name="import-rejected-csv"),
+    path("lists/", lists.lists, name="lists"),
+    path("lists/<int:list_id>/", lists.list_detail, name="list-detail"),
+    path("lists/<int:list_id>/rename/", lists.list_rename_view, name="list-rename"),
+    path("lists/<int:list_id>/delete/", lists.list_delete_view, name="list-delete"),
+    path("lists/<int:list_id>/members/add/", lists.list_members_add, name="list-members-add"),
+    path("lists/<int:list_id>/members/remove/", lists.list_members_remove, name="list-members-remove"),
+    path("lists/<int:list_id>/enroll/", lists.list_enroll, name="list-enroll"),
+]

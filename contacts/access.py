@@ -1,0 +1,16 @@
+"""Tenant objects of the contacts app for a request: the object, or 404."""
+from scendcore.tenancy import get_for_tenant
+
+from .models import Contact, ContactList, ImportJob
+
+
+def get_contact(request, contact_id):
+    return get_for_tenant(Contact.objects.select_related("owner"), request, pk=contact_id)
+
+
+def get_list(request, list_id):
+    return get_for_tenant(ContactList.objects.all(), request, pk=list_id)
+
+
+def get_import(request, import_id):
+    return get_for_tenant(ImportJob.objects.defer("source_text"), request, pk=import_id)

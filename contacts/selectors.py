@@ -1,0 +1,131 @@
+"""Reads for contacts, lists and imports. Every function takes the tenant."""
+from django.db.models import Count, Exists, OuterRef, Prefetch
+from django.db.models.functions import Lower
+
+from .models import Contact, ContactEvent, ContactList, ListMembership, Tag
+from .search import apply_search
+
+OPEN = ("active", "paused")
+SORTS = {
+    "name": ("last_name", "first_name", "id"),
+    "-name": ("-last_name", "-first_name", "-id"),
+    "email": (Lower("email"),),
+    "-email": (Lower("email").desc(),),
+    "company": ("company", "id"),
+    "-company": ("-company", "-id"),
+    "created": ("created_at", "id"),
+    "-created": ("-created_at", "-id"),
+}
+SORT_LABELS = {
+    "name": "Name A–Z", "-name": "Name Z–A", "email": "Email A–Z", "-email": "Email Z–A",
+    "company": "Company A–Z", "-company": "Company Z–A", "-created": "Newest first", "created": "Oldest first",
+}
+
+
+def contact_filter(*, tenant, filters):
+    """The tenant's contacts matching `filters` (cleaned data of ContactFilterForm). The
+    same function serves the page and "select all matching", so both see one set."""
+    from sequences.models import Enrollment
+
+    qs = Contact.objects.filter(tenant=tenant)
+    qs = apply_search(qs, filters.get("q"))
+    if filters.get("status"):
+        qs = qs.filter(lead_status=filters["status"])
+    if filters.get("score"):
+        qs = qs.filter(score_band=filters["score"])
+    if filters.get("owner"):
+        qs = qs.filter(owner_id=filters["owner"])
+    if filters.get("list"):
+        qs = qs.filter(Exists(ListMembership.objects.filter(contact=OuterRef("pk"), contact_list_id=filters["list"])))
+    if filters.get("tag"):
+        qs = qs.filter(Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk"), tag_id=filters["tag"])))
+    in_sequence = filters.get("in_sequence")
+    if in_sequence in ("yes", "no"):
+        open_enrollment = Exists(Enrollment.objects.filter(tenant=tenant, contact=OuterRef("pk"), status__in=OPEN))
+        qs = qs.filter(open_enrollment if in_sequence == "yes" else ~open_enrollment)
+    return qs.order_by(*SORTS.get(filters.get("sort") or "name", SORTS["name"]))
+
+
+def contact_page_rows(queryset):
+    """Rows for the table: owner joined, tags prefetched, open enrollment count annotated."""
+    from sequences.models import Enrollment
+
+    open_count = (
+        Enrollment.objects.filter(contact=OuterRef("pk"), status__in=OPEN)
+        .values("contact").annotate(n=Count("pk")).values("n")
+    )
+    from django.db.models import IntegerField, Subquery
+    from django.db.models.functions import Coalesce
+
+    return (
+        queryset.select_related("owner")
+        .prefetch_related(Prefetch("tags", queryset=Tag.objects.only("id", "name")))
+        .annotate(open_enrollments=Coalesce(Subquery(open_count, output_field=IntegerField()), 0))
+    )
+
+
+def filter_choices(*, tenant):
+    from scendcore.models import Membership
+
+    return {
+        "lists": list(ContactList.objects.filter(tenant=tenant).values_list("pk", "name")),
+        "tags": list(Tag.objects.filter(tenant=tenant).values_list("pk", "name")),
+        "owners": [
+            (m.user_id, m.user.get_full_name() or m.user.username)
+            for m in Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
+        ],
+    }
+
+
+def enrollable_sequences(*, tenant):
+    from sequences.models import Sequence, SequenceStatus
+
+    return Sequence.objects.filter(tenant=tenant, status__in=[SequenceStatus.ACTIVE, SequenceStatus.PAUSED]).order_by(
+        "-is_default", "name"
+    )
+
+
+def contact_timeline(*, tenant, contact, limit=100):
+    """Enrollment activity, contact events and messages, newest first, as dicts."""
+    from messaging.models import OutboundMessage
+    from sequences.models import Activity
+
+    items = []
+    for a in Activity.objects.filter(tenant=tenant, contact=contact).select_related("sequence", "step")[:limit]:
+        items.append({"at": a.created_at, "kind": a.kind, "label": a.get_kind_display(), "text": a.detail,
+                      "where": a.sequence.name, "source": "activity"})
+    for e in ContactEvent.objects.filter(tenant=tenant, contact=contact)[:limit]:
+        text = ""
+        if e.kind == "status_changed":
+            text = f"{e.data.get('from', '')} → {e.data.get('to', '')}"
+        items.append({"at": e.occurred_at, "kind": e.kind, "label": e.get_kind_display(), "text": text,
+                      "where": "", "source": "event"})
+    for m in OutboundMessage.objects.filter(tenant=tenant, contact=contact).only(
+        "created_at", "sent_at", "channel", "state", "subject", "to_address"
+    )[:limit]:
+        items.append({"at": m.sent_at or m.created_at, "kind": m.state, "label": f"{m.channel.title()} message",
+                      "text": m.subject, "where": m.get_state_display(), "source": "message"})
+    items.sort(key=lambda item: item["at"], reverse=True)
+    return items[:limit]
+
+
+def contact_enrollments(*, tenant, contact):
+    from sequences.models import Enrollment
+
+    return (
+        Enrollment.objects.filter(tenant=tenant, contact=contact)
+        .select_related("sequence", "current_step")
+        .order_by("-enrolled_at", "-id")
+    )
+
+
+def list_index(*, tenant):
+    return ContactList.objects.filter(tenant=tenant).annotate(member_count=Count("listmembership")).order_by("name")
+
+
+def list_members(*, tenant, contact_list):
+    return (
+        Contact.objects.filter(tenant=tenant, listmembership__contact_list=contact_list)
+        .select_related("owner")
+        .order_by("last_name", "first_name", "id")
+    )

@@ -1,0 +1,1 @@
+"""Writes for contacts, lists and imports (keyword-only, atomic, audited)."""

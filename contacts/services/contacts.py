@@ -1,0 +1,76 @@
+"""Contact edits and the bulk actions of the contacts page. `contact_ids` may be a list
+of ids or a queryset of ids; every function scopes them to the tenant again."""
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Contact, ContactEvent, EventKind, LeadStatus
+from .audit import audit
+
+EDITABLE = ("email", "phone", "first_name", "last_name", "company", "title", "timezone", "owner",
+            "lead_status", "score_band")
+
+
+def _scoped(tenant, contact_ids):
+    return Contact.objects.filter(tenant=tenant, pk__in=contact_ids)
+
+
+@transaction.atomic
+def contact_update(*, tenant, contact, data, actor):
+    """Apply validated `data` (from ContactForm) to one contact; a lead-status change is
+    recorded on the timeline, and converted/disqualified stop all outreach."""
+    if contact.tenant_id != tenant.pk:
+        raise ValidationError("That contact does not exist.")
+    changes = {}
+    old_status = contact.lead_status
+    for name in EDITABLE:
+        if name in data and getattr(contact, name) != data[name]:
+            before = getattr(contact, name)
+            changes[name] = [str(before or ""), str(data[name] or "")]
+            setattr(contact, name, data[name])
+    if not changes:
+        return contact
+    contact.save()
+    if contact.lead_status != old_status:
+        ContactEvent.objects.create(
+            tenant=tenant, contact=contact, kind=EventKind.STATUS_CHANGED,
+            data={"from": old_status, "to": contact.lead_status, "by": getattr(actor, "pk", None)},
+        )
+        if contact.lead_status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
+            from sequences.services.reactions import outreach_stop
+
+            outreach_stop(tenant=tenant, contact_ids=[contact.pk], reason=contact.lead_status, actor=actor)
+    audit(tenant=tenant, actor=actor, object_type="contact", object_id=contact.pk, action="updated", changes=changes)
+    return contact
+
+
+@transaction.atomic
+def contacts_mark_do_not_contact(*, tenant, contact_ids, actor, at=None):
+    """Flag the contacts and stop every open enrollment of theirs. Returns how many were
+    newly flagged."""
+    from sequences.services.reactions import outreach_stop
+
+    at = at or timezone.now()
+    ids = list(_scoped(tenant, contact_ids).filter(do_not_contact=False).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    Contact.objects.filter(pk__in=ids).update(do_not_contact=True, updated_at=at)
+    ContactEvent.objects.bulk_create(
+        [ContactEvent(tenant=tenant, contact_id=pk, kind=EventKind.DO_NOT_CONTACT, occurred_at=at,
+                      data={"by": getattr(actor, "pk", None)}) for pk in ids],
+        batch_size=2000,
+    )
+    outreach_stop(tenant=tenant, contact_ids=ids, reason="do-not-contact", actor=actor, at=at)
+    audit(tenant=tenant, actor=actor, object_type="contact", object_id="bulk", action="do_not_contact",
+          changes={"count": len(ids)})
+    return len(ids)
+
+
+@transaction.atomic
+def contacts_delete(*, tenant, contact_ids, actor):
+    ids = list(_scoped(tenant, contact_ids).values_list("pk", flat=True))
+    if ids:
+        Contact.objects.filter(tenant=tenant, pk__in=ids).delete()
+        audit(tenant=tenant, actor=actor, object_type="contact", object_id="bulk", action="deleted",
+              changes={"count": len(ids), "ids": ids[:1000]})
+    return len(ids)

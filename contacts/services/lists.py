@@ -1,0 +1,75 @@
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ..models import Contact, ContactList, ListMembership
+from .audit import audit
+
+
+def _clean_name(name):
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError("Give the list a name.")
+    if len(name) > 200:
+        raise ValidationError("A list name has at most 200 characters.")
+    return name
+
+
+@transaction.atomic
+def list_create(*, tenant, name, actor):
+    contact_list = ContactList.objects.create(tenant=tenant, name=_clean_name(name), created_by=actor)
+    audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="created",
+          changes={"name": contact_list.name})
+    return contact_list
+
+
+@transaction.atomic
+def list_rename(*, tenant, contact_list, name, actor):
+    if contact_list.tenant_id != tenant.pk:
+        raise ValidationError("That list does not exist.")
+    old, contact_list.name = contact_list.name, _clean_name(name)
+    contact_list.save(update_fields=["name"])
+    audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="renamed",
+          changes={"name": [old, contact_list.name]})
+    return contact_list
+
+
+@transaction.atomic
+def list_delete(*, tenant, contact_list, actor):
+    """Deletes the list and its memberships; the contacts stay."""
+    if contact_list.tenant_id != tenant.pk:
+        raise ValidationError("That list does not exist.")
+    audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="deleted",
+          changes={"name": contact_list.name})
+    contact_list.delete()
+
+
+@transaction.atomic
+def list_add_contacts(*, tenant, contact_list, contact_ids, actor):
+    """Add the tenant's contacts among `contact_ids`; returns how many were new members."""
+    if contact_list.tenant_id != tenant.pk:
+        raise ValidationError("That list does not exist.")
+    ids = set(Contact.objects.filter(tenant=tenant, pk__in=contact_ids).values_list("pk", flat=True))
+    already = set(ListMembership.objects.filter(contact_list=contact_list, contact_id__in=ids)
+                  .values_list("contact_id", flat=True))
+    ListMembership.objects.bulk_create(
+        [ListMembership(contact_list=contact_list, contact_id=pk) for pk in ids - already],
+        batch_size=2000, ignore_conflicts=True,
+    )
+    added = len(ids - already)
+    if added:
+        audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="members_added",
+              changes={"count": added})
+    return added
+
+
+@transaction.atomic
+def list_remove_contacts(*, tenant, contact_list, contact_ids, actor):
+    if contact_list.tenant_id != tenant.pk:
+        raise ValidationError("That list does not exist.")
+    removed, _ = ListMembership.objects.filter(
+        contact_list=contact_list, contact__tenant=tenant, contact_id__in=contact_ids
+    ).delete()
+    if removed:
+        audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="members_removed",
+              changes={"count": removed})
+    return removed

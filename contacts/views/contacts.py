@@ -1,0 +1,183 @@
+import copy
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from scendcore.tenancy import get_for_tenant, tenant_required
+
+from ..access import get_contact, get_list
+from ..forms import ContactFilterForm, ContactForm
+from ..models import Contact
+from ..selectors import (
+    contact_enrollments,
+    contact_filter,
+    contact_page_rows,
+    contact_timeline,
+    enrollable_sequences,
+    filter_choices,
+)
+from ..services.contacts import contact_update, contacts_delete, contacts_mark_do_not_contact
+from ..services.lists import list_add_contacts, list_remove_contacts
+
+PAGE_SIZE = 50
+PAGE = "contacts/contacts.html"
+DETAIL = "contacts/contact_detail.html"
+
+
+def _filter_query(filters):
+    query = QueryDict(mutable=True)
+    for key, value in filters.items():
+        query[key] = value
+    return query
+
+
+def _table_context(request, params, *, selected=(), select_all=False, result=None):
+    tenant = request.tenant
+    choices = filter_choices(tenant=tenant)
+    form = ContactFilterForm(params, choices=choices)
+    filters = form.filters()
+    paginator = Paginator(contact_page_rows(contact_filter(tenant=tenant, filters=filters)), PAGE_SIZE)
+    page = paginator.get_page(params.get("page"))
+    return {
+        "form": form, "filters": filters, "filter_query": _filter_query(filters).urlencode(), "page": page,
+        "total": paginator.count, "selected": {int(pk) for pk in selected}, "select_all": select_all,
+        "result": result, "sequences": list(enrollable_sequences(tenant=tenant)), "lists": choices["lists"],
+    }
+
+
+@tenant_required
+def contact_index(request):
+    context = _table_context(request, request.GET)
+    return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context)
+
+
+def _selected_ids(request, filters):
+    """The selection as a queryset of ids inside the tenant: "all matching" re-applies the
+    posted filter; otherwise posted ids are kept only if they are the tenant's contacts."""
+    if request.POST.get("select_all") == "1":
+        return contact_filter(tenant=request.tenant, filters=filters).order_by().values("pk")
+    ids = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
+    return Contact.objects.filter(tenant=request.tenant, pk__in=ids).values("pk")
+
+
+def _bulk_apply(request, action, ids, count):
+    from sequences.models import Sequence
+    from sequences.services.enrollments import enrollments_bulk_create
+
+    actor, tenant = request.user, request.tenant
+    if action == "enroll":
+        if not _int(request.POST.get("sequence")):
+            raise ValidationError("Choose the sequence to enroll them in.")
+        sequence = get_for_tenant(Sequence.objects.all(), request, pk=_int(request.POST.get("sequence")))
+        return {"enroll": enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=ids, actor=actor),
+                "sequence": sequence}
+    if action in ("add_to_list", "remove_from_list"):
+        if not _int(request.POST.get("contact_list")):
+            raise ValidationError("Choose a list.")
+        contact_list = get_list(request, _int(request.POST.get("contact_list")))
+        if action == "add_to_list":
+            n = list_add_contacts(tenant=tenant, contact_list=contact_list, contact_ids=ids, actor=actor)
+            return {"message": f"Added {n} contact{'s' * (n != 1)} to “{contact_list.name}” ({count - n} already there)."}
+        n = list_remove_contacts(tenant=tenant, contact_list=contact_list, contact_ids=ids, actor=actor)
+        return {"message": f"Removed {n} contact{'s' * (n != 1)} from “{contact_list.name}”."}
+    if action == "do_not_contact":
+        n = contacts_mark_do_not_contact(tenant=tenant, contact_ids=ids, actor=actor)
+        return {"message": f"Marked {n} contact{'s' * (n != 1)} do-not-contact; their sequences were stopped."}
+    if action == "delete":
+        return {"confirm_delete": count}
+    if action == "delete_confirmed":
+        n = contacts_delete(tenant=tenant, contact_ids=ids, actor=actor)
+        return {"message": f"Deleted {n} contact{'s' * (n != 1)}."}
+    raise ValidationError("Choose an action.")
+
+
+def _int(value):
+    return int(value) if value and str(value).isdigit() else 0
+
+
+@tenant_required
+@require_POST
+def contact_bulk(request):
+    form = ContactFilterForm(request.POST, choices=filter_choices(tenant=request.tenant))
+    filters = form.filters()
+    ids = _selected_ids(request, filters)
+    count = ids.count()
+    action = request.POST.get("action", "")
+    status = 200
+    try:
+        if not count:
+            raise ValidationError("Select at least one contact first.")
+        result = _bulk_apply(request, action, ids, count)
+    except ValidationError as exc:
+        result, status = {"error": exc.messages[0]}, 422
+    select_all = request.POST.get("select_all") == "1"
+    keep = () if action == "delete_confirmed" else request.POST.getlist("contact_ids")
+    if request.htmx or status != 200 or "confirm_delete" in result:
+        context = _table_context(request, request.POST, selected=[v for v in keep if v.isdigit()],
+                                 select_all=select_all and action != "delete_confirmed", result=result)
+        return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context, status=status)
+    if "enroll" in result:
+        messages.success(request, f"{result['sequence'].name}: {result['enroll'].summary()}")
+    else:
+        messages.success(request, result["message"])
+    return redirect(f"{reverse('contacts:index')}?{_filter_query(filters).urlencode()}")
+
+
+def detail_context(request, contact, **extra):
+    tenant = request.tenant
+    sequences = list(enrollable_sequences(tenant=tenant))
+    return {
+        "contact": contact, "timeline": contact_timeline(tenant=tenant, contact=contact),
+        "enrollments": list(contact_enrollments(tenant=tenant, contact=contact)),
+        "sequences": sequences, "default_sequence": next((s for s in sequences if s.is_default), None),
+        "form": extra.pop("form", None) or ContactForm(instance=contact, tenant=tenant), **extra,
+    }
+
+
+@tenant_required
+def contact_detail(request, contact_id):
+    contact = get_contact(request, contact_id)
+    return render(request, DETAIL, detail_context(request, contact))
+
+
+@tenant_required
+def contact_edit(request, contact_id):
+    """GET: the details card as a form. POST: save, or the form again with 422."""
+    contact = get_contact(request, contact_id)
+    if request.method == "POST":
+        form = ContactForm(request.POST, instance=copy.copy(contact), tenant=request.tenant)
+        if form.is_valid():
+            contact_update(tenant=request.tenant, contact=contact, data=form.cleaned_data, actor=request.user)
+            if not request.htmx:
+                messages.success(request, "Contact saved.")
+                return redirect("contacts:detail", contact_id=contact.pk)
+            return render(request, f"{DETAIL}#contact-details", detail_context(request, contact))
+        context = detail_context(request, contact, form=form, editing=True)
+        return render(request, f"{DETAIL}#contact-details" if request.htmx else DETAIL, context, status=422)
+    context = detail_context(request, contact, editing=True)
+    return render(request, f"{DETAIL}#contact-details" if request.htmx else DETAIL, context)
+
+
+@tenant_required
+@require_POST
+def contact_enroll(request, contact_id):
+    from sequences.models import Sequence
+    from sequences.services.enrollments import enrollment_create
+
+    contact = get_contact(request, contact_id)
+    sequence = get_for_tenant(Sequence.objects.all(), request, pk=_int(request.POST.get("sequence")))
+    try:
+        enrollment_create(tenant=request.tenant, sequence=sequence, contact=contact, actor=request.user)
+    except ValidationError as exc:
+        context = detail_context(request, contact, enroll_error=exc.messages[0])
+        return render(request, f"{DETAIL}#contact-enrollments" if request.htmx else DETAIL, context, status=422)
+    notice = f"Enrolled in “{sequence.name}”."
+    if not request.htmx:
+        messages.success(request, notice)
+        return redirect("contacts:detail", contact_id=contact.pk)
+    return render(request, f"{DETAIL}#contact-enrollments", detail_context(request, contact, enroll_notice=notice))

@@ -1,0 +1,250 @@
+"""Contacts, profile and lists pages: filters, HTMX partials, bulk actions, the outsider."""
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from contacts.models import Contact, ContactList, ListMembership, Tag
+from sequences.models import Activity, Enrollment
+from tests.factories import (
+    ContactFactory,
+    ContactListFactory,
+    EnrollmentFactory,
+    ImportJobFactory,
+    SequenceFactory,
+    StepFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sequence(tenant):
+    seq = SequenceFactory(tenant=tenant, status="active", name="Spring outreach")
+    StepFactory(sequence=seq, delay_value=1)
+    return seq
+
+
+def test_the_contacts_page_searches_and_filters_and_answers_htmx_with_the_table_only(rep_client, tenant, other_tenant):
+    ContactFactory(tenant=tenant, first_name="Ada", last_name="Lovelace", company="Engines", lead_status="qualified")
+    ContactFactory(tenant=tenant, first_name="Bob", last_name="Builder", company="Engines", lead_status="new")
+    ContactFactory(tenant=tenant, first_name="Cy", last_name="Other", company="Mills", lead_status="qualified")
+    ContactFactory(tenant=other_tenant, first_name="Ada", last_name="Outsider", company="Engines")
+
+    page = rep_client.get(reverse("contacts:index"), {"q": "ada engines"}).content.decode()
+    assert "Lovelace" in page and "Builder" not in page and "Outsider" not in page
+
+    partial = rep_client.get(reverse("contacts:index"), {"status": "qualified", "sort": "-name"}, HTTP_HX_REQUEST="true")
+    body = partial.content.decode()
+    assert body.lstrip().startswith('<div id="contact-table">')
+    assert body.index("Other") < body.index("Lovelace") and "Builder" not in body
+
+
+def test_filters_by_list_tag_owner_and_sequence_membership(rep_client, tenant, rep, sequence):
+    listed, tagged, owned, enrolled = (ContactFactory(tenant=tenant, last_name=n) for n in
+                                       ("Listed", "Tagged", "Owned", "Enrolled"))
+    contact_list = ContactListFactory(tenant=tenant)
+    contact_list.contacts.add(listed)
+    tag = Tag.objects.create(tenant=tenant, name="vip")
+    tagged.tags.add(tag)
+    owned.owner = rep
+    owned.save()
+    EnrollmentFactory(tenant=tenant, sequence=sequence, contact=enrolled)
+
+    def names(**params):
+        body = rep_client.get(reverse("contacts:index"), params).content.decode()
+        return {n for n in ("Listed", "Tagged", "Owned", "Enrolled") if n in body}
+
+    assert names(list=contact_list.pk) == {"Listed"}
+    assert names(tag=tag.pk) == {"Tagged"}
+    assert names(owner=rep.pk) == {"Owned"}
+    assert names(in_sequence="yes") == {"Enrolled"}
+    assert names(in_sequence="no") == {"Listed", "Tagged", "Owned"}
+
+
+def test_the_table_does_not_query_per_row(rep_client, tenant, django_assert_max_num_queries):
+    for i in range(30):
+        c = ContactFactory(tenant=tenant)
+        c.tags.add(Tag.objects.get_or_create(tenant=tenant, name=f"t{i % 3}")[0])
+    with django_assert_max_num_queries(15):
+        rep_client.get(reverse("contacts:index"))
+
+
+def test_bulk_enroll_reports_counts_and_ignores_another_tenants_ids(rep_client, tenant, other_tenant, sequence):
+    ours = [ContactFactory(tenant=tenant) for _ in range(2)]
+    dnc = ContactFactory(tenant=tenant, do_not_contact=True)
+    theirs = ContactFactory(tenant=other_tenant)
+
+    response = rep_client.post(reverse("contacts:bulk"), {
+        "action": "enroll", "sequence": sequence.pk, "contact_ids": [c.pk for c in ours] + [dnc.pk, theirs.pk],
+    }, HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-count="enrolled">2<' in body and 'data-count="skipped">1<' in body and "do-not-contact 1" in body
+    assert not Enrollment.objects.filter(contact=theirs).exists()
+
+
+def test_select_all_matching_reapplies_the_posted_filter_on_the_server(rep_client, tenant, sequence):
+    hot = [ContactFactory(tenant=tenant, score_band="hot") for _ in range(3)]
+    ContactFactory(tenant=tenant, score_band="cold")
+
+    rep_client.post(reverse("contacts:bulk"), {"action": "enroll", "sequence": sequence.pk, "select_all": "1",
+                                               "score": "hot"})
+
+    assert set(Enrollment.objects.values_list("contact_id", flat=True)) == {c.pk for c in hot}
+
+
+def test_bulk_enroll_into_another_tenants_sequence_is_404(rep_client, tenant, other_tenant):
+    theirs = SequenceFactory(tenant=other_tenant, status="active")
+    StepFactory(sequence=theirs)
+    response = rep_client.post(reverse("contacts:bulk"), {"action": "enroll", "sequence": theirs.pk,
+                                                          "contact_ids": [ContactFactory(tenant=tenant).pk]})
+    assert response.status_code == 404
+    assert not Enrollment.objects.exists()
+
+
+def test_bulk_actions_without_a_selection_answer_422(rep_client, tenant, sequence):
+    response = rep_client.post(reverse("contacts:bulk"), {"action": "enroll", "sequence": sequence.pk},
+                               HTTP_HX_REQUEST="true")
+    assert response.status_code == 422
+    assert "Select at least one contact" in response.content.decode()
+
+
+def test_add_and_remove_from_list_and_mark_do_not_contact_in_bulk(rep_client, tenant, other_tenant, sequence):
+    contacts = [ContactFactory(tenant=tenant) for _ in range(3)]
+    theirs = ContactFactory(tenant=other_tenant)
+    contact_list = ContactListFactory(tenant=tenant)
+    ids = [c.pk for c in contacts] + [theirs.pk]
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=sequence, contact=contacts[0])
+
+    rep_client.post(reverse("contacts:bulk"), {"action": "add_to_list", "contact_list": contact_list.pk, "contact_ids": ids})
+    assert ListMembership.objects.filter(contact_list=contact_list).count() == 3
+    rep_client.post(reverse("contacts:bulk"), {"action": "remove_from_list", "contact_list": contact_list.pk,
+                                               "contact_ids": ids[:1]})
+    assert ListMembership.objects.filter(contact_list=contact_list).count() == 2
+    rep_client.post(reverse("contacts:bulk"), {"action": "do_not_contact", "contact_ids": ids})
+
+    assert Contact.objects.filter(tenant=tenant, do_not_contact=True).count() == 3
+    theirs.refresh_from_db()
+    enrollment.refresh_from_db()
+    assert theirs.do_not_contact is False
+    assert (enrollment.status, enrollment.exit_reason) == ("unenrolled", "do-not-contact")
+
+
+def test_bulk_delete_asks_for_confirmation_first(rep_client, tenant, other_tenant):
+    contacts = [ContactFactory(tenant=tenant) for _ in range(2)]
+    theirs = ContactFactory(tenant=other_tenant)
+    ids = [c.pk for c in contacts] + [theirs.pk]
+
+    ask = rep_client.post(reverse("contacts:bulk"), {"action": "delete", "contact_ids": ids}, HTTP_HX_REQUEST="true")
+    assert "Yes, delete 2" in ask.content.decode()
+    assert Contact.objects.filter(tenant=tenant).count() == 2
+
+    rep_client.post(reverse("contacts:bulk"), {"action": "delete_confirmed", "contact_ids": ids})
+    assert Contact.objects.filter(tenant=tenant).count() == 0
+    assert Contact.objects.filter(pk=theirs.pk).exists()
+
+
+def test_the_profile_shows_enrollments_in_the_contacts_time_and_a_merged_timeline(rep_client, tenant, sequence):
+    contact = ContactFactory(tenant=tenant, timezone="Asia/Tokyo")
+    sequence.is_default = True
+    sequence.save()
+    from sequences.services.enrollments import enrollment_create
+
+    enrollment = enrollment_create(tenant=tenant, sequence=sequence, contact=contact, actor=None)
+    contact.events.create(tenant=tenant, kind="replied")
+
+    body = rep_client.get(reverse("contacts:detail", args=[contact.pk])).content.decode()
+
+    local = enrollment.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
+    assert f"{local:%Y-%m-%d %H:%M} JST" in body
+    assert "Step scheduled" in body and "Replied" in body and "Enrolled" in body
+    assert f'value="{sequence.pk}" selected' in body
+
+
+def test_inline_edit_saves_and_answers_422_on_invalid_input(rep_client, tenant):
+    contact = ContactFactory(tenant=tenant, first_name="Old")
+    url = reverse("contacts:edit", args=[contact.pk])
+    form = {"first_name": "New", "last_name": "Name", "email": contact.email, "phone": "+1 (415) 555-0100",
+            "company": "Acme", "title": "", "timezone": "Europe/Berlin", "owner": "", "lead_status": "qualified",
+            "score_band": "warm"}
+
+    bad = rep_client.post(url, form | {"timezone": "Nowhere/City"}, HTTP_HX_REQUEST="true")
+    assert bad.status_code == 422 and "Unknown timezone" in bad.content.decode()
+    good = rep_client.post(url, form, HTTP_HX_REQUEST="true")
+    assert good.status_code == 200 and 'id="contact-details"' in good.content.decode()
+    contact.refresh_from_db()
+    assert (contact.first_name, contact.phone, contact.lead_status) == ("New", "+14155550100", "qualified")
+    assert contact.events.filter(kind="status_changed").exists()
+
+
+def test_enrolling_from_the_profile_shows_refusals_with_422(rep_client, tenant, sequence):
+    contact = ContactFactory(tenant=tenant, unsubscribed_at=timezone.now())
+    response = rep_client.post(reverse("contacts:enroll", args=[contact.pk]), {"sequence": sequence.pk},
+                               HTTP_HX_REQUEST="true")
+    assert response.status_code == 422 and "unsubscribed" in response.content.decode()
+    ok = ContactFactory(tenant=tenant)
+    response = rep_client.post(reverse("contacts:enroll", args=[ok.pk]), {"sequence": sequence.pk}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200 and Enrollment.objects.filter(contact=ok).exists()
+
+
+def test_lists_can_be_created_renamed_filled_enrolled_and_deleted(rep_client, tenant, sequence):
+    rep_client.post(reverse("contacts:lists"), {"name": "Webinar"})
+    contact_list = ContactList.objects.get(tenant=tenant)
+    assert rep_client.post(reverse("contacts:lists"), {"name": " "}).status_code == 422
+    rep_client.post(reverse("contacts:list-rename", args=[contact_list.pk]), {"name": "Webinar May"})
+    a, b = ContactFactory(tenant=tenant, email="a@x.com"), ContactFactory(tenant=tenant, email="b@x.com")
+    rep_client.post(reverse("contacts:list-members-add", args=[contact_list.pk]), {"emails": "A@x.com, b@x.com, c@x.com"})
+    assert set(contact_list.contacts.all()) == {a, b}
+
+    response = rep_client.post(reverse("contacts:list-enroll", args=[contact_list.pk]), {"sequence": sequence.pk},
+                               HTTP_HX_REQUEST="true")
+    assert "Enrolled 2, already enrolled 0, skipped 0." in response.content.decode()
+    assert Enrollment.objects.filter(sequence=sequence, enrolled_via="list").count() == 2
+
+    rep_client.post(reverse("contacts:list-members-remove", args=[contact_list.pk]), {"contact_ids": [a.pk]})
+    assert list(contact_list.contacts.all()) == [b]
+    contact_list.refresh_from_db()
+    assert contact_list.name == "Webinar May"
+    rep_client.post(reverse("contacts:list-delete", args=[contact_list.pk]))
+    assert not ContactList.objects.exists() and Contact.objects.count() == 2
+
+
+# --- the outsider ------------------------------------------------------------------------
+
+def _tenant_objects(tenant):
+    contact = ContactFactory(tenant=tenant)
+    return {
+        "contact_id": contact.pk,
+        "list_id": ContactListFactory(tenant=tenant).pk,
+        "import_id": ImportJobFactory(tenant=tenant).pk,
+    }
+
+
+ID_VIEWS = [
+    ("contacts:detail", "contact_id"), ("contacts:edit", "contact_id"), ("contacts:enroll", "contact_id"),
+    ("contacts:import-detail", "import_id"), ("contacts:import-rejected-csv", "import_id"),
+    ("contacts:list-detail", "list_id"), ("contacts:list-rename", "list_id"), ("contacts:list-delete", "list_id"),
+    ("contacts:list-members-add", "list_id"), ("contacts:list-members-remove", "list_id"),
+    ("contacts:list-enroll", "list_id"),
+]
+
+
+@pytest.mark.parametrize("name,kwarg", ID_VIEWS)
+def test_the_outsider_gets_404_for_every_id_taking_contacts_view(outsider_client, tenant, name, kwarg):
+    url = reverse(name, kwargs={kwarg: _tenant_objects(tenant)[kwarg]})
+    assert outsider_client.get(url).status_code in (404, 405)
+    assert outsider_client.post(url, {"name": "x", "emails": "a@b.c", "sequence": "1"}).status_code == 404
+
+
+def test_the_outsiders_contacts_page_shows_none_of_ours(outsider_client, tenant):
+    ContactFactory(tenant=tenant, last_name="Secretson")
+    assert "Secretson" not in outsider_client.get(reverse("contacts:index"), {"q": "secret"}).content.decode()
+
+
+def test_the_outsider_cannot_touch_our_contacts_through_bulk_actions(outsider_client, tenant, other_tenant):
+    ours = [ContactFactory(tenant=tenant) for _ in range(2)]
+    outsider_client.post(reverse("contacts:bulk"), {"action": "do_not_contact", "contact_ids": [c.pk for c in ours]})
+    outsider_client.post(reverse("contacts:bulk"), {"action": "delete_confirmed", "contact_ids": [c.pk for c in ours]})
+    assert Contact.objects.filter(tenant=tenant, do_not_contact=False).count() == 2
+    assert not Activity.objects.exists()

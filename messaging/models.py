@@ -50,6 +50,7 @@ class Mailbox(models.Model):
     imap_port = models.PositiveIntegerField(default=993)
     imap_username = models.CharField(max_length=255, blank=True)
     imap_password_encrypted = models.TextField(blank=True)
+    imap_use_ssl = models.BooleanField(default=True, help_text="IMAP over TLS (port 993).")
     imap_last_uid = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=8, choices=MailboxStatus.choices, default=MailboxStatus.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +149,9 @@ class OutboundMessage(models.Model):
     )
     approved_content_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Which delivery run claimed the message: a run only sends what it claimed, even
+    # if its claim lease ran out and another run took the message over.
+    claimed_by = models.CharField(max_length=64, blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)

@@ -1,0 +1,91 @@
+from django import forms
+
+from .models import Mailbox, MailboxPool
+
+# Never rendered back: an edit form shows an empty password field.
+WRITE_ONLY = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class MailboxForm(forms.ModelForm):
+    """Passwords are write-only: never rendered back; left empty, the stored one stays."""
+
+    smtp_password = forms.CharField(
+        label="SMTP password", required=False, strip=False, widget=WRITE_ONLY,
+        help_text="Leave empty to keep the current password.",
+    )
+    imap_password = forms.CharField(
+        label="IMAP password", required=False, strip=False, widget=WRITE_ONLY,
+        help_text="Leave empty to keep the current password.",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "name", "from_name", "from_email", "reply_to", "signature", "status",
+            "smtp_host", "smtp_port", "smtp_username", "smtp_password", "smtp_password_env", "tls_mode",
+            "daily_cap", "hourly_cap", "min_gap_seconds", "gap_jitter_seconds", "domain_daily_max",
+            "warmup_enabled", "warmup_start_cap", "warmup_daily_increase", "warmup_target_cap", "warmup_start_date",
+            "imap_enabled", "imap_host", "imap_port", "imap_use_ssl", "imap_username", "imap_password",
+        ]
+        labels = {
+            "smtp_host": "SMTP host", "smtp_port": "SMTP port", "smtp_username": "SMTP username",
+            "smtp_password_env": "Password environment variable", "tls_mode": "TLS",
+            "min_gap_seconds": "Minimum gap (seconds)", "gap_jitter_seconds": "Random extra gap (seconds)",
+            "domain_daily_max": "Daily maximum per recipient domain", "warmup_enabled": "Warm up this mailbox",
+            "imap_enabled": "Poll for replies over IMAP", "imap_host": "IMAP host", "imap_port": "IMAP port",
+            "imap_use_ssl": "IMAP over TLS", "imap_username": "IMAP username",
+        }
+        widgets = {
+            "signature": forms.Textarea(attrs={"rows": 3}),
+            "warmup_start_date": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("hourly_cap") and data.get("daily_cap") is not None and data["hourly_cap"] > data["daily_cap"]:
+            self.add_error("hourly_cap", "The hourly cap cannot be above the daily cap.")
+        if data.get("warmup_enabled") and not data.get("warmup_start_date"):
+            self.add_error("warmup_start_date", "A warmup needs a start date.")
+        if data.get("smtp_password") and data.get("smtp_password_env"):
+            self.add_error("smtp_password_env", "Use either a stored password or an environment variable, not both.")
+        env = data.get("smtp_password_env") or ""
+        if env and not env.replace("_", "").isalnum():
+            self.add_error("smtp_password_env", "Letters, digits and underscores only.")
+        if data.get("status") == "active" and not data.get("smtp_host"):
+            self.add_error("smtp_host", "An active mailbox needs an SMTP host.")
+        if data.get("imap_enabled") and not data.get("imap_host"):
+            self.add_error("imap_host", "IMAP polling needs a host.")
+        return data
+
+
+class PoolForm(forms.ModelForm):
+    """The pool's name plus one weight per mailbox of the tenant (0 = not a member)."""
+
+    class Meta:
+        model = MailboxPool
+        fields = ["name"]
+
+    def __init__(self, *args, mailboxes, weights=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        weights = weights or {}
+        self.mailboxes = list(mailboxes)
+        for mailbox in self.mailboxes:
+            self.fields[f"weight_{mailbox.pk}"] = forms.IntegerField(
+                label=str(mailbox), min_value=0, max_value=100, initial=weights.get(mailbox.pk, 0), required=False,
+            )
+
+    def weight_fields(self):
+        return [self[f"weight_{m.pk}"] for m in self.mailboxes]
+
+    def weights(self):
+        return {m.pk: self.cleaned_data.get(f"weight_{m.pk}") or 0 for m in self.mailboxes}
+
+    def clean(self):
+        data = super().clean()
+        if not self.errors and not any(self.weights().values()):
+            raise forms.ValidationError("Give at least one mailbox a weight above 0.")
+        return data
+
+
+class TaskFinishForm(forms.Form):
+    outcome_note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))

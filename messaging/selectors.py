@@ -1,0 +1,52 @@
+"""Reads; every function takes the tenant."""
+from datetime import timedelta
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from .models import Mailbox, MailboxPool, MessageState, OutboundMessage, SendRecord, Task, TaskStatus
+from .services.limits import daily_cap
+
+
+def mailbox_list(*, tenant, at=None):
+    """Mailboxes with today's usage for the settings page."""
+    at = at or timezone.now()
+    mailboxes = list(Mailbox.objects.filter(tenant=tenant))
+    usage = dict(
+        SendRecord.objects.filter(tenant=tenant, sent_at__gt=at - timedelta(hours=24))
+        .values("mailbox_id").annotate(n=Count("id")).values_list("mailbox_id", "n")
+    )
+    for mailbox in mailboxes:
+        mailbox.sent_24h = usage.get(mailbox.pk, 0)
+        mailbox.cap_today = daily_cap(mailbox, at=at)
+    return mailboxes
+
+
+def pool_list(*, tenant):
+    return MailboxPool.objects.filter(tenant=tenant).prefetch_related("poolmember_set__mailbox")
+
+
+def task_list(*, tenant, user, team=False, status=TaskStatus.OPEN):
+    tasks = Task.objects.filter(tenant=tenant, status=status).select_related("contact", "owner", "enrollment__sequence")
+    if not team:
+        tasks = tasks.filter(Q(owner=user) | Q(owner__isnull=True))
+    return tasks.order_by("due_at", "id") if status == TaskStatus.OPEN else tasks.order_by("-completed_at", "-id")
+
+
+def message_list(*, tenant, state=""):
+    messages = OutboundMessage.objects.filter(tenant=tenant).select_related("contact", "mailbox")
+    if state:
+        messages = messages.filter(state=state)
+    return messages.order_by("-created_at", "-id")
+
+
+def message_state_counts(*, tenant):
+    return dict(
+        OutboundMessage.objects.filter(tenant=tenant).values("state").annotate(n=Count("id")).values_list("state", "n")
+    )
+
+
+def attention_count(*, tenant):
+    return OutboundMessage.objects.filter(
+        tenant=tenant, state__in=[MessageState.UNKNOWN, MessageState.FAILED]
+    ).count()

@@ -1,0 +1,356 @@
+"""Mail coming back: replies, out-of-office answers and bounces (DSNs), from the
+inbound webhook or IMAP polling; and booked meetings from the meetings webhook.
+
+Each inbound message is handled in one transaction: it is matched to the message we
+sent (In-Reply-To / References, else the sender's recent thread), classified, and
+recorded together with its effect on the contact, or nothing is written at all.
+"""
+import email
+import email.policy
+import imaplib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import InboundClassification, InboundMessage, Mailbox, MessageState, OutboundMessage
+from . import crypto
+
+logger = logging.getLogger(__name__)
+
+MAX_RAW_BYTES = 10 * 1024 * 1024
+SENDER_MATCH_WINDOW = timedelta(days=60)
+MSGID = re.compile(r"<[^<>\s]+>")
+AUTO_SUBJECTS = re.compile(
+    r"^\s*(out of (the )?office|automatic reply|auto(matic)?[- ]?reply|autoreply|abwesenheit|"
+    r"abwesenheitsnotiz|absence|on vacation|away from the office|r[ée]ponse automatique)",
+    re.IGNORECASE,
+)
+STATUS = re.compile(r"([245])\.\d{1,3}\.\d{1,3}")
+
+
+class InboundError(Exception):
+    status = 400
+
+
+class MalformedMessage(InboundError):
+    status = 400
+
+
+class UnmatchedMessage(InboundError):
+    status = 422
+
+
+@dataclass
+class Outcome:
+    inbound: InboundMessage
+    duplicate: bool = False
+
+    @property
+    def classification(self):
+        return self.inbound.classification
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_raw(raw):
+    if not raw or not raw.strip():
+        raise MalformedMessage("The request body is empty: expected a raw MIME message.")
+    try:
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        headers = {k.lower() for k in message.keys()}
+    except Exception as exc:  # the parser is lenient; whatever still breaks it is malformed
+        raise MalformedMessage(f"Could not parse the MIME message: {exc}") from exc
+    if "from" not in headers or not ({"message-id", "date", "subject", "to"} & headers):
+        raise MalformedMessage("Not a MIME email: it has no From header or no other mail headers.")
+    return message
+
+
+def header(message, name):
+    try:
+        value = message.get(name)
+    except Exception:  # a header the strict policy cannot parse
+        value = message.get_all(name, [None])[0] if hasattr(message, "get_all") else None
+    return " ".join(str(value).split()) if value is not None else ""
+
+
+def address_of(message, name="From"):
+    raw = header(message, name)
+    _, addr = email.utils.parseaddr(raw)
+    return addr.strip().lower()
+
+
+def referenced_ids(message):
+    ids = MSGID.findall(header(message, "In-Reply-To")) + MSGID.findall(header(message, "References"))
+    return list(dict.fromkeys(ids))
+
+
+def text_of(message, limit=20000):
+    try:
+        part = message.get_body(preferencelist=("plain", "html"))
+        content = part.get_content() if part is not None else ""
+    except Exception:
+        content = ""
+    return (content or "")[:limit]
+
+
+def is_auto_reply(message):
+    auto_submitted = header(message, "Auto-Submitted").lower()
+    if auto_submitted and auto_submitted != "no":
+        return True
+    if header(message, "X-Autoreply") or header(message, "X-Autorespond"):
+        return True
+    if header(message, "X-Auto-Response-Suppress").lower() in ("all", "oof"):
+        return True
+    if header(message, "Precedence").lower() in ("auto_reply", "bulk", "junk"):
+        return True
+    return bool(AUTO_SUBJECTS.match(header(message, "Subject")))
+
+
+@dataclass
+class Dsn:
+    status: str
+    action: str
+    recipient: str
+    original_ids: list
+
+    @property
+    def hard(self):
+        return self.status.startswith("5") or (not self.status and self.action == "failed")
+
+
+def parse_dsn(message):
+    """The delivery-status report of a multipart/report bounce, or None."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    if message.get_param("report-type", "").lower() != "delivery-status":
+        return None
+    status = action = recipient = ""
+    original_ids = []
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status":
+            fields = {}
+            for block in part.get_payload() if part.is_multipart() else []:
+                for key, value in block.items():
+                    fields.setdefault(key.lower(), str(value))
+            if not fields:  # some parsers leave the status as text
+                for line in str(part.get_payload()).splitlines():
+                    if ":" in line:
+                        key, value = line.split(":", 1)
+                        fields.setdefault(key.strip().lower(), value.strip())
+            match = STATUS.search(fields.get("status", ""))
+            status = match.group(0) if match else ""
+            action = fields.get("action", "").strip().lower()
+            recipient = fields.get("final-recipient", fields.get("original-recipient", ""))
+            recipient = recipient.split(";", 1)[-1].strip().strip("<>").lower()
+        elif ctype in ("message/rfc822", "text/rfc822-headers"):
+            if ctype == "message/rfc822":
+                inner = part.get_payload()[0] if part.is_multipart() else None
+            else:
+                inner = email.message_from_string(part.get_content(), policy=email.policy.default)
+            if inner is not None:
+                original_ids += MSGID.findall(header(inner, "Message-ID"))
+    return Dsn(status=status, action=action, recipient=recipient, original_ids=original_ids)
+
+
+# ---------------------------------------------------------------- matching
+
+
+def match_message(*, tenant, ids, sender):
+    """Our message this one answers: by Message-ID, else the sender's latest sent
+    message within the match window."""
+    if ids:
+        found = (
+            OutboundMessage.objects.filter(tenant=tenant, message_id__in=ids)
+            .select_related("contact").order_by("-sent_at", "-id").first()
+        )
+        if found:
+            return found
+    if sender:
+        return (
+            OutboundMessage.objects.filter(
+                tenant=tenant, contact__email__iexact=sender,
+                state__in=[MessageState.SENT, MessageState.UNKNOWN, MessageState.BOUNCED],
+                sent_at__gte=timezone.now() - SENDER_MATCH_WINDOW,
+            )
+            .select_related("contact").order_by("-sent_at", "-id").first()
+        )
+    return None
+
+
+# ---------------------------------------------------------------- processing
+
+
+def inbound_process(*, tenant, raw, mailbox=None, at=None):
+    """Record one raw inbound message for `tenant`. Raises MalformedMessage or
+    UnmatchedMessage (nothing written); a message seen before is not recorded twice."""
+    from contacts.models import Contact
+
+    at = at or timezone.now()
+    message = parse_raw(raw)
+    message_id = header(message, "Message-ID")[:255]
+    if message_id:
+        seen = InboundMessage.objects.filter(tenant=tenant, message_id=message_id).first()
+        if seen:
+            return Outcome(inbound=seen, duplicate=True)
+    dsn = parse_dsn(message)
+    sender = address_of(message)
+    if dsn is not None:
+        matched = match_message(tenant=tenant, ids=dsn.original_ids, sender=None)
+        if matched is None and dsn.recipient:
+            matched = match_message(tenant=tenant, ids=[], sender=dsn.recipient)
+        contact = matched.contact if matched else (
+            Contact.objects.filter(tenant=tenant, email__iexact=dsn.recipient).first() if dsn.recipient else None
+        )
+    else:
+        matched = match_message(tenant=tenant, ids=referenced_ids(message), sender=sender)
+        contact = matched.contact if matched else None
+    if contact is None:
+        logger.warning("inbound mail for tenant %s matched nothing (from %s, id %s)", tenant.pk, sender, message_id)
+        raise UnmatchedMessage("No message or contact of this workspace matches this email.")
+
+    with transaction.atomic():
+        inbound = InboundMessage(
+            tenant=tenant, mailbox=mailbox or (matched.mailbox if matched else None), contact=contact,
+            matched_message=matched, from_address=sender[:320], subject=header(message, "Subject")[:500],
+            message_id=message_id, in_reply_to=header(message, "In-Reply-To")[:255],
+            body_text=text_of(message), raw=raw[:MAX_RAW_BYTES].decode("utf-8", errors="replace"),
+            received_at=at,
+        )
+        if dsn is not None:
+            _record_bounce(inbound, dsn=dsn, contact=contact, matched=matched, at=at)
+        elif is_auto_reply(message):
+            _record_auto_reply(inbound, contact=contact, matched=matched, at=at)
+        elif inbound.subject.lower().startswith("unsubscribe") and matched is not None:
+            _record_unsubscribe_request(inbound, contact=contact, matched=matched, at=at)
+        else:
+            _record_reply(inbound, contact=contact, matched=matched, at=at)
+    return Outcome(inbound=inbound)
+
+
+def _event(inbound, kind, contact, matched, at, **data):
+    from contacts.models import ContactEvent
+
+    ContactEvent.objects.create(
+        tenant=inbound.tenant, contact=contact, kind=kind, message=matched,
+        data={"inbound_id": inbound.pk, "subject": inbound.subject[:200], **data}, occurred_at=at,
+    )
+
+
+def _record_bounce(inbound, *, dsn, contact, matched, at):
+    from contacts.models import EventKind
+    from sequences.services.reactions import outreach_stop
+
+    detail = {"status": dsn.status, "action": dsn.action, "recipient": dsn.recipient}
+    if dsn.hard:
+        inbound.classification = InboundClassification.HARD_BOUNCE
+        inbound.save()
+        if matched is not None:
+            OutboundMessage.objects.filter(pk=matched.pk).update(
+                state=MessageState.BOUNCED, error=f"Bounced: {dsn.status} {dsn.action}".strip(), updated_at=at
+            )
+        outreach_stop(tenant=inbound.tenant, contact_ids=[contact.pk], reason="bounced", at=at)
+        contact.bounced_at = contact.bounced_at or at
+        contact.save(update_fields=["bounced_at", "updated_at"])
+        _event(inbound, EventKind.BOUNCED, contact, matched, at, **detail)
+    else:
+        inbound.classification = InboundClassification.SOFT_BOUNCE
+        inbound.save()
+        _event(inbound, EventKind.SOFT_BOUNCED, contact, matched, at, **detail)
+
+
+def _record_auto_reply(inbound, *, contact, matched, at):
+    from contacts.models import EventKind
+
+    inbound.classification = InboundClassification.AUTO_REPLY
+    inbound.save()
+    _event(inbound, EventKind.AUTO_REPLY, contact, matched, at)
+
+
+def _record_reply(inbound, *, contact, matched, at):
+    from contacts.models import EventKind
+    from sequences.services.reactions import contact_event_pause
+
+    inbound.classification = InboundClassification.REPLY
+    inbound.save()
+    _event(inbound, EventKind.REPLIED, contact, matched, at)
+    contact.last_replied_at = at
+    contact.save(update_fields=["last_replied_at", "updated_at"])
+    contact_event_pause(tenant=inbound.tenant, contact_id=contact.pk, kind="replied", at=at)
+
+
+def _record_unsubscribe_request(inbound, *, contact, matched, at):
+    """The mailto: half of List-Unsubscribe lands here as a mail with that subject."""
+    from .compliance import contact_unsubscribe
+
+    inbound.classification = InboundClassification.REPLY
+    inbound.save()
+    contact_unsubscribe(tenant=inbound.tenant, contact_id=contact.pk, source="mailto", at=at)
+
+
+# ---------------------------------------------------------------- IMAP
+
+
+def imap_poll(*, tenant_id, mailbox_id, limit=200):
+    """Fetch new mail of one mailbox over IMAP (UIDs above the last one seen) and run
+    each message through inbound_process. Returns counts by outcome."""
+    mailbox = Mailbox.objects.select_related().get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
+    tenant = mailbox_tenant(mailbox)
+    counts = {"processed": 0, "unmatched": 0, "malformed": 0}
+    cls = imaplib.IMAP4_SSL if mailbox.imap_use_ssl else imaplib.IMAP4
+    client = cls(mailbox.imap_host, mailbox.imap_port, timeout=30)
+    try:
+        client.login(mailbox.imap_username or mailbox.smtp_username, crypto.imap_password(mailbox))
+        client.select("INBOX", readonly=True)
+        status, data = client.uid("search", None, f"UID {mailbox.imap_last_uid + 1}:*")
+        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > mailbox.imap_last_uid)[:limit]
+        for uid in uids:
+            status, parts = client.uid("fetch", str(uid), "(RFC822)")
+            raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
+            try:
+                outcome = inbound_process(tenant=tenant, raw=raw, mailbox=mailbox)
+                counts["processed"] += 0 if outcome.duplicate else 1
+            except UnmatchedMessage:
+                counts["unmatched"] += 1
+            except MalformedMessage:
+                counts["malformed"] += 1
+            Mailbox.objects.filter(pk=mailbox.pk).update(imap_last_uid=uid)
+    finally:
+        try:
+            client.logout()
+        except (imaplib.IMAP4.error, OSError):
+            pass
+    return counts
+
+
+def mailbox_tenant(mailbox):
+    from scendcore.models import Tenant
+
+    return Tenant.objects.get(pk=mailbox.tenant_id)
+
+
+def imap_mailboxes_due():
+    return list(Mailbox.objects.filter(imap_enabled=True).exclude(imap_host="").values_list("tenant_id", "pk"))
+
+
+# ---------------------------------------------------------------- meetings
+
+
+def meeting_booked(*, tenant, contact, starts_at=None, source="", at=None):
+    from contacts.models import ContactEvent, EventKind
+    from sequences.services.reactions import contact_event_pause
+
+    at = at or timezone.now()
+    with transaction.atomic():
+        ContactEvent.objects.create(
+            tenant=tenant, contact=contact, kind=EventKind.MEETING_BOOKED, occurred_at=at,
+            data={"starts_at": starts_at.isoformat() if starts_at else None, "source": source[:100]},
+        )
+        contact.last_meeting_at = at
+        contact.save(update_fields=["last_meeting_at", "updated_at"])
+        return contact_event_pause(tenant=tenant, contact_id=contact.pk, kind="meeting_booked", at=at)

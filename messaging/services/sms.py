@@ -1,0 +1,117 @@
+"""SMS: a small provider interface, a console backend for development (logs the
+message) and a Twilio-compatible HTTP backend. SMS_BACKEND picks one; SMS_API_BASE
+lets the HTTP backend talk to any Twilio-compatible endpoint (tests use a local one)."""
+import base64
+import json
+import logging
+import re
+import uuid
+from urllib import error, parse, request
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+
+
+class SmsError(Exception):
+    """The provider refused the message for good."""
+
+
+class SmsTransientError(SmsError):
+    """Try again later (network trouble, provider 5xx or 429)."""
+
+
+class ConsoleSmsBackend:
+    def send(self, *, to, body):
+        sid = f"console-{uuid.uuid4().hex[:16]}"
+        logger.info("SMS %s to %s: %s", sid, to, body)
+        return sid
+
+
+class TwilioSmsBackend:
+    """POST {base}/2010-04-01/Accounts/{sid}/Messages.json, form-encoded To/From/Body,
+    HTTP basic auth with the account SID and auth token."""
+
+    def __init__(self, *, account_sid, auth_token, from_number, api_base, timeout=15):
+        if not (account_sid and auth_token and from_number):
+            raise SmsError("SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM must be set for the Twilio backend.")
+        self.account_sid, self.auth_token, self.from_number = account_sid, auth_token, from_number
+        self.api_base = api_base.rstrip("/")
+        self.timeout = timeout
+
+    def send(self, *, to, body):
+        url = f"{self.api_base}/2010-04-01/Accounts/{parse.quote(self.account_sid)}/Messages.json"
+        data = parse.urlencode({"To": to, "From": self.from_number, "Body": body}).encode()
+        auth = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
+        req = request.Request(url, data=data, method="POST", headers={
+            "Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded",
+        })
+        try:
+            with request.urlopen(req, timeout=self.timeout) as response:
+                payload = json.loads(response.read() or b"{}")
+        except error.HTTPError as exc:
+            detail = exc.read()[:500].decode(errors="replace")
+            if exc.code >= 500 or exc.code == 429:
+                raise SmsTransientError(f"SMS provider answered {exc.code}: {detail}") from exc
+            raise SmsError(f"SMS provider refused the message ({exc.code}): {detail}") from exc
+        except (error.URLError, OSError, ValueError) as exc:
+            raise SmsTransientError(f"SMS provider unreachable: {exc}") from exc
+        return str(payload.get("sid") or "")
+
+
+def sms_backend():
+    name = getattr(settings, "SMS_BACKEND", "console")
+    if name == "console":
+        return ConsoleSmsBackend()
+    if name == "twilio":
+        return TwilioSmsBackend(
+            account_sid=settings.SMS_ACCOUNT_SID, auth_token=settings.SMS_AUTH_TOKEN,
+            from_number=settings.SMS_FROM, api_base=settings.SMS_API_BASE,
+        )
+    raise SmsError(f"Unknown SMS_BACKEND {name!r} (use 'console' or 'twilio').")
+
+
+def normalize_phone(value):
+    digits = re.sub(r"[^\d+]", "", value or "")
+    return digits if digits.startswith("+") else (f"+{digits}" if digits else "")
+
+
+def is_stop(body):
+    return (body or "").strip().strip(".!").upper() in STOP_WORDS
+
+
+def sms_inbound(*, tenant, from_number, body, at=None):
+    """An SMS from a contact. STOP and friends opt the contact out of SMS; anything
+    else counts as a reply. Returns (contact, outcome) or (None, "unknown_sender")."""
+    from contacts.models import Contact, ContactEvent, EventKind
+    from sequences.services.reactions import contact_event_pause
+
+    at = at or timezone.now()
+    phone = normalize_phone(from_number)
+    if not phone:
+        return None, "unknown_sender"
+    with transaction.atomic():
+        contact = Contact.objects.select_for_update().filter(tenant=tenant, phone=phone).order_by("id").first()
+        if contact is None:
+            return None, "unknown_sender"
+        if is_stop(body):
+            if contact.sms_opted_out_at is None:
+                contact.sms_opted_out_at = at
+                contact.save(update_fields=["sms_opted_out_at", "updated_at"])
+            ContactEvent.objects.create(
+                tenant=tenant, contact=contact, kind=EventKind.SMS_OPT_OUT,
+                data={"body": (body or "")[:160]}, occurred_at=at,
+            )
+            return contact, "opted_out"
+        ContactEvent.objects.create(
+            tenant=tenant, contact=contact, kind=EventKind.REPLIED,
+            data={"channel": "sms", "body": (body or "")[:1600]}, occurred_at=at,
+        )
+        contact.last_replied_at = at
+        contact.save(update_fields=["last_replied_at", "updated_at"])
+        contact_event_pause(tenant=tenant, contact_id=contact.pk, kind="replied", at=at)
+        return contact, "replied"

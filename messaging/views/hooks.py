@@ -1,0 +1,145 @@
+"""Provider webhooks, authenticated by the tenant's inbound secret (header
+X-Scendcore-Secret, or the password of HTTP basic auth for providers that can only
+put credentials in the URL). Errors are JSON with a clear message, and logged."""
+import base64
+import binascii
+import hmac
+import json
+import logging
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.http import HttpResponse, JsonResponse
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from scendcore.models import Tenant
+
+from ..services import inbound, sms
+
+logger = logging.getLogger(__name__)
+
+MAX_JSON_BYTES = 64 * 1024
+
+
+def _secret_given(request):
+    given = request.headers.get("X-Scendcore-Secret", "")
+    auth = request.headers.get("Authorization", "")
+    if not given and auth.lower().startswith("basic "):
+        try:
+            given = base64.b64decode(auth[6:].strip()).decode().split(":", 1)[-1]
+        except (binascii.Error, UnicodeDecodeError):
+            given = ""
+    return given
+
+
+def _authenticate(request, tenant_slug):
+    """The tenant, or an error response: 404 for no such tenant, 403 for a wrong secret."""
+    tenant = Tenant.objects.filter(slug=tenant_slug).first()
+    given = _secret_given(request)
+    if tenant is None:
+        logger.warning("webhook for unknown tenant %r", tenant_slug)
+        return None, JsonResponse({"error": "Unknown workspace."}, status=404)
+    if not given or not hmac.compare_digest(given.encode(), tenant.inbound_secret.encode()):
+        logger.warning("webhook for tenant %s with a bad secret from %s", tenant.pk, request.META.get("REMOTE_ADDR"))
+        return None, JsonResponse({"error": "Invalid or missing secret."}, status=403)
+    return tenant, None
+
+
+def _read_body(request, limit):
+    """The body, or None when it is larger than `limit` (read no further than that)."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    data = request.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _too_large(limit):
+    return JsonResponse({"error": f"Payload too large (limit {limit // (1024 * 1024)} MB)."}, status=413)
+
+
+@csrf_exempt
+@require_POST
+def inbound_mail(request, tenant_slug):
+    tenant, error = _authenticate(request, tenant_slug)
+    if error:
+        return error
+    raw = _read_body(request, inbound.MAX_RAW_BYTES)
+    if raw is None:
+        logger.warning("inbound mail for tenant %s refused: too large", tenant.pk)
+        return _too_large(inbound.MAX_RAW_BYTES)
+    try:
+        outcome = inbound.inbound_process(tenant=tenant, raw=raw)
+    except inbound.InboundError as exc:
+        logger.warning("inbound mail for tenant %s refused: %s", tenant.pk, exc)
+        return JsonResponse({"error": str(exc)}, status=exc.status)
+    return JsonResponse({
+        "ok": True, "id": outcome.inbound.pk, "classification": outcome.classification,
+        "duplicate": outcome.duplicate,
+    }, status=200 if outcome.duplicate else 201)
+
+
+@csrf_exempt
+@require_POST
+def meeting_booked(request, tenant_slug):
+    from contacts.models import Contact
+
+    tenant, error = _authenticate(request, tenant_slug)
+    if error:
+        return error
+    raw = _read_body(request, MAX_JSON_BYTES)
+    if raw is None:
+        return _too_large(MAX_JSON_BYTES)
+    try:
+        payload = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+    if not isinstance(payload, dict):
+        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+    errors = {}
+    address = payload.get("email")
+    contact = None
+    if not isinstance(address, str) or not address.strip():
+        errors["email"] = ["This field is required."]
+    else:
+        try:
+            validate_email(address.strip())
+            contact = Contact.objects.filter(tenant=tenant, email__iexact=address.strip()).first()
+            if contact is None:
+                errors["email"] = ["No contact with this email address in this workspace."]
+        except ValidationError:
+            errors["email"] = ["Enter a valid email address."]
+    starts_at = None
+    if payload.get("starts_at") not in (None, ""):
+        starts_at = parse_datetime(str(payload["starts_at"])) if isinstance(payload["starts_at"], str) else None
+        if starts_at is None or starts_at.tzinfo is None:
+            errors["starts_at"] = ["Use an ISO 8601 date and time with a timezone, e.g. 2030-01-31T15:00:00Z."]
+    source = payload.get("source") or ""
+    if not isinstance(source, str) or len(source) > 100:
+        errors["source"] = ["A text of at most 100 characters."]
+    if errors:
+        logger.info("meeting webhook for tenant %s refused: %s", tenant.pk, errors)
+        return JsonResponse({"errors": errors}, status=422)
+    paused = inbound.meeting_booked(tenant=tenant, contact=contact, starts_at=starts_at, source=source)
+    return JsonResponse({"ok": True, "contact_id": contact.pk, "enrollments_paused": paused}, status=201)
+
+
+@csrf_exempt
+@require_POST
+def sms_inbound(request, tenant_slug):
+    tenant, error = _authenticate(request, tenant_slug)
+    if error:
+        return error
+    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_JSON_BYTES:
+        return _too_large(MAX_JSON_BYTES)
+    from_number = request.POST.get("From", "")
+    if not from_number:
+        return JsonResponse({"errors": {"From": ["This field is required."]}}, status=422)
+    contact, outcome = sms.sms_inbound(tenant=tenant, from_number=from_number, body=request.POST.get("Body", ""))
+    if contact is None:
+        logger.info("inbound SMS for tenant %s from an unknown number", tenant.pk)
+        return JsonResponse({"errors": {"From": ["No contact with this phone number."]}}, status=422)
+    # Twilio expects TwiML; an empty response sends no automatic answer.
+    return HttpResponse('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml")

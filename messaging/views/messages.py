@@ -1,0 +1,47 @@
+"""Outbound messages for troubleshooting (managers)."""
+from django.contrib import messages as flash
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from scendcore.tenancy import manager_required
+
+from .. import selectors
+from ..access import get_message_for_user
+from ..models import MessageState
+from ..services.delivery import message_resend
+
+
+@manager_required
+def message_list(request):
+    state = request.GET.get("state", "")
+    if state not in MessageState.values:
+        state = ""
+    page = Paginator(selectors.message_list(tenant=request.tenant, state=state), 50).get_page(request.GET.get("page"))
+    template = "messaging/messages.html#message-table" if request.htmx else "messaging/messages.html"
+    return render(request, template, {
+        "page": page, "state": state, "states": MessageState.choices,
+        "counts": selectors.message_state_counts(tenant=request.tenant),
+    })
+
+
+@manager_required
+def message_detail(request, message_id):
+    message = get_message_for_user(request, message_id)
+    return render(request, "messaging/message_detail.html", {
+        "message": message, "can_resend": message.state in (MessageState.FAILED, MessageState.UNKNOWN),
+        "inbound": message.inbound.all()[:20],
+    })
+
+
+@manager_required
+@require_POST
+def message_resend_view(request, message_id):
+    message = get_message_for_user(request, message_id)
+    try:
+        message_resend(tenant=request.tenant, message=message, actor=request.user)
+        flash.success(request, "The message is queued again.")
+    except ValidationError as exc:
+        flash.error(request, " ".join(exc.messages))
+    return redirect("messaging:message-detail", message_id=message.pk)

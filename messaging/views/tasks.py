@@ -1,0 +1,62 @@
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from scendcore.tenancy import tenant_required
+
+from .. import selectors
+from ..access import get_task_for_user
+from ..forms import TaskFinishForm
+from ..models import TaskStatus
+from ..services.tasks import task_complete, task_skip
+
+
+def _list_context(request):
+    team = request.membership.is_manager and request.GET.get("scope") == "team"
+    done = request.GET.get("status") == "done"
+    tasks = selectors.task_list(
+        tenant=request.tenant, user=request.user, team=team,
+        status=TaskStatus.COMPLETED if done else TaskStatus.OPEN,
+    )[:200]
+    return {
+        "tasks": tasks, "team": team, "done": done, "can_see_team": request.membership.is_manager,
+        "now": timezone.now(),
+    }
+
+
+@tenant_required
+def task_list(request):
+    template = "messaging/tasks.html#task-list" if request.htmx else "messaging/tasks.html"
+    return render(request, template, _list_context(request))
+
+
+def _finish(request, task_id, service):
+    task = get_task_for_user(request, task_id)
+    form = TaskFinishForm(request.POST)
+    error = None
+    if form.is_valid():
+        try:
+            kwargs = {"outcome_note": form.cleaned_data["outcome_note"]} if service is task_complete else {
+                "reason": form.cleaned_data["outcome_note"]}
+            service(tenant=request.tenant, task=task, actor=request.user, **kwargs)
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+    else:
+        error = "The note is too long."
+    if request.htmx:
+        context = {**_list_context(request), "task_error": error, "error_task_id": task.pk}
+        return render(request, "messaging/tasks.html#task-list", context, status=422 if error else 200)
+    return redirect("messaging:task-list")
+
+
+@tenant_required
+@require_POST
+def task_complete_view(request, task_id):
+    return _finish(request, task_id, task_complete)
+
+
+@tenant_required
+@require_POST
+def task_skip_view(request, task_id):
+    return _finish(request, task_id, task_skip)

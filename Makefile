@@ -1,25 +1,20 @@
 # Two commands do all set-up: `make run` (the app, zero-config) and `make test` (the suite).
 SHELL := /bin/bash
-PY ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 
-.PHONY: run test install services migrate seed bench clean
+.PHONY: run test install services check
 
-$(STAMP): requirements.txt
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
-	touch $(STAMP)
-
-install: $(STAMP)
+install:
+	bash scripts/bootstrap.sh
 
 services:
 	bash scripts/services.sh
 
+# Extra pytest arguments: make test ARGS="tests/contacts -x"
 test: install services
-	bash scripts/test.sh
+	bash scripts/test.sh $(ARGS)
 
 run: install
 	bash scripts/run.sh
+
+check: install
+	.venv/bin/python manage.py check

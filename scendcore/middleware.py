@@ -17,6 +17,7 @@ PUBLIC_PREFIXES = (
     "/u/",  # unsubscribe
     "/t/",  # open and click tracking
     "/hooks/",  # inbound mail, meetings, SMS webhooks
+    "/api/",  # the JSON API answers 401 itself (bearer token or session)
 )
 
 

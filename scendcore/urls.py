@@ -38,6 +38,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("admin/", admin.site.urls),
+    path("api/", include("sequences.urls_api")),
     path("", include("sequences.urls")),
     path("", include("contacts.urls")),
     path("", include("agents.urls")),

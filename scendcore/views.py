@@ -1,9 +1,16 @@
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from . import health
+from . import health, selectors, services
+from .forms import TenantSettingsForm
+from .models import Tenant
 from .tenancy import admin_required, switch_tenant, tenant_required
 
 
@@ -13,23 +20,42 @@ class LoginView(auth_views.LoginView):
 
 @tenant_required
 def dashboard(request):
-    return render(request, "scendcore/dashboard.html", {})
+    board = selectors.dashboard_for(tenant=request.tenant, membership=request.membership, user=request.user)
+    return render(request, "scendcore/dashboard.html", {"board": board})
 
 
+@never_cache
+@require_GET
 def healthz(request):
     report, ok = health.check()
-    from django.http import JsonResponse
-
     return JsonResponse(report, status=200 if ok else 503)
 
 
 @login_required
 @require_POST
 def tenant_switch(request):
-    switch_tenant(request, tenant_id=request.POST.get("tenant_id") or 0)
+    raw = (request.POST.get("tenant_id") or "").strip()
+    membership = switch_tenant(request, tenant_id=int(raw) if raw.isdigit() else 0)
+    messages.success(request, f"Switched to {membership.tenant.name}.")
     return redirect("dashboard")
 
 
 @admin_required
 def tenant_settings(request):
-    return render(request, "scendcore/settings.html", {})
+    # A fresh copy: an invalid form must not leak half-applied values into the page header.
+    tenant = Tenant.objects.get(pk=request.tenant.pk)
+    form = TenantSettingsForm(request.POST or None, instance=tenant)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            _, changes = services.tenant_settings_update(
+                tenant=request.tenant, actor=request.user, values=form.cleaned_data
+            )
+            messages.success(request, "Settings saved." if changes else "Nothing changed.")
+            # A full reload: the workspace name in the header may have changed too.
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("tenant-settings"))
+            return redirect("tenant-settings")
+        status = 422
+    template = "scendcore/settings.html#settings-form" if request.htmx else "scendcore/settings.html"
+    return render(request, template, {"form": form}, status=status)

@@ -158,8 +158,10 @@ def locked(enrollment_id, *, tenant_id):
     """The enrollment row, locked for this transaction, scoped to its tenant."""
     assert transaction.get_connection().in_atomic_block, "lock inside a transaction"
     return (
-        Enrollment.objects.select_for_update()
-        .select_related("sequence", "sequence__tenant", "contact", "current_step")
+        # Lock only the enrollment row: current_step is a nullable join, which
+        # PostgreSQL refuses to lock ("nullable side of an outer join").
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("sequence", "sequence__tenant", "sequence__agent", "contact", "current_step")
         .get(pk=enrollment_id, tenant_id=tenant_id)
     )
 

@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .views import engine
+
+urlpatterns = [
+    path("enrollments/<int:enrollment_id>/", engine.enrollment_detail, name="enrollment-detail"),
+]

@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from agents.models import Agent
-from contacts.models import Contact, ContactList
-from messaging.models import Mailbox
+from contacts.models import Contact, ContactList, ImportJob
+from messaging.models import Mailbox, MailboxPool, OutboundMessage, Task
 from scendcore.models import Membership, Role, Tenant
 from sequences.models import Enrollment, Sequence, Step
 
@@ -120,3 +120,51 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     tenant = factory.LazyAttribute(lambda e: e.sequence.tenant)
     contact = factory.LazyAttribute(lambda e: ContactFactory(tenant=e.tenant))
     enrolled_at = factory.LazyFunction(timezone.now)
+
+
+class ImportJobFactory(factory.django.DjangoModelFactory):
+    """An uploaded CSV waiting for its column mapping."""
+
+    class Meta:
+        model = ImportJob
+
+    tenant = factory.SubFactory(TenantFactory)
+    file_name = "contacts.csv"
+    source_text = "Email,First Name\nann@example.com,Ann\n"
+    headers = factory.LazyFunction(lambda: ["Email", "First Name"])
+    mapping = factory.LazyFunction(lambda: {"0": "email", "1": "first_name"})
+    total_rows = 1
+
+
+class MailboxPoolFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MailboxPool
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Pool {n}")
+
+
+class OutboundMessageFactory(factory.django.DjangoModelFactory):
+    """A queued email; pass `tenant=` (and an `enrollment=` of that tenant if it matters)."""
+
+    class Meta:
+        model = OutboundMessage
+
+    tenant = factory.SubFactory(TenantFactory)
+    enrollment = factory.LazyAttribute(lambda m: EnrollmentFactory(sequence=SequenceFactory(tenant=m.tenant)))
+    contact = factory.LazyAttribute(lambda m: m.enrollment.contact)
+    to_address = factory.LazyAttribute(lambda m: m.contact.email)
+    idempotency_key = factory.Sequence(lambda n: f"test-message-{n}")
+    state = "queued"
+    subject = "Quick question"
+    body_text = "Hi there"
+
+
+class TaskFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Task
+
+    tenant = factory.SubFactory(TenantFactory)
+    contact = factory.LazyAttribute(lambda t: ContactFactory(tenant=t.tenant))
+    idempotency_key = factory.Sequence(lambda n: f"test-task-{n}")
+    title = "Call about the pilot"

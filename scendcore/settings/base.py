@@ -79,6 +79,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "scendcore.context_processors.tenancy",
+                "approvals.context_processors.pending_count",
             ],
         },
     },
@@ -91,6 +92,10 @@ DATABASES["default"]["ATOMIC_REQUESTS"] = False
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Zero-config mode: the web server and Celery beat write the same file; wait for the
+    # lock instead of failing, and take it at the start of each transaction.
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -145,6 +150,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ScendCore <no-reply@
 # when unset so development works; production should set its own and keep it stable.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
+# SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
+# at SMS_API_BASE with the account SID and auth token.
+SMS_BACKEND = env.str("SMS_BACKEND", default="console")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM = env.str("SMS_FROM", default="")
+SMS_API_BASE = env.str("SMS_API_BASE", default="https://api.twilio.com")
+# Backend for sequence mail; each mailbox's own SMTP host and credentials are passed in.
+MESSAGING_EMAIL_BACKEND = env.str(
+    "MESSAGING_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
+)
+
 # Celery: with no broker configured, tasks run inline (zero-config mode).
 REDIS_URL = env.str("REDIS_URL", default="")
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -159,10 +176,42 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 PROCESSOR_INTERVAL_SECONDS = env.int("PROCESSOR_INTERVAL_SECONDS", default=60)
+# A claimed batch's lease: a worker that dies gives its rows back when the lease runs
+# out. Batch size, and the most rows leased at once (bounds what waits in the broker).
+PROCESSOR_LEASE_SECONDS = env.int("PROCESSOR_LEASE_SECONDS", default=300)
+PROCESSOR_BATCH_SIZE = env.int("PROCESSOR_BATCH_SIZE", default=500)
+PROCESSOR_MAX_IN_FLIGHT = env.int("PROCESSOR_MAX_IN_FLIGHT", default=20000)
+# Kick a delivery run when a batch queues messages (off: the outbox waits for its beat).
+PROCESSOR_KICK_DELIVERY = env.bool("PROCESSOR_KICK_DELIVERY", default=True)
 
 # The one place periodic jobs are declared. The sequence sweep claims due enrollments
 # from PostgreSQL; its cadence bounds how late a step can be (the seed allows 2 min).
 CELERY_BEAT_SCHEDULE = {}
+# The sequence sweep: every PROCESSOR_INTERVAL_SECONDS (60 s; the seed's 2 min is the
+# slowest acceptable). Enrolling, approving and completing tasks also kick it on commit,
+# and a worker that finishes a full batch asks for the next, so a backlog never waits a beat.
+CELERY_BEAT_SCHEDULE["sequences.sweep"] = {
+    "task": "sequences.sweep",
+    "schedule": float(PROCESSOR_INTERVAL_SECONDS),
+    "options": {"expire_seconds": PROCESSOR_INTERVAL_SECONDS},
+}
+# Agent jobs whose retry backoff has passed (or whose worker died): every minute, so a
+# backoff of 30 s+ is honoured to within a minute without Celery countdowns.
+CELERY_BEAT_SCHEDULE["agents.retry_due_jobs"] = {"task": "agents.retry_due_jobs", "schedule": 60.0}
+# Drafts past their sequence's review window follow its rejection policy; hours-long
+# windows make five minutes precise enough.
+CELERY_BEAT_SCHEDULE["approvals.expire_due"] = {"task": "approvals.expire_due", "schedule": 300.0}
+# Auto-enrollment entry rules: every 10 minutes is plenty for "new lead matches a rule"
+# and keeps the set-based evaluation over all contacts cheap.
+CELERY_BEAT_SCHEDULE["contacts.auto_enroll_all"] = {
+    "task": "contacts.auto_enroll_all",
+    "schedule": 600.0,
+}
+# Delivery: enqueueing kicks a run on commit; this catches deferred messages (limits,
+# backoff, frequency caps) within 30 s of their slot and turns stale sends into "unknown".
+CELERY_BEAT_SCHEDULE["messaging.deliver_due"] = {"task": "messaging.deliver_due", "schedule": 30.0}
+# IMAP reply polling for mailboxes that enable it: every 2 minutes, like the processor.
+CELERY_BEAT_SCHEDULE["messaging.poll_imap_all"] = {"task": "messaging.poll_imap_all", "schedule": 120.0}
 
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -17,3 +17,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests never run collectstatic: without this, WhiteNoise warns about the missing
+# STATIC_ROOT on every test client (live_server serves static files itself).
+WHITENOISE_AUTOREFRESH = True

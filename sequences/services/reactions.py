@@ -13,7 +13,8 @@ UNSENT_STATES = ("draft", "pending_approval", "approved", "queued")
 PAUSE_REASONS = {"replied": "replied", "meeting_booked": "meeting booked"}
 
 
-def _cancel_pending_work(*, tenant, enrollment_ids=None, contact_ids=None, reason, at):
+def pending_work_cancel(*, tenant, enrollment_ids=None, contact_ids=None, reason, at):
+    """Cancel unsent messages and pending approvals of these enrollments or contacts."""
     from approvals.models import ApprovalRequest, ApprovalStatus
     from messaging.models import OutboundMessage
 
@@ -55,7 +56,7 @@ def outreach_stop(*, tenant, contact_ids, reason, actor=None, at=None):
             activity_build(enrollment=e, kind=ActivityKind.EXITED, detail=reason, actor=actor, at=at)
             for e in open_enrollments
         )
-    _cancel_pending_work(tenant=tenant, contact_ids=contact_ids, reason=reason, at=at)
+    pending_work_cancel(tenant=tenant, contact_ids=contact_ids, reason=reason, at=at)
     Task.objects.filter(tenant=tenant, contact_id__in=contact_ids, status=TaskStatus.OPEN).update(
         status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {reason}", completed_at=at
     )
@@ -84,5 +85,6 @@ def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None):
         activity_build(enrollment=e, kind=ActivityKind.PAUSED, detail=reason, actor=actor, at=at)
         for e in enrollments
     )
-    _cancel_pending_work(tenant=tenant, enrollment_ids=ids, reason=reason, at=at)
+    pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=reason, at=at)
     return len(ids)
+

@@ -67,3 +67,21 @@ def test_exit_is_final_and_recorded_once(two_step_enrollment):
 
     assert Activity.objects.filter(enrollment=enrollment, kind="exited").count() == 1
     assert lifecycle.resume(enrollment=enrollment) is False
+
+
+def test_locked_takes_the_row_lock_even_with_no_current_step(tenant):
+    from django.db import transaction
+
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant), current_step=None)
+    with transaction.atomic():
+        assert lifecycle.locked(enrollment.pk, tenant_id=tenant.pk) == enrollment
+
+
+def test_locked_does_not_find_another_tenants_enrollment(tenant, other_tenant):
+    from django.db import transaction
+
+    from sequences.models import Enrollment
+
+    theirs = EnrollmentFactory(tenant=other_tenant, sequence=SequenceFactory(tenant=other_tenant))
+    with transaction.atomic(), pytest.raises(Enrollment.DoesNotExist):
+        lifecycle.locked(theirs.pk, tenant_id=tenant.pk)

@@ -1,0 +1,361 @@
+"""Benchmark of the sequence processor against a naive per-row baseline.
+
+    .venv/bin/python bench/processor.py [--enrollments 100000] [--skip-idle]
+
+Seeds N active enrollments, all due now, in a 3-step email sequence with an auto-send
+agent using the built-in template writer and a mailbox without limits, in a database of
+its own (created and dropped here). Then, on the same data reset between runs:
+- ours: the real sweep (this process) and real Celery workers (1, then 2 processes,
+  `--pool=solo`) on the Redis database of REDIS_URL; delivery is left in the outbox
+  (messages stay `queued`), everything else is the full step: gates, agent job, drafting,
+  message, activity rows, advance;
+- naive: the seed's sample engine — fetch 100 due enrollments, then for each load its
+  step, render, save a message, update the enrollment, one by one through the ORM;
+- idle: one sweep over 1,000,000 enrollments of which none is due (median of 15).
+Prints one JSON object as its last line.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE_URL = os.environ.get("BENCH_PG_URL", "postgres://scendcore:scendcore@127.0.0.1:5432")
+DB_NAME = "scendcore_bench_processor"
+REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "scendcore.settings.base",
+    "DATABASE_URL": f"{BASE_URL}/{DB_NAME}",
+    "REDIS_URL": REDIS_URL,
+    "CELERY_BROKER_URL": REDIS_URL,
+    "CELERY_TASK_ALWAYS_EAGER": "false",
+    "PROCESSOR_KICK_DELIVERY": "false",
+    "DEBUG": "true",
+    "LOG_LEVEL": "WARNING",
+}
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def admin_sql(statement):
+    import psycopg
+
+    with psycopg.connect(f"{BASE_URL}/postgres", autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def create_database():
+    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    admin_sql(f"CREATE DATABASE {DB_NAME}")
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env={**os.environ, **ENV},
+                   check=True)
+
+
+def setup_django():
+    os.environ.update(ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+# ------------------------------------------------------------------ data
+
+
+def seed(n):
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from agents.models import Agent
+    from contacts.models import Contact
+    from messaging.models import Mailbox
+    from scendcore.models import Tenant
+    from sequences.models import Enrollment, Sequence, Step
+
+    tenant = Tenant.objects.create(name="Bench", slug="bench", default_timezone="America/New_York",
+                                   postal_address="1 Bench Street")
+    owner = get_user_model().objects.create(username="bench-owner")
+    agent = Agent.objects.create(tenant=tenant, name="Auto", sender_name="Sam Seller", sender_title="AE",
+                                 company_name="Scendly", company_description="a platform that books meetings",
+                                 autonomy="auto_send", provider="template")
+    mailbox = Mailbox.objects.create(tenant=tenant, name="Unlimited", from_name="Sam", from_email="sam@scendly.example",
+                                     daily_cap=10**9, hourly_cap=10**9)
+    sequence = Sequence.objects.create(tenant=tenant, name="Bench 3-step", status="active", agent=agent,
+                                       sender_profile=mailbox, owner=owner)
+    steps = [
+        Step.objects.create(tenant=tenant, sequence=sequence, order=order, delay_value=delay, delay_unit="days",
+                            job_type=job, channel="email", angle="their outbound pipeline",
+                            cta="a 15 minute call next week")
+        for order, delay, job in ((1, 0, "initial_outreach"), (2, 2, "follow_up"), (3, 3, "follow_up"))
+    ]
+    started = time.perf_counter()
+    companies = ["Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Acme", "Soylent"]
+    for offset in range(0, n, 10_000):
+        Contact.objects.bulk_create([
+            Contact(tenant=tenant, email=f"lead{i}@{companies[i % 8].lower()}.example", first_name=f"Lee{i}",
+                    last_name="Bench", company=companies[i % 8], title="VP Sales", timezone="America/New_York")
+            for i in range(offset, min(n, offset + 10_000))
+        ])
+    contact_ids = list(Contact.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    for offset in range(0, n, 10_000):
+        Enrollment.objects.bulk_create([
+            Enrollment(tenant=tenant, sequence=sequence, contact_id=cid, current_step=steps[0], next_run_at=now,
+                       enrolled_at=now, enrolled_via="bench")
+            for cid in contact_ids[offset:offset + 10_000]
+        ])
+    log(f"seeded {n} enrollments in {time.perf_counter() - started:.1f}s")
+    return sequence, steps
+
+
+def reset(sequence, first_step):
+    """Every enrollment back on step 1, due now; no messages, jobs or activity."""
+    from django.db import connection
+    from django.utils import timezone
+
+    due = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE messaging_outboundmessage, agents_agentjob, sequences_activity, "
+                       "approvals_approvalrequest, messaging_task CASCADE")
+        cursor.execute(
+            "UPDATE sequences_enrollment SET status = 'active', current_step_id = %s, step_pass = 1, "
+            "next_run_at = %s, waiting_on = '', lease_owner = '', lease_expires_at = NULL, last_step_at = NULL, "
+            "finished_at = NULL WHERE sequence_id = %s", [first_step.pk, due, sequence.pk],
+        )
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sequences_enrollment")
+    return due
+
+
+def done_count(sequence, first_step):
+    from sequences.models import Enrollment
+
+    return Enrollment.objects.filter(sequence=sequence).exclude(current_step=first_step).count()
+
+
+def lateness_p99(due):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM created_at - %s)) "
+            "FROM messaging_outboundmessage", [due],
+        )
+        return round(float(cursor.fetchone()[0] or 0), 2)
+
+
+# ------------------------------------------------------------------ ours
+
+
+def rss_mb(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
+
+
+def start_workers(count, tmp):
+    procs = []
+    for index in range(count):
+        logfile = tmp / f"bench-worker-{index}.log"
+        procs.append((subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "scendcore", "worker", "--pool=solo", "-n",
+             f"bench{index}@%h", "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
+            cwd=ROOT, env={**os.environ, **ENV}, stdout=open(logfile, "w"), stderr=subprocess.STDOUT,
+        ), logfile))
+    deadline = time.monotonic() + 60
+    for proc, logfile in procs:
+        while " ready." not in logfile.read_text():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"worker failed to start:\n{logfile.read_text()[-2000:]}")
+            time.sleep(0.1)
+    return [p for p, _ in procs]
+
+
+def stop_workers(procs):
+    for proc in procs:
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run_ours(workers, sequence, steps, n, tmp):
+    import redis
+
+    from sequences.engine import sweep
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    procs = start_workers(workers, tmp)
+    try:
+        due = reset(sequence, steps[0])
+        rss = {p.pid: [rss_mb(p.pid)] for p in procs}
+        started = time.perf_counter()
+        sweep.run()
+        done = 0
+        while done < n:
+            time.sleep(0.2)
+            done = done_count(sequence, steps[0])
+            for p in procs:
+                rss[p.pid].append(rss_mb(p.pid))
+            if time.perf_counter() - started > 900:
+                raise SystemExit(f"ours with {workers} worker(s) stalled at {done}/{n}")
+        elapsed = time.perf_counter() - started
+    finally:
+        stop_workers(procs)
+    peak = max(max(values) for values in rss.values())
+    drift = max(values[-1] - values[len(values) // 4] for values in rss.values() if len(values) > 4) \
+        if any(len(v) > 4 for v in rss.values()) else 0.0
+    result = {"steps_per_s": round(n / elapsed), "seconds": round(elapsed, 2), "lateness_p99_s": lateness_p99(due),
+              "peak_rss_mb": round(peak, 1), "rss_growth_after_warmup_mb": round(drift, 1)}
+    log(f"ours {workers}w: {result}")
+    return result
+
+
+# ------------------------------------------------------------------ naive
+
+
+def run_naive(sequence, steps, limit):
+    """The seed's sample engine: 100 due rows, then one row at a time through the ORM."""
+    from django.utils import timezone
+
+    from agents.drafting import DraftRequest, draft
+    from contacts.models import Contact
+    from messaging.models import OutboundMessage
+    from sequences.models import Enrollment, Step
+    from sequences.scheduling import next_run_at
+
+    reset(sequence, steps[0])
+    done = 0
+    started = time.perf_counter()
+    while done < limit:
+        due = list(Enrollment.objects.filter(status="active", next_run_at__lte=timezone.now())[:100])
+        if not due:
+            break
+        for enrollment in due:
+            step = Step.objects.get(pk=enrollment.current_step_id)
+            contact = Contact.objects.get(pk=enrollment.contact_id)
+            seq = enrollment.sequence
+            result = draft(DraftRequest(agent=seq.agent, tenant=seq.tenant, contact=contact, step=step))
+            OutboundMessage.objects.create(
+                tenant_id=enrollment.tenant_id, idempotency_key=f"{enrollment.pk}:{step.pk}:{enrollment.step_pass}",
+                enrollment=enrollment, step=step, contact=contact, channel="email", state="queued",
+                to_address=contact.email, subject=result.subject, body_text=result.body_text,
+                body_html=result.body_html,
+            )
+            following = Step.objects.filter(sequence_id=enrollment.sequence_id, order__gt=step.order).order_by("order").first()
+            now = timezone.now()
+            enrollment.current_step = following
+            enrollment.last_step_at = now
+            enrollment.next_run_at = next_run_at(step=following, after=now, contact=contact, tenant=seq.tenant)
+            enrollment.save()
+            done += 1
+    elapsed = time.perf_counter() - started
+    result = round(done / elapsed)
+    log(f"naive: {done} steps in {elapsed:.1f}s = {result}/s")
+    return result
+
+
+# ------------------------------------------------------------------ idle
+
+
+def run_idle(sequence, total=1_000_000):
+    from django.db import connection
+
+    from sequences.engine import sweep
+    from sequences.models import Enrollment, Sequence, Step
+
+    existing = Enrollment.objects.count()
+    contacts = Enrollment.objects.filter(sequence=sequence).count()
+    needed = total - existing
+    started = time.perf_counter()
+    extra = 0
+    while extra * contacts < needed:
+        other = Sequence.objects.create(tenant=sequence.tenant, name=f"Idle {extra}", status="active",
+                                        agent=sequence.agent, sender_profile=sequence.sender_profile)
+        step = Step.objects.create(tenant=sequence.tenant, sequence=other, order=1, delay_value=5)
+        rows = min(contacts, needed - extra * contacts)
+        with connection.cursor() as cursor:
+            # Not due: spread over the next 30 days, a mix of priorities.
+            cursor.execute(
+                "INSERT INTO sequences_enrollment (tenant_id, sequence_id, contact_id, status, current_step_id, "
+                "step_pass, next_run_at, waiting_on, priority, lease_owner, pause_reason, exit_reason, "
+                "enrolled_via, enrolled_at, updated_at) "
+                "SELECT %s, %s, c.contact_id, 'active', %s, 1, now() + (1 + random() * 30) * interval '1 day', "
+                "'', (c.rn %% 4), '', '', '', 'bench', now(), now() "
+                "FROM (SELECT contact_id, row_number() OVER (ORDER BY contact_id) AS rn FROM sequences_enrollment "
+                "WHERE sequence_id = %s) c WHERE c.rn <= %s",
+                [sequence.tenant_id, other.pk, step.pk, sequence.pk, rows],
+            )
+        extra += 1
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE sequences_enrollment")
+    count = Enrollment.objects.count()
+    log(f"idle table: {count} enrollments ({time.perf_counter() - started:.1f}s to build)")
+    timings = []
+    for _ in range(15):
+        tick = time.perf_counter()
+        claimed = sweep.run(dispatch=lambda *a: None)
+        timings.append((time.perf_counter() - tick) * 1000)
+        assert claimed == 0, "the idle table has due rows"
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sweep.DUE_SQL, {
+            "now": __import__("django.utils.timezone", fromlist=["now"]).now(), "owner": "x", "expires": None,
+            "limit": 500, "priorities": sweep.PRIORITIES})
+        log("\n".join(row[0] for row in cursor.fetchall()))
+    return count, round(statistics.median(timings), 2)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--enrollments", type=int, default=100_000)
+    parser.add_argument("--naive-steps", type=int, default=5_000,
+                        help="steps the naive baseline runs (it is slow; its rate is what counts)")
+    parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--keep-db", action="store_true")
+    args = parser.parse_args()
+    n = args.enrollments
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-processor-"))
+    create_database()
+    setup_django()
+    from django.db import connections
+
+    try:
+        sequence, steps = seed(n)
+        one = run_ours(1, sequence, steps, n, tmp)
+        two = run_ours(2, sequence, steps, n, tmp)
+        naive = run_naive(sequence, steps, min(args.naive_steps, n))
+        idle_rows, idle_ms = (None, None) if args.skip_idle else run_idle(sequence)
+    finally:
+        connections.close_all()
+        if not args.keep_db:
+            admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+    result = {
+        "enrollments": n,
+        "ours_1w_steps_per_s": one["steps_per_s"],
+        "ours_2w_steps_per_s": two["steps_per_s"],
+        "naive_steps_per_s": naive,
+        "ratio_vs_naive": round(two["steps_per_s"] / naive, 1) if naive else None,
+        "lateness_p99_s": two["lateness_p99_s"],
+        "peak_rss_mb": max(one["peak_rss_mb"], two["peak_rss_mb"]),
+        "idle_sweep_ms_1m": idle_ms,
+    }
+    log(f"details: 1w={one} 2w={two} idle_rows={idle_rows}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Shapes of the foundation's forms; the rules that touch the database live in services."""
+import re
+import zoneinfo
+from functools import lru_cache
+
+from django import forms
+
+from .models import Tenant
+
+WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
+DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+@lru_cache(maxsize=1)
+def timezone_choices():
+    names = sorted(n for n in zoneinfo.available_timezones() if "/" in n or n == "UTC")
+    return [(n, n.replace("_", " ")) for n in names]
+
+
+def normalise_domains(text):
+    """One lowercase domain per line from lines that may be URLs; raises on junk."""
+    domains, bad = [], []
+    for raw in (text or "").splitlines():
+        line = raw.strip().lower()
+        if not line:
+            continue
+        line = re.sub(r"^[a-z][a-z0-9+.-]*://", "", line).split("/", 1)[0].split(":", 1)[0]
+        line = line.removeprefix("*.").removeprefix("www.").rstrip(".")
+        if DOMAIN_RE.match(line):
+            if line not in domains:
+                domains.append(line)
+        else:
+            bad.append(raw.strip())
+    if bad:
+        raise forms.ValidationError(
+            "Not a domain: %(bad)s. Write one domain per line, e.g. example.com.",
+            params={"bad": ", ".join(bad[:5])},
+        )
+    return "\n".join(domains)
+
+
+class TenantSettingsForm(forms.ModelForm):
+    default_timezone = forms.ChoiceField(
+        label="Default timezone", choices=timezone_choices,
+        help_text="Used for contacts without a timezone of their own.",
+    )
+    default_window_days = forms.TypedMultipleChoiceField(
+        label="Send window days", choices=WEEKDAYS, coerce=int, required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    default_window_start = forms.TimeField(label="Window opens", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    default_window_end = forms.TimeField(label="Window closes", widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+
+    class Meta:
+        model = Tenant
+        fields = [
+            "name", "default_timezone", "postal_address",
+            "frequency_cap_messages", "frequency_cap_hours",
+            "send_window_enabled", "default_window_days", "default_window_start", "default_window_end",
+            "tracking_enabled", "allowed_link_domains", "reps_can_approve",
+        ]
+        labels = {
+            "frequency_cap_messages": "Frequency cap: messages",
+            "frequency_cap_hours": "…per this many hours",
+            "send_window_enabled": "Apply the default send window",
+            "tracking_enabled": "Track opens and clicks",
+            "reps_can_approve": "Reps may approve drafts for their own contacts",
+        }
+        help_texts = {
+            "frequency_cap_messages": "Most messages one contact gets across all sequences; 0 turns the cap off.",
+            "reps_can_approve": "Managers and admins can always approve.",
+            "send_window_enabled": "Steps with a window of their own keep it.",
+        }
+        widgets = {
+            "postal_address": forms.Textarea(attrs={"rows": 3}),
+            "allowed_link_domains": forms.Textarea(attrs={"rows": 4, "placeholder": "example.com"}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["postal_address"].required = True
+        self.fields["postal_address"].help_text = (
+            "Printed in every email footer; anti-spam laws require a real postal address."
+        )
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        if not name:
+            raise forms.ValidationError("A workspace needs a name.")
+        return name
+
+    def clean_postal_address(self):
+        address = self.cleaned_data["postal_address"].strip()
+        if not address:
+            raise forms.ValidationError("Enter the postal address printed in email footers.")
+        return address
+
+    def clean_allowed_link_domains(self):
+        return normalise_domains(self.cleaned_data.get("allowed_link_domains"))
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("default_window_start"), data.get("default_window_end")
+        if start and end and end <= start:
+            self.add_error("default_window_end", "The window must close after it opens.")
+        if data.get("send_window_enabled") and not data.get("default_window_days"):
+            self.add_error("default_window_days", "Pick at least one day for the send window.")
+        if data.get("frequency_cap_messages") and not data.get("frequency_cap_hours"):
+            self.add_error("frequency_cap_hours", "A cap needs a period of at least one hour.")
+        if "default_window_days" in data:
+            data["default_window_days"] = sorted(set(data["default_window_days"]))
+        return data

@@ -1,0 +1,113 @@
+"""Send-time gates that defer a step (move next_run_at, never drop it): the send window
+and business days, the tenant's contact frequency cap, and the mailbox's limits.
+Each is computed once per batch, not once per row."""
+from datetime import timedelta
+
+from django.db import connection
+from django.db.models import Count
+
+from ..scheduling import contact_zone, defer_into_window, skip_weekend
+
+# Messages that count against the contact frequency cap (approved and waiting in the
+# outbox, on their way, or gone).
+CAPPED_STATES = ("queued", "sending", "sent", "approved")
+NO_MAILBOX_RECHECK = timedelta(hours=1)
+
+
+def window_opening(*, now, step, contact, tenant):
+    """(when, why) if the step may not fire at `now`, else None."""
+    opens = defer_into_window(when=now, step=step, contact=contact, tenant=tenant)
+    if opens <= now:
+        return None
+    local = now.astimezone(contact_zone(contact, tenant))
+    if step.business_days_only and skip_weekend(local) != local:
+        return opens, "business days only"
+    return opens, "outside the send window"
+
+
+class FrequencyCap:
+    """Messages already counted against each contact's cap, loaded with one grouped query
+    for the whole batch, then kept current as the batch queues more."""
+
+    def __init__(self, *, now, contacts_by_tenant, exclude_keys):
+        self.now = now
+        self.sent = {}  # contact_id -> sorted created_at list inside the widest window
+        hours = max((t.frequency_cap_hours for t in contacts_by_tenant if t.frequency_cap_messages), default=0)
+        contact_ids = [cid for t, ids in contacts_by_tenant.items() if t.frequency_cap_messages for cid in ids]
+        if not hours or not contact_ids:
+            return
+        from messaging.models import OutboundMessage
+
+        rows = OutboundMessage.objects.filter(
+            contact_id__in=contact_ids, state__in=CAPPED_STATES, created_at__gt=now - timedelta(hours=hours)
+        ).exclude(idempotency_key__in=list(exclude_keys))
+        if connection.vendor == "postgresql":
+            from django.contrib.postgres.aggregates import ArrayAgg
+
+            grouped = rows.values("contact_id").annotate(
+                n=Count("id"), times=ArrayAgg("created_at", order_by="created_at")
+            )
+            self.sent = {row["contact_id"]: list(row["times"]) for row in grouped}
+        else:
+            for contact_id, created in rows.order_by("created_at").values_list("contact_id", "created_at"):
+                self.sent.setdefault(contact_id, []).append(created)
+
+    def next_slot(self, *, contact, tenant):
+        """None if the contact may get one more message now, else when it may."""
+        cap, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
+        if not cap or not hours:
+            return None
+        window = timedelta(hours=hours)
+        times = [t for t in self.sent.get(contact.pk, ()) if t > self.now - window]
+        if len(times) < cap:
+            return None
+        return times[len(times) - cap] + window
+
+    def count(self, contact_id, at):
+        self.sent.setdefault(contact_id, []).append(at)
+
+
+class MailboxGate:
+    """When each sequence's sender (its mailbox, or its pool) may send again; asked once
+    per mailbox or pool per batch. Per-recipient-domain limits are checked again by
+    delivery at send time, where the message is deferred in the outbox if needed."""
+
+    def __init__(self, *, now):
+        self.now = now
+        self.verdicts = {}
+
+    def next_slot(self, sequence):
+        """None when the sequence's sender may send now, else (when, why)."""
+        if sequence.mailbox_pool_id:
+            key = ("pool", sequence.mailbox_pool_id)
+            if key not in self.verdicts:
+                self.verdicts[key] = self._pool(sequence)
+        elif sequence.sender_profile_id:
+            key = ("mailbox", sequence.sender_profile_id)
+            if key not in self.verdicts:
+                self.verdicts[key] = self._mailbox(sequence.sender_profile)
+        else:
+            return None
+        return self.verdicts[key]
+
+    def _mailbox(self, mailbox):
+        from messaging.services.limits import mailbox_next_slot
+
+        slot = mailbox_next_slot(mailbox=mailbox, recipient_domain="", at=self.now)
+        if slot is None or slot <= self.now:
+            return None
+        if mailbox.status != "active":
+            return slot, f"mailbox {mailbox.from_email} is paused"
+        return slot, f"mailbox {mailbox.from_email} is at its sending limit"
+
+    def _pool(self, sequence):
+        from messaging.services.pools import pool_earliest_slot
+
+        slot = pool_earliest_slot(
+            pool_id=sequence.mailbox_pool_id, tenant_id=sequence.tenant_id, domain="", at=self.now
+        )
+        if slot is None:
+            return self.now + NO_MAILBOX_RECHECK, "no active mailbox in the sequence's pool"
+        if slot <= self.now:
+            return None
+        return slot, "every mailbox of the pool is at its sending limit"

@@ -1,0 +1,301 @@
+"""Step 3–5 for the enrollments that passed every gate: create the step's work exactly
+once, draft, route by autonomy, advance.
+
+Exactly once: every piece of work carries the key "enrollment:step:pass". Work that
+already exists for a key (a repeated execution) is found first and followed, never
+created again; inserts use ON CONFLICT DO NOTHING as the last line of defence.
+"""
+import time
+from collections import defaultdict
+from datetime import timedelta
+
+from ..models import Channel, Step, WaitingOn
+
+MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
+DONE_STATES = ("approved", "queued", "sending", "sent", "unknown")
+DEAD_STATES = ("cancelled", "failed", "bounced")
+FIRST_RUN_GRACE = timedelta(minutes=2)
+
+
+def key_of(e):
+    return f"{e.pk}:{e.current_step_id}:{e.step_pass}"
+
+
+def steps_by_sequence(sequence_ids):
+    steps = defaultdict(list)
+    for step in Step.objects.filter(sequence_id__in=sequence_ids).order_by("sequence_id", "order", "id"):
+        steps[step.sequence_id].append(step)
+    return steps
+
+
+def step_after(steps, current):
+    for step in steps.get(current.sequence_id, ()):
+        if step.order > current.order:
+            return step
+    return None
+
+
+class _TemplateWriter:
+    """The agent's persona with the built-in writer: talking points for a rep's task are
+    written inline even when the agent drafts emails through a remote model."""
+
+    provider = "template"
+
+    def __init__(self, agent):
+        self._agent = agent
+
+    def __getattr__(self, name):
+        return getattr(self._agent, name, "")
+
+
+class StepWork:
+    def __init__(self, *, batch, enrollments, steps):
+        self.batch = batch
+        self.now = batch.now
+        self.enrollments = enrollments
+        self.steps = steps
+
+    def run(self):
+        from messaging.models import OutboundMessage, Task
+
+        keys = {key_of(e): e for e in self.enrollments}
+        messages = dict(
+            OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list("idempotency_key", "state")
+        )
+        tasks = dict(Task.objects.filter(idempotency_key__in=list(keys)).values_list("idempotency_key", "status"))
+        fresh_messages, fresh_tasks = [], []
+        for key, e in keys.items():
+            channel = e.current_step.channel
+            if key in messages:
+                self.follow_message(e, messages[key])
+            elif key in tasks:
+                self.follow_task(e, tasks[key])
+            elif channel in MESSAGE_CHANNELS:
+                skip = self.channel_refusal(e)
+                if skip:
+                    self.batch.advance(e, self.steps, skipped=skip)
+                else:
+                    fresh_messages.append(e)
+            else:
+                fresh_tasks.append(e)
+        if fresh_messages:
+            self.messages_create(fresh_messages)
+        if fresh_tasks:
+            self.tasks_create(fresh_tasks)
+
+    # ------------------------------------------------------------ repeated execution
+
+    def follow_message(self, e, state):
+        if state == "draft":
+            self.batch.wait(e, WaitingOn.AGENT, "Agent drafting")
+        elif state == "pending_approval":
+            self.batch.wait(e, WaitingOn.APPROVAL, "Waiting for approval")
+        elif state in DONE_STATES:
+            self.batch.advance(e, self.steps, executed="Message for this step already existed")
+        else:
+            self.batch.advance(e, self.steps, skipped=f"The step's message is {state}")
+
+    def follow_task(self, e, status):
+        if status == "open":
+            self.batch.wait(e, WaitingOn.TASK, "Waiting for the rep's task")
+        elif status == "completed":
+            self.batch.advance(e, self.steps, executed="Task already completed")
+        else:
+            self.batch.advance(e, self.steps, skipped="Task skipped")
+
+    def channel_refusal(self, e):
+        contact = e.contact
+        if e.current_step.channel == Channel.SMS:
+            if contact.sms_opted_out_at:
+                return "Skipped: the contact opted out of SMS"
+            if not contact.phone:
+                return "Skipped: the contact has no phone number"
+        return ""
+
+    # ------------------------------------------------------------ drafting
+
+    def threads(self, enrollments):
+        from messaging.models import OutboundMessage
+
+        threads = defaultdict(list)
+        rows = (
+            OutboundMessage.objects.filter(enrollment_id__in=[e.pk for e in enrollments], state="sent")
+            .only("id", "enrollment_id", "subject", "body_text", "sent_at", "created_at", "channel")
+            .order_by("sent_at", "created_at", "id")
+        )
+        for message in rows:
+            threads[message.enrollment_id].append(message)
+        return threads
+
+    def draft(self, e, agent, thread):
+        from agents.drafting import DraftRequest, draft
+
+        request = DraftRequest(
+            agent=agent, tenant=e.sequence.tenant, contact=e.contact, step=e.current_step,
+            channel=e.current_step.channel, thread=tuple(thread),
+        )
+        return draft(request)
+
+    # ------------------------------------------------------------ messages
+
+    def messages_create(self, enrollments):
+        from agents.drafting import DraftError
+        from agents.models import AgentJob
+        from agents.services import review_reasons
+        from approvals.services import content_hash
+        from messaging.models import OutboundMessage
+
+        jobs_shape, messages_shape = _shape(AgentJob), _shape(OutboundMessage)
+        threads = self.threads(enrollments)
+        now = self.now
+        jobs, drafts, failures = [], {}, {}
+        for e in enrollments:
+            agent = e.sequence.agent
+            provider = getattr(agent, "provider", "template") or "template"
+            values = dict(
+                tenant_id=e.tenant_id, agent_id=getattr(agent, "pk", None), enrollment_id=e.pk,
+                step_id=e.current_step_id, step_pass=e.step_pass, provider=provider, created_at=now,
+            )
+            if provider == "template":
+                started = time.perf_counter()
+                try:
+                    result = self.draft(e, agent, threads.get(e.pk, ()))
+                except DraftError as exc:
+                    failures[e.pk] = str(exc)
+                    values.update(status="failed", error=str(exc)[:2000], finished_at=now, attempts=1)
+                else:
+                    drafts[e.pk] = result
+                    values.update(status="succeeded", attempts=1, finished_at=now, provider=result.provider,
+                                  prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
+                values["duration_ms"] = int((time.perf_counter() - started) * 1000)
+            else:
+                values.update(status="queued", next_attempt_at=now + FIRST_RUN_GRACE)
+            jobs.append(jobs_shape.row(**values))
+        inserted = jobs_shape.insert(jobs, once=True, returning=("id", "enrollment_id"))
+        job_ids = {enrollment_id: pk for pk, enrollment_id in inserted}
+        if len(job_ids) < len(enrollments):  # some existed already (or no RETURNING here)
+            for pk, enrollment_id, step_id, step_pass in AgentJob.objects.filter(
+                enrollment_id__in=[e.pk for e in enrollments if e.pk not in job_ids]
+            ).values_list("pk", "enrollment_id", "step_id", "step_pass"):
+                if next(e for e in enrollments if e.pk == enrollment_id).current_step_id == step_id:
+                    job_ids[enrollment_id] = pk
+
+        messages, approvals, queued, remote = [], [], 0, []
+        for e in enrollments:
+            job_id = job_ids[e.pk]
+            step, contact, sequence = e.current_step, e.contact, e.sequence
+            values = dict(
+                tenant_id=e.tenant_id, idempotency_key=key_of(e), enrollment_id=e.pk, step_id=step.pk,
+                step_pass=e.step_pass, contact_id=contact.pk, agent_job_id=job_id, channel=step.channel,
+                to_address=contact.phone if step.channel == Channel.SMS else contact.email,
+                state="draft", created_at=now, updated_at=now,
+            )
+            if e.pk in failures:
+                messages.append(messages_shape.row(**values))
+                self.batch.wait(e, WaitingOn.AGENT, f"Drafting failed: {failures[e.pk]}"[:300])
+                continue
+            if e.pk not in drafts:
+                messages.append(messages_shape.row(**values))
+                remote.append((e.tenant_id, job_id))
+                self.batch.wait(e, WaitingOn.AGENT, "Agent drafting")
+                continue
+            result = drafts[e.pk]
+            values.update(subject=result.subject, body_text=result.body_text, body_html=result.body_html,
+                          flags=list(result.flags))
+            reasons = review_reasons(agent=sequence.agent, step=step, draft=result, tenant=sequence.tenant)
+            if reasons:
+                values["state"] = "pending_approval"
+                approvals.append((values["idempotency_key"], e, reasons))
+                self.batch.wait(e, WaitingOn.APPROVAL, ("Waiting for approval: " + "; ".join(reasons))[:300])
+            else:
+                values.update(state="queued", approved_content_hash=content_hash(result.subject, result.body_text),
+                              queued_at=now, next_attempt_at=now)
+                queued += 1
+                self.batch.advance(
+                    e, self.steps, executed=f"{step.get_channel_display()} queued for delivery (sent without review)"
+                )
+            messages.append(messages_shape.row(**values))
+        messages_shape.insert(messages, once=True)
+        if approvals:
+            self.approvals_create(approvals)
+        if queued:
+            self.batch.after_commit.append(_kick_delivery)
+        for tenant_id, job_id in remote:
+            self.batch.after_commit.append(_run_job(tenant_id, job_id))
+
+    def approvals_create(self, approvals):
+        """The bulk equivalent of approvals.services.approval_request_create."""
+        from approvals.models import ApprovalRequest
+        from messaging.models import OutboundMessage
+
+        ids = dict(
+            OutboundMessage.objects.filter(idempotency_key__in=[key for key, _, _ in approvals])
+            .values_list("idempotency_key", "pk")
+        )
+        shape = _shape(ApprovalRequest)
+        rows = []
+        for key, e, reasons in approvals:
+            hours = e.sequence.approval_expiry_hours
+            rows.append(shape.row(
+                tenant_id=e.tenant_id, message_id=ids[key], enrollment_id=e.pk, status="pending",
+                review_reasons=list(reasons), created_at=self.now,
+                expires_at=self.now + timedelta(hours=hours) if hours else None,
+            ))
+        shape.insert(rows, once=True)
+
+    # ------------------------------------------------------------ tasks
+
+    def tasks_create(self, enrollments):
+        from messaging.models import Task
+
+        shape = _shape(Task)
+        threads = self.threads(enrollments)
+        rows = []
+        for e in enrollments:
+            step, contact, sequence = e.current_step, e.contact, e.sequence
+            agent = sequence.agent
+            writer = agent if getattr(agent, "provider", "template") == "template" else _TemplateWriter(agent)
+            result = self.draft(e, writer, threads.get(e.pk, ()))
+            is_call = Channel.CALL_REMINDER in (step.channel, step.job_type)
+            owner_id = contact.owner_id or sequence.owner_id
+            rows.append(shape.row(
+                tenant_id=e.tenant_id, idempotency_key=key_of(e), owner_id=owner_id, contact_id=contact.pk,
+                enrollment_id=e.pk, step_id=step.pk, step_pass=e.step_pass,
+                kind="call_reminder" if is_call else "task", title=result.subject[:300],
+                talking_points=result.body_text, due_at=self.now, created_at=self.now, status="open",
+            ))
+            who = "the contact's owner" if contact.owner_id else ("the sequence owner" if owner_id else "nobody (no owner)")
+            self.batch.wait(e, WaitingOn.TASK, f"{'Call' if is_call else 'Task'} waiting for {who}")
+        shape.insert(rows, once=True)
+
+
+_SHAPES = {}
+
+
+def _shape(model):
+    from .writes import RowShape
+
+    if model not in _SHAPES:
+        _SHAPES[model] = RowShape(model)
+    return _SHAPES[model]
+
+
+def _kick_delivery():
+    from django.conf import settings
+
+    if not getattr(settings, "PROCESSOR_KICK_DELIVERY", True):
+        return
+    try:
+        from messaging.tasks import deliver_due
+    except ImportError:  # delivery not installed: the outbox waits for its own run
+        return
+    deliver_due.delay()
+
+
+def _run_job(tenant_id, job_id):
+    def kick():
+        from agents.tasks import run_agent_job
+
+        run_agent_job.delay(tenant_id, job_id)
+
+    return kick

@@ -1,0 +1,57 @@
+"""Production settings are checked in a fresh interpreter: settings load once per process."""
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def env_example():
+    values = {}
+    for line in (ROOT / ".env.example").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            values[key] = value
+    return values
+
+
+def manage(*args, env):
+    base = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DJANGO_SETTINGS_MODULE": "scendcore.settings.base"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env},
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    result = manage("check", env={"DEBUG": "false", "SECRET_KEY": "", "ALLOWED_HOSTS": "scendcore.example.com"})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_the_deploy_check_passes_with_the_production_values_of_env_example():
+    values = env_example()
+    assert values["DEBUG"] == "false"
+    values["SECRET_KEY"] = secrets.token_urlsafe(64)  # the example's placeholder is not a secret
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=values)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_with_development_defaults():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env={"DEBUG": "true"})
+    assert result.returncode != 0
+
+
+def test_env_example_documents_every_setting_read_from_the_environment():
+    import re
+
+    source = (ROOT / "scendcore" / "settings" / "base.py").read_text()
+    read = set(re.findall(r'env(?:\.\w+)?\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    documented = set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
+    assert read, "no settings found: the pattern is out of date"
+    assert read - documented == set()

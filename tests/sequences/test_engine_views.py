@@ -1,0 +1,102 @@
+"""The enrollment detail page: timeline, messages and the next-step answer."""
+from datetime import time, timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from approvals.models import ApprovalRequest
+from messaging.models import OutboundMessage
+from sequences.engine.explain import enrollment_explain
+
+from .engine_helpers import due_enrollment, running_sequence, sweep_inline
+
+pytestmark = pytest.mark.django_db
+
+
+def detail_url(enrollment):
+    return reverse("sequences:enrollment-detail", kwargs={"enrollment_id": enrollment.pk})
+
+
+@pytest.fixture
+def executed(tenant):
+    """An enrollment whose first step went out and whose second is scheduled."""
+    sequence, (first, second, _) = running_sequence(tenant)
+    second.window_days, second.window_start, second.window_end = [0, 1, 2, 3, 4], time(9), time(17)
+    second.save()
+    now = timezone.now()
+    enrollment = due_enrollment(sequence, first, at=now)
+    sweep_inline(now=now)
+    enrollment.refresh_from_db()
+    return enrollment
+
+
+def test_the_detail_shows_the_timeline_the_message_and_when_the_next_step_goes(rep_client, executed):
+    response = rep_client.get(detail_url(executed))
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    message = OutboundMessage.objects.get(enrollment=executed)
+    assert "Step executed" in page and "Step scheduled" in page
+    assert message.subject in page or "&#x27;" in page
+    assert "Step 2 (Email) goes" in page
+    assert "America/New_York" in page
+    assert "Send window: Mon–Fri 09:00–17:00" in page
+    assert "Frequency cap: at most 1 message per 48 h" in page
+
+
+def test_the_next_step_region_alone_is_served_to_htmx(rep_client, executed):
+    response = rep_client.get(detail_url(executed), HTTP_HX_REQUEST="true")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="enrollment-next"' in page
+    assert "Timeline" not in page
+
+
+def test_outsider_gets_404_for_an_enrollment_of_another_tenant(outsider_client, executed):
+    assert outsider_client.get(detail_url(executed)).status_code == 404
+    assert outsider_client.post(detail_url(executed)).status_code == 404
+
+
+def test_what_a_contact_typed_is_escaped_on_the_page(rep_client, executed):
+    contact = executed.contact
+    contact.first_name = "<script>alert(1)</script>"
+    contact.save()
+
+    page = rep_client.get(detail_url(executed)).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_the_answer_names_a_reached_frequency_cap_as_what_holds_the_step(tenant, executed):
+    executed.next_run_at = timezone.now() + timedelta(hours=1)
+
+    explanation = enrollment_explain(tenant=tenant, enrollment=executed)
+
+    cap = [h for h in explanation.holds if h.kind == "cap"]
+    assert cap and cap[0].active and "the cap is reached" in cap[0].text
+
+
+def test_the_answer_for_a_draft_waiting_for_review_names_the_approval(tenant):
+    sequence, (first, *_) = running_sequence(tenant, autonomy="review_all")
+    now = timezone.now()
+    enrollment = due_enrollment(sequence, first, at=now)
+    sweep_inline(now=now)
+    enrollment.refresh_from_db()
+    assert ApprovalRequest.objects.filter(enrollment=enrollment).exists()
+
+    explanation = enrollment_explain(tenant=tenant, enrollment=enrollment)
+
+    assert explanation.answer.startswith("Waiting for approval")
+    assert any(h.kind == "approval" and h.active and "review every draft" in h.text for h in explanation.holds)
+
+
+def test_the_answer_for_a_paused_sequence_says_nothing_goes_until_it_resumes(tenant):
+    sequence, (first, *_) = running_sequence(tenant, status="paused")
+    enrollment = due_enrollment(sequence, first, at=timezone.now() + timedelta(days=1))
+
+    explanation = enrollment_explain(tenant=tenant, enrollment=enrollment)
+
+    assert [h.kind for h in explanation.active_holds] == ["sequence"]

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .admin_base import TenantAdmin, timestamp_fields
+from .admin_base import TenantAdmin
 from .models import ApiToken, AuditEntry, Membership, Tenant
 
 admin.site.site_header = "ScendCore administration"
@@ -79,5 +79,3 @@ class UserWithMembershipsAdmin(DjangoUserAdmin):
     def workspaces(self, obj):
         return ", ".join(f"{m.tenant.name} ({m.role})" for m in obj.memberships.all()) or "—"
 
-
-__all__ = ["TenantAdmin", "timestamp_fields"]

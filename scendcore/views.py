@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import health, selectors, services
 from .forms import TenantSettingsForm
 from .models import Tenant
-from .tenancy import admin_required, switch_tenant, tenant_required
+from .tenancy import manager_required, switch_tenant, tenant_required
 
 
 class LoginView(auth_views.LoginView):
@@ -40,8 +41,14 @@ def tenant_switch(request):
     return redirect("dashboard")
 
 
-@admin_required
+@manager_required
 def tenant_settings(request):
+    """The settings index: managers see the links to agents and mailboxes; only admins
+    see and change the workspace settings."""
+    if not request.membership.is_admin:
+        if request.method != "GET":
+            raise PermissionDenied("Admins only.")
+        return render(request, "scendcore/settings.html", {"form": None})
     # A fresh copy: an invalid form must not leak half-applied values into the page header.
     tenant = Tenant.objects.get(pk=request.tenant.pk)
     form = TenantSettingsForm(request.POST or None, instance=tenant)

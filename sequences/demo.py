@@ -1,10 +1,13 @@
 """Demo sequences for a fresh workspace, built from the template catalog.
 
 Uses the workspace's first agent and mailbox when they exist (it creates none), and
-activates the cold-outreach sequence when it is ready to run. Idempotent: a demo
-sequence is found by name and left as it is.
+activates the cold-outreach sequence when it is ready to run. Then the rep's hot leads
+are enrolled there, so the processor has work and the approval queue has drafts on the
+first visit. Idempotent: a demo sequence is found by name and left as it is, and a
+sequence that already has enrollments gets no more.
 """
 from agents.models import Agent
+from contacts.models import Contact
 from messaging.models import Mailbox
 
 from .models import Sequence, SequenceStatus
@@ -18,7 +21,7 @@ DEMO = (
 
 
 def seed(*, tenant, users):
-    actor = users[0] if users else None
+    actor = users.get("rep") if users else None
     agent = Agent.objects.filter(tenant=tenant).order_by("pk").first()
     mailbox = Mailbox.objects.filter(tenant=tenant).order_by("pk").first()
     created = []
@@ -35,4 +38,17 @@ def seed(*, tenant, users):
         first = created[0]
         if first.status != SequenceStatus.ARCHIVED:
             Sequence.objects.filter(pk=first.pk).update(is_default=True)
+    _enroll_hot_leads(tenant=tenant, sequence=created[0], actor=actor)
     return created
+
+
+def _enroll_hot_leads(*, tenant, sequence, actor, limit=12):
+    from .services.enrollments import enrollments_bulk_create
+
+    if sequence.status != SequenceStatus.ACTIVE or sequence.enrollments.exists() or actor is None:
+        return
+    leads = (
+        Contact.objects.filter(tenant=tenant, owner=actor, score_band="hot")
+        .order_by("pk").values_list("pk", flat=True)[:limit]
+    )
+    enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=list(leads), actor=actor)

@@ -221,12 +221,18 @@ def sequence_pause(*, tenant, sequence, actor):
 
 
 @transaction.atomic
-def sequence_resume(*, tenant, sequence, actor):
+def sequence_resume(*, tenant, sequence, actor, send_overdue_now=False):
+    """Steps that fell due while paused are spread out from now (respecting each
+    contact's send window) rather than fired in one burst, unless the user asks."""
+    from ..engine.control import sequence_resume_schedule
+
     sequence = lock(tenant=tenant, sequence=sequence)
     if sequence.status == SequenceStatus.PAUSED:
         _refuse_if_problems(sequence)
-    return _transition(tenant=tenant, sequence=sequence, actor=actor, action="resumed",
-                       allowed_from=(SequenceStatus.PAUSED,), to=SequenceStatus.ACTIVE)
+    sequence = _transition(tenant=tenant, sequence=sequence, actor=actor, action="resumed",
+                           allowed_from=(SequenceStatus.PAUSED,), to=SequenceStatus.ACTIVE)
+    sequence_resume_schedule(tenant=tenant, sequence=sequence, actor=actor, send_overdue_now=send_overdue_now)
+    return sequence
 
 
 @transaction.atomic

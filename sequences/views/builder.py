@@ -2,6 +2,8 @@
 
 One template per page; for HTMX requests the view renders only the changed region
 ("page.html#region"). Every form also works as a plain POST followed by a redirect."""
+import functools
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -277,7 +279,11 @@ def sequence_pause(request, sequence_id):
 @require_POST
 @tenant_required
 def sequence_resume(request, sequence_id):
-    return _status_action(request, sequence_id, service.sequence_resume, "Resumed.")
+    send_now = request.POST.get("send_overdue_now") == "on"
+    return _status_action(
+        request, sequence_id, functools.partial(service.sequence_resume, send_overdue_now=send_now),
+        "Resumed: overdue steps go now." if send_now else "Resumed: overdue steps are spread out from now.",
+    )
 
 
 @require_POST

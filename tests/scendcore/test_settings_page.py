@@ -92,11 +92,22 @@ def test_an_htmx_post_that_saves_reloads_the_page(admin_client_, tenant):
     assert response["HX-Redirect"] == reverse("tenant-settings")
 
 
-@pytest.mark.parametrize("who", ["rep_client", "manager_client"])
-def test_reps_and_managers_get_403_on_the_admin_only_settings(request, tenant, who):
-    client = request.getfixturevalue(who)
-    assert client.get(reverse("tenant-settings")).status_code == 403
-    assert client.post(reverse("tenant-settings"), VALID).status_code == 403
+def test_a_rep_gets_403_on_the_admin_only_settings_and_has_no_settings_link(rep_client, tenant):
+    refused = rep_client.get(reverse("tenant-settings"))
+    assert refused.status_code == 403
+    assert "Your role in this workspace does not include it" in refused.content.decode()
+    assert rep_client.post(reverse("tenant-settings"), VALID).status_code == 403
+    tenant.refresh_from_db()
+    assert tenant.name == "Acme Outbound"
+    assert 'href="/settings/"' not in rep_client.get(reverse("dashboard")).content.decode()
+
+
+def test_a_manager_sees_the_settings_links_but_cannot_change_the_workspace(manager_client, tenant):
+    page = manager_client.get(reverse("tenant-settings"))
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'href="/settings/agents/"' in html and 'id="settings-form"' not in html
+    assert manager_client.post(reverse("tenant-settings"), VALID).status_code == 403
     tenant.refresh_from_db()
     assert tenant.name == "Acme Outbound"
 

@@ -61,3 +61,47 @@ def test_resumed_steps_respect_the_contacts_send_window(tenant, paused_with_back
 
     first = min(Enrollment.objects.filter(pk__in=[e.pk for e in overdue]).values_list("next_run_at", flat=True))
     assert first == WEDNESDAY + timedelta(hours=2)  # 13:00 EDT
+
+
+def test_resuming_from_the_builder_spreads_overdue_steps_instead_of_a_burst(manager_client, tenant):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from sequences.models import Enrollment
+    from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
+
+    sequence = SequenceFactory(tenant=tenant, status="paused")
+    step = StepFactory(sequence=sequence)
+    long_ago = timezone.now() - timedelta(days=2)
+    for _ in range(3):
+        EnrollmentFactory(tenant=tenant, sequence=sequence, contact=ContactFactory(tenant=tenant),
+                          current_step=step, next_run_at=long_ago)
+
+    response = manager_client.post(reverse("sequences:sequence-resume", args=[sequence.pk]))
+
+    assert response.status_code == 302
+    due = sorted(Enrollment.objects.filter(sequence=sequence).values_list("next_run_at", flat=True))
+    assert due[0] >= long_ago + timedelta(days=1)
+    assert len(set(due)) == 3  # staggered, not all at one instant
+
+
+def test_resuming_with_send_overdue_now_makes_them_all_due_at_once(manager_client, tenant):
+    from datetime import timedelta
+
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from sequences.models import Enrollment
+    from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
+
+    sequence = SequenceFactory(tenant=tenant, status="paused")
+    step = StepFactory(sequence=sequence)
+    for _ in range(3):
+        EnrollmentFactory(tenant=tenant, sequence=sequence, contact=ContactFactory(tenant=tenant),
+                          current_step=step, next_run_at=timezone.now() - timedelta(days=2))
+
+    manager_client.post(reverse("sequences:sequence-resume", args=[sequence.pk]), {"send_overdue_now": "on"})
+
+    assert len(set(Enrollment.objects.filter(sequence=sequence).values_list("next_run_at", flat=True))) == 1

@@ -35,8 +35,8 @@ def test_the_demo_seed_is_idempotent_and_activates_when_ready(tenant, admin):
     AgentFactory(tenant=tenant)
     MailboxFactory(tenant=tenant)
 
-    demo.seed(tenant=tenant, users=[admin])
-    demo.seed(tenant=tenant, users=[admin])
+    demo.seed(tenant=tenant, users={"admin": admin})
+    demo.seed(tenant=tenant, users={"admin": admin})
 
     sequences = Sequence.objects.filter(tenant=tenant)
     assert sequences.count() == 3
@@ -46,7 +46,7 @@ def test_the_demo_seed_is_idempotent_and_activates_when_ready(tenant, admin):
 
 @pytest.mark.django_db
 def test_the_demo_seed_without_agent_or_mailbox_leaves_drafts(tenant, admin):
-    demo.seed(tenant=tenant, users=[admin])
+    demo.seed(tenant=tenant, users={"admin": admin})
     statuses = set(Sequence.objects.filter(tenant=tenant).values_list("status", flat=True))
     assert statuses == {"draft"}
     assert not Sequence.objects.filter(tenant=tenant, agent__isnull=False).exists()
@@ -60,3 +60,19 @@ def test_unknown_and_unclosed_merge_fields_are_explained():
     problems = merge_fields.validate_template("Hi {{firstname}}, {{custom.}} and {{company")
     assert "Unknown merge fields {{firstname}}, {{custom.}}" in problems[0]
     assert "not closed" in problems[1]
+
+
+@pytest.mark.django_db
+def test_the_demo_seed_enrolls_the_reps_hot_leads_once(tenant, rep):
+    from tests.factories import ContactFactory
+
+    AgentFactory(tenant=tenant)
+    MailboxFactory(tenant=tenant)
+    ContactFactory.create_batch(3, tenant=tenant, owner=rep, score_band="hot")
+    ContactFactory(tenant=tenant, owner=rep, score_band="cold")
+
+    demo.seed(tenant=tenant, users={"rep": rep})
+    demo.seed(tenant=tenant, users={"rep": rep})
+
+    cold_outreach = Sequence.objects.get(tenant=tenant, name="Demo · Cold Outreach")
+    assert cold_outreach.enrollments.count() == 3

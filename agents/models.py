@@ -53,11 +53,14 @@ class JobStatus(models.TextChoices):
 
 
 class AgentJob(models.Model):
-    """One drafting job per (enrollment, step, pass)."""
+    """One drafting job per (enrollment, step, pass). Tenant and enrollment lookups use
+    the composite indexes below, so their single-column FK indexes are left out."""
 
-    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
     agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="jobs")
-    enrollment = models.ForeignKey("sequences.Enrollment", on_delete=models.CASCADE, related_name="agent_jobs")
+    enrollment = models.ForeignKey(
+        "sequences.Enrollment", on_delete=models.CASCADE, related_name="agent_jobs", db_index=False
+    )
     step = models.ForeignKey("sequences.Step", null=True, on_delete=models.SET_NULL, related_name="+")
     step_pass = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)

@@ -120,8 +120,10 @@ class OutboundMessage(models.Model):
     """Written before anything leaves the building (DESIGN invariant 2): the unique
     idempotency key (enrollment, step, pass) makes a repeated execution find it."""
 
-    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
-    idempotency_key = models.CharField(max_length=100, unique=True)
+    # Written once per step by the processor: indexes covered by the tenant-first
+    # composites (or only useful for LIKE queries nobody runs) are left out.
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    idempotency_key = models.CharField(max_length=100)
     enrollment = models.ForeignKey(
         "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
@@ -133,7 +135,9 @@ class OutboundMessage(models.Model):
     )
     channel = models.CharField(max_length=16, default="email")
     state = models.CharField(max_length=20, choices=MessageState.choices, default=MessageState.DRAFT)
-    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
+    mailbox = models.ForeignKey(
+        Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
+    )
     to_address = models.CharField(max_length=254)
     from_address = models.CharField(max_length=320, blank=True)
     subject = models.CharField(max_length=500, blank=True)
@@ -141,7 +145,7 @@ class OutboundMessage(models.Model):
     body_html = models.TextField(blank=True)
     # Review flags raised while drafting (e.g. a link outside the allowed domains).
     flags = models.JSONField(default=list, blank=True)
-    message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    message_id = models.CharField(max_length=255, blank=True)
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)
     thread_root = models.ForeignKey(
@@ -161,7 +165,13 @@ class OutboundMessage(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            # A constraint rather than unique=True: the same guarantee without the extra
+            # varchar_pattern_ops index PostgreSQL would get for a unique CharField.
+            models.UniqueConstraint(fields=["idempotency_key"], name="outbound_idempotency_key_unique"),
+        ]
         indexes = [
+            models.Index(fields=["message_id"], name="outbound_message_id_idx"),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(state__in=["queued", "sending"]),

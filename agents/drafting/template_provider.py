@@ -3,6 +3,7 @@ the persona, the step's job type, channel and overrides, with no network and no
 database. Phrasing variants are chosen by a hash of (contact, step), so the same
 input always gives the same draft while a list of contacts does not all get the
 same sentence."""
+import re
 import zlib
 
 from .merge import clean_value, field_values, render_body, render_line, resolve
@@ -99,13 +100,18 @@ def _phrase(text):
     return clean_value(text).rstrip(".!? ")
 
 
+PRONOUNS = re.compile(r"\b(they're|theirs|their|them|they)\b", re.IGNORECASE)
+YOURS = {"they're": "you're", "theirs": "yours", "their": "your", "them": "you", "they": "you"}
+
+
 def _second_person(hint):
-    """Overrides are written about the contact ("their expansion"); the message speaks
-    to them ("your expansion")."""
-    for theirs, yours in (("their ", "your "), ("Their ", "your "), ("they're ", "you're ")):
-        if hint.startswith(theirs):
-            return yours + hint[len(theirs):]
-    return hint
+    """Overrides are written about the contact ("their team"); the message speaks to
+    them ("your team")."""
+    def swap(match):
+        word = YOURS[match.group(0).lower()]
+        return word.capitalize() if match.group(0)[0].isupper() else word
+
+    return PRONOUNS.sub(swap, hint)
 
 
 def cta_sentence(cta):
@@ -174,9 +180,11 @@ def write(request):
     if angle:
         values["angle"] = _second_person(_lower_first(angle))
     if value:
+        value = _second_person(value)
         values["value"] = _lower_first(value)
         values["Value"] = _upper_first(value)
-    cta = cta_sentence(getattr(step, "cta", "")) or DEFAULT_CTAS.get(job_type, DEFAULT_CTAS["initial_outreach"])
+    cta = _second_person(cta_sentence(getattr(step, "cta", ""))) or DEFAULT_CTAS.get(
+        job_type, DEFAULT_CTAS["initial_outreach"])
 
     if channel in TALKING_POINT_CHANNELS or job_type in TALKING_POINT_CHANNELS:
         return _talking_points(request, values, cta, channel, job_type)

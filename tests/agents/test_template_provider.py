@@ -149,3 +149,27 @@ def test_the_draft_reads_no_database(django_assert_num_queries, db):
 def test_the_known_merge_fields_include_the_profile_and_sender():
     for name in ("first_name", "last_name", "company", "title", "sender_name"):
         assert name in KNOWN_FIELDS
+
+
+def test_hints_written_about_the_contact_are_addressed_to_them_throughout():
+    step = _step(angle="how their team books meetings", value_proposition="we help teams like theirs grow",
+                 cta="Is this a priority for them this quarter?")
+    body = _draft(step=step).body_text
+    assert "how your team books meetings" in body
+    assert "teams like yours grow" in body
+    assert "Is this a priority for you this quarter?" in body
+    assert " their " not in body and " them " not in body
+
+
+def test_every_built_in_template_drafts_without_instruction_style_leftovers():
+    from sequences.templates_catalog import CATALOG
+
+    for template in CATALOG:
+        for order, hint in enumerate(template.steps, start=1):
+            if hint.channel != "email":
+                continue
+            step = _step(pk=order, job_type=hint.job_type, angle=hint.angle, cta=hint.cta,
+                         value_proposition=hint.value_proposition, subject_template=hint.subject_template)
+            body = _draft(step=step).body_text
+            assert "{{" not in body and " them " not in body and " their " not in body, (template.key, body)
+            assert "Would it make sense to ask" not in body and "Would it make sense to offer" not in body

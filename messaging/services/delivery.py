@@ -306,6 +306,17 @@ def _choose_mailbox(message, at):
     return None, None
 
 
+def _window_slot(message, contact, tenant, at):
+    """None when the step's send window is open now in the contact's time, else when it
+    opens. A draft approved late in the evening waits for the morning."""
+    from sequences.scheduling import defer_into_window
+
+    if message.step is None:
+        return None
+    opens = defer_into_window(when=at, step=message.step, contact=contact, tenant=tenant)
+    return opens if opens > at else None
+
+
 def _prepare(message_id, *, run_id, at):
     """Re-check everything at send time and, if the message may go, reserve its slot
     and commit it as `sending`. Returns a Ready or the name of the outcome."""
@@ -337,6 +348,9 @@ def _prepare(message_id, *, run_id, at):
         if until is not None:
             return _defer(message, until=until, why=f"contact frequency cap ({tenant.frequency_cap_messages} per "
                           f"{tenant.frequency_cap_hours} h)")
+        until = _window_slot(message, contact, tenant, at)
+        if until is not None:
+            return _defer(message, until=until, why="outside the step's send window (recipient's time)")
         if message.channel == "sms":
             return _ready_sms(message, contact, at)
         return _ready_email(message, at)

@@ -244,3 +244,23 @@ def test_a_pool_sequence_without_room_defers_instead_of_dropping(tenant, smtp_se
     assert report["deferred"] == 1
     assert message.state == MessageState.QUEUED and message.next_attempt_at > at
     assert Enrollment.objects.filter(pk=message.enrollment_id, status="active").exists()
+
+
+def test_a_message_approved_outside_the_steps_send_window_waits_for_it_to_open(tenant, sequence, smtp_server):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    new_york = ZoneInfo("America/New_York")
+    contact = ContactFactory(tenant=tenant, timezone="America/New_York")
+    step = StepFactory(sequence=sequence, window_days=[0, 1, 2, 3, 4], window_start=time(9), window_end=time(17))
+    message = _queued(tenant, sequence, contact=contact, step=step)
+    monday_late_evening = datetime(2026, 11, 23, 23, 0, tzinfo=new_york)
+
+    report = deliver_due(at=monday_late_evening)
+
+    message.refresh_from_db()
+    assert report["deferred"] == 1 and smtp_server.messages == []
+    assert message.state == MessageState.QUEUED
+    assert message.next_attempt_at == datetime(2026, 11, 24, 9, 0, tzinfo=new_york)
+    assert "send window" in message.error
+    assert deliver_due(at=message.next_attempt_at)["sent"] == 1

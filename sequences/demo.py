@@ -48,7 +48,8 @@ def _enroll_hot_leads(*, tenant, sequence, actor, limit=12):
     if sequence.status != SequenceStatus.ACTIVE or sequence.enrollments.exists() or actor is None:
         return
     leads = (
-        Contact.objects.filter(tenant=tenant, owner=actor, score_band="hot")
+        Contact.objects.filter(tenant=tenant, owner=actor, score_band="hot",
+                               lead_status__in=["new", "contacted", "qualified"])
         .order_by("pk").values_list("pk", flat=True)[:limit]
     )
     enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=list(leads), actor=actor)

@@ -70,6 +70,7 @@ def test_the_demo_seed_enrolls_the_reps_hot_leads_once(tenant, rep):
     MailboxFactory(tenant=tenant)
     ContactFactory.create_batch(3, tenant=tenant, owner=rep, score_band="hot")
     ContactFactory(tenant=tenant, owner=rep, score_band="cold")
+    ContactFactory(tenant=tenant, owner=rep, score_band="hot", lead_status="converted")
 
     demo.seed(tenant=tenant, users={"rep": rep})
     demo.seed(tenant=tenant, users={"rep": rep})

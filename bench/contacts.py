@@ -14,36 +14,16 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throwaway_db  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scendcore.settings.test")
 BENCH_DB = "scendcore_bench_contacts"
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://scendcore:scendcore@127.0.0.1:5432/scendcore")
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", 100_000))
 IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", 50_000))
 REPEAT = int(os.environ.get("BENCH_REPEAT", 7))
-
-
-def _recreate_database():
-    import psycopg
-
-    parts = urlsplit(BASE_URL)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-    return admin_url
-
-
-def _drop_database(admin_url):
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 FIRST = ["Ada", "Bob", "Cleo", "Dev", "Eve", "Finn", "Gia", "Hal", "Ivy", "Jon", "Kai", "Lea", "Max", "Nia"]
@@ -164,7 +144,7 @@ def _import_timing(tenant, user, rng):
 
 
 def main():
-    admin_url = _recreate_database()
+    throwaway_db.recreate(BENCH_DB)
     import django
 
     django.setup()
@@ -181,7 +161,7 @@ def main():
         result["page_target_met"] = result["page_p95_ms"] < 300
         result["import_target_met"] = result["import_total_s"] < 60
     finally:
-        _drop_database(admin_url)
+        throwaway_db.drop(BENCH_DB)
     print(json.dumps(result))
 
 

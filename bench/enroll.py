@@ -12,35 +12,15 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throwaway_db  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scendcore.settings.test")
 BENCH_DB = "scendcore_bench_enroll"
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://scendcore:scendcore@127.0.0.1:5432/scendcore")
 CONTACTS = int(os.environ.get("BENCH_CONTACTS", 10_000))
 RUNS = int(os.environ.get("BENCH_RUNS", 3))
-
-
-def _recreate_database():
-    import psycopg
-
-    parts = urlsplit(BASE_URL)
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DB}"))
-    return admin_url
-
-
-def _drop_database(admin_url):
-    import psycopg
-    from django.db import connections
-
-    connections.close_all()
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
 
 
 def _seed():
@@ -72,7 +52,7 @@ def _sequence(tenant, n):
 
 
 def main():
-    admin_url = _recreate_database()
+    throwaway_db.recreate(BENCH_DB)
     import django
 
     django.setup()
@@ -106,7 +86,7 @@ def main():
         }
         result["target_met"] = result["bulk_enroll_max_s"] < 5
     finally:
-        _drop_database(admin_url)
+        throwaway_db.drop(BENCH_DB)
     print(json.dumps(result))
 
 

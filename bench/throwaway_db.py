@@ -1,0 +1,31 @@
+"""A PostgreSQL database of the benchmark's own, next to the one DATABASE_URL names:
+created empty before Django starts, dropped at the end."""
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+BASE_URL = os.environ.get("DATABASE_URL", "postgres://scendcore:scendcore@127.0.0.1:5432/scendcore")
+
+
+def _admin_url():
+    return urlunsplit(urlsplit(BASE_URL)._replace(path="/postgres"))
+
+
+def _run(statement):
+    import psycopg
+
+    with psycopg.connect(_admin_url(), autocommit=True) as conn:
+        conn.execute(statement)
+
+
+def recreate(name):
+    """An empty database `name`; DATABASE_URL now points at it (call before django.setup())."""
+    _run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _run(f"CREATE DATABASE {name}")
+    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(BASE_URL)._replace(path=f"/{name}"))
+
+
+def drop(name):
+    from django.db import connections
+
+    connections.close_all()
+    _run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -52,7 +52,12 @@ def _table_context(request, params, *, selected=(), select_all=False, result=Non
 
 @tenant_required
 def contact_index(request):
-    context = _table_context(request, request.GET)
+    params = request.GET
+    if not request.membership.is_manager and "owner" not in params:
+        # Reps work their own book first; "Any owner" (owner=) shows the whole workspace.
+        params = params.copy()
+        params["owner"] = str(request.user.pk)
+    context = _table_context(request, params)
     return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context)
 
 

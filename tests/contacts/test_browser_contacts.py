@@ -20,9 +20,10 @@ def test_filter_select_and_bulk_enroll_then_read_the_counts(page, live_server, c
     sequence = SequenceFactory(tenant=tenant, status="active", name="Q3 Warm Leads")
     StepFactory(sequence=sequence, delay_value=1)
     for i in range(3):
-        ContactFactory(tenant=tenant, first_name=f"Warm{i}", last_name="Prospect", score_band="warm")
-    ContactFactory(tenant=tenant, first_name="Blocked", last_name="Prospect", score_band="warm", do_not_contact=True)
-    ContactFactory(tenant=tenant, first_name="Icy", last_name="Cold", score_band="cold")
+        ContactFactory(tenant=tenant, first_name=f"Warm{i}", last_name="Prospect", score_band="warm", owner=rep)
+    ContactFactory(tenant=tenant, first_name="Blocked", last_name="Prospect", score_band="warm", do_not_contact=True,
+                   owner=rep)
+    ContactFactory(tenant=tenant, first_name="Icy", last_name="Cold", score_band="cold", owner=rep)
     _login(page, live_server, client, rep)
 
     page.goto(f"{live_server.url}/contacts/")

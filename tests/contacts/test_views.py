@@ -24,16 +24,16 @@ def sequence(tenant):
     return seq
 
 
-def test_the_contacts_page_searches_and_filters_and_answers_htmx_with_the_table_only(rep_client, tenant, other_tenant):
+def test_the_contacts_page_searches_and_filters_and_answers_htmx_with_the_table_only(manager_client, tenant, other_tenant):
     ContactFactory(tenant=tenant, first_name="Ada", last_name="Lovelace", company="Engines", lead_status="qualified")
     ContactFactory(tenant=tenant, first_name="Bob", last_name="Builder", company="Engines", lead_status="new")
     ContactFactory(tenant=tenant, first_name="Cy", last_name="Other", company="Mills", lead_status="qualified")
     ContactFactory(tenant=other_tenant, first_name="Ada", last_name="Outsider", company="Engines")
 
-    page = rep_client.get(reverse("contacts:index"), {"q": "ada engines"}).content.decode()
+    page = manager_client.get(reverse("contacts:index"), {"q": "ada engines"}).content.decode()
     assert "Lovelace" in page and "Builder" not in page and "Outsider" not in page
 
-    partial = rep_client.get(reverse("contacts:index"), {"status": "qualified", "sort": "-name"}, HTTP_HX_REQUEST="true")
+    partial = manager_client.get(reverse("contacts:index"), {"status": "qualified", "sort": "-name"}, HTTP_HX_REQUEST="true")
     body = partial.content.decode()
     assert body.lstrip().startswith('<div id="contact-table">')
     assert body.index("Other") < body.index("Lovelace") and "Builder" not in body
@@ -51,6 +51,7 @@ def test_filters_by_list_tag_owner_and_sequence_membership(rep_client, tenant, r
     EnrollmentFactory(tenant=tenant, sequence=sequence, contact=enrolled)
 
     def names(**params):
+        params.setdefault("owner", "")  # the whole workspace, not only the rep's own
         body = rep_client.get(reverse("contacts:index"), params).content.decode()
         return {n for n in ("Listed", "Tagged", "Owned", "Enrolled") if n in body}
 
@@ -248,3 +249,27 @@ def test_the_outsider_cannot_touch_our_contacts_through_bulk_actions(outsider_cl
     outsider_client.post(reverse("contacts:bulk"), {"action": "delete_confirmed", "contact_ids": [c.pk for c in ours]})
     assert Contact.objects.filter(tenant=tenant, do_not_contact=False).count() == 2
     assert not Activity.objects.exists()
+
+
+def test_a_reps_contact_list_starts_with_their_own_contacts(rep_client, rep, manager, tenant):
+    from django.urls import reverse
+
+    from tests.factories import ContactFactory
+
+    mine = ContactFactory(tenant=tenant, owner=rep, last_name="Mine")
+    theirs = ContactFactory(tenant=tenant, owner=manager, last_name="Theirs")
+
+    default = rep_client.get(reverse("contacts:index")).content.decode()
+    everyone = rep_client.get(reverse("contacts:index"), {"owner": ""}).content.decode()
+
+    assert mine.email in default and theirs.email not in default
+    assert mine.email in everyone and theirs.email in everyone
+
+
+def test_a_managers_contact_list_starts_with_everyone(manager_client, rep, tenant):
+    from django.urls import reverse
+
+    from tests.factories import ContactFactory
+
+    reps_contact = ContactFactory(tenant=tenant, owner=rep)
+    assert reps_contact.email in manager_client.get(reverse("contacts:index")).content.decode()

@@ -15,6 +15,25 @@ def _scoped(tenant, contact_ids):
     return Contact.objects.filter(tenant=tenant, pk__in=contact_ids)
 
 
+def contact_create(*, tenant, data, actor):
+    """One contact typed in by hand (from ContactForm's cleaned data); owned by the
+    person who adds it unless the form names another owner."""
+    from django.db import IntegrityError
+
+    values = {name: data[name] for name in EDITABLE if name in data}
+    values["owner"] = values.get("owner") or actor
+    if values["owner"] is not None and not values["owner"].memberships.filter(tenant=tenant).exists():
+        raise ValidationError({"owner": "Choose a member of this workspace."})
+    try:
+        with transaction.atomic():
+            contact = Contact.objects.create(tenant=tenant, source="manual", **values)
+    except IntegrityError:  # the same address added at the same moment by someone else
+        raise ValidationError({"email": "Another contact already has this email address."}) from None
+    audit(tenant=tenant, actor=actor, object_type="contact", object_id=contact.pk, action="created",
+          changes={"email": contact.email})
+    return contact
+
+
 @transaction.atomic
 def contact_update(*, tenant, contact, data, actor):
     """Apply validated `data` (from ContactForm) to one contact; a lead-status change is

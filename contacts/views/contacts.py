@@ -21,7 +21,7 @@ from ..selectors import (
     enrollable_sequences,
     filter_choices,
 )
-from ..services.contacts import contact_update, contacts_delete, contacts_mark_do_not_contact
+from ..services.contacts import contact_create, contact_update, contacts_delete, contacts_mark_do_not_contact
 from ..services.lists import list_add_contacts, list_remove_contacts
 
 PAGE_SIZE = 50
@@ -48,6 +48,24 @@ def _table_context(request, params, *, selected=(), select_all=False, result=Non
         "total": paginator.count, "selected": {int(pk) for pk in selected}, "select_all": select_all,
         "result": result, "sequences": list(enrollable_sequences(tenant=tenant)), "lists": choices["lists"],
     }
+
+
+@tenant_required
+def contact_new(request):
+    """GET: an empty contact form. POST: create and open the profile, or 422 inline."""
+    form = ContactForm(request.POST or None, tenant=request.tenant,
+                       initial={"owner": request.user.pk, "timezone": request.tenant.default_timezone})
+    if request.method == "POST" and form.is_valid():
+        try:
+            contact = contact_create(tenant=request.tenant, data=form.cleaned_data, actor=request.user)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Added {contact}.")
+            return redirect("contacts:detail", contact_id=contact.pk)
+    status = 422 if request.method == "POST" else 200
+    return render(request, "contacts/contact_new.html", {"form": form}, status=status)
 
 
 @tenant_required

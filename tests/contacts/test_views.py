@@ -273,3 +273,50 @@ def test_a_managers_contact_list_starts_with_everyone(manager_client, rep, tenan
 
     reps_contact = ContactFactory(tenant=tenant, owner=rep)
     assert reps_contact.email in manager_client.get(reverse("contacts:index")).content.decode()
+
+
+def test_a_rep_adds_a_contact_by_hand_and_owns_it(rep_client, rep, tenant):
+    from django.urls import reverse
+
+    from contacts.models import Contact
+
+    response = rep_client.post(reverse("contacts:new"), {
+        "first_name": "Nia", "last_name": "Okafor", "email": "nia@okafor.example", "phone": "+1 (415) 555-0100",
+        "timezone": "Africa/Lagos", "lead_status": "new", "score_band": "warm", "owner": "",
+    })
+
+    contact = Contact.objects.get(tenant=tenant, email="nia@okafor.example")
+    assert response.status_code == 302 and response["Location"] == reverse("contacts:detail", args=[contact.pk])
+    assert (contact.owner, contact.phone, contact.source) == (rep, "+14155550100", "manual")
+
+
+def test_a_new_contact_with_a_taken_email_or_bad_timezone_is_refused_inline(rep_client, tenant):
+    from django.urls import reverse
+
+    from contacts.models import Contact
+    from tests.factories import ContactFactory
+
+    ContactFactory(tenant=tenant, email="taken@example.com")
+    response = rep_client.post(reverse("contacts:new"), {
+        "first_name": "Dup", "email": "TAKEN@example.com", "timezone": "Mars/Olympus",
+        "lead_status": "new", "score_band": "cold",
+    })
+
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert "already has this email" in body and "Unknown timezone" in body
+    assert 'value="Dup"' in body  # what was typed is kept
+    assert Contact.objects.filter(tenant=tenant).count() == 1
+
+
+def test_the_new_contact_owner_must_be_a_member_of_this_workspace(rep_client, tenant, outsider):
+    from django.urls import reverse
+
+    from contacts.models import Contact
+
+    response = rep_client.post(reverse("contacts:new"), {
+        "email": "x@example.com", "lead_status": "new", "score_band": "cold", "owner": outsider.pk,
+    })
+
+    assert response.status_code == 422
+    assert not Contact.objects.filter(email="x@example.com").exists()

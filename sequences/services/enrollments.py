@@ -371,3 +371,23 @@ def enrollments_bulk_unenroll(*, tenant, enrollment_ids, actor, at=None):
         pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=UNENROLLED_BY_USER, at=at)
         _skip_open_tasks(tenant=tenant, enrollment_ids=ids, at=at)
     return len(ids)
+
+
+@transaction.atomic
+def enrollment_set_priority(*, tenant, enrollment, priority, actor):
+    """Priority orders the processor's claim when more is due than fits one batch."""
+    from scendcore.models import AuditEntry
+
+    from ..models import Priority
+
+    if priority not in Priority.values:
+        raise ValidationError({"priority": "Choose low, normal, high or critical."})
+    row = lifecycle.locked(enrollment.pk, tenant_id=tenant.pk)
+    if row.priority != priority:
+        AuditEntry.objects.create(
+            tenant=tenant, actor=actor, object_type="enrollment", object_id=str(row.pk),
+            action="priority_changed", changes={"priority": [row.priority, priority]},
+        )
+        row.priority = priority
+        row.save(update_fields=["priority", "updated_at"])
+    return row

@@ -1,16 +1,19 @@
 """The enrollment detail: its timeline, its messages, and when the next step goes."""
-from django.shortcuts import render
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..engine.explain import enrollment_explain
-from ..models import Activity, Enrollment
+from ..models import Activity, Enrollment, Priority
 
 TIMELINE_LIMIT = 200
 
 
 @tenant_required
-def enrollment_detail(request, enrollment_id):
+def enrollment_detail(request, enrollment_id, *, status=200):
     enrollment = get_for_tenant(
         Enrollment.objects.select_related(
             "contact", "sequence", "sequence__agent", "sequence__sender_profile", "current_step",
@@ -21,6 +24,7 @@ def enrollment_detail(request, enrollment_id):
 
     context = {
         "enrollment": enrollment,
+        "priority_choices": Priority.choices,
         "explanation": enrollment_explain(tenant=request.tenant, enrollment=enrollment),
         "timeline": Activity.objects.filter(tenant=request.tenant, enrollment=enrollment)
         .select_related("step", "actor").order_by("-created_at", "-id")[:TIMELINE_LIMIT],
@@ -30,4 +34,23 @@ def enrollment_detail(request, enrollment_id):
     template = "sequences/enrollment_detail.html"
     if request.htmx:
         template += "#enrollment-next"
-    return render(request, template, context)
+    return render(request, template, context, status=status)
+
+
+@tenant_required
+@require_POST
+def enrollment_priority(request, enrollment_id):
+    from ..services.enrollments import enrollment_set_priority
+
+    enrollment = get_for_tenant(Enrollment.objects.all(), request, pk=enrollment_id)
+    try:
+        value = int(request.POST.get("priority", ""))
+    except ValueError:
+        value = None
+    try:
+        enrollment_set_priority(tenant=request.tenant, enrollment=enrollment, priority=value, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return enrollment_detail(request, enrollment_id, status=422)
+    messages.success(request, "Priority saved.")
+    return redirect("sequences:enrollment-detail", enrollment_id=enrollment.pk)

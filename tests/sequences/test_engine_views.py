@@ -100,3 +100,34 @@ def test_the_answer_for_a_paused_sequence_says_nothing_goes_until_it_resumes(ten
     explanation = enrollment_explain(tenant=tenant, enrollment=enrollment)
 
     assert [h.kind for h in explanation.active_holds] == ["sequence"]
+
+
+def test_a_rep_raises_an_enrollments_priority_and_it_is_audited(rep_client, tenant):
+    from django.urls import reverse
+
+    from scendcore.models import AuditEntry
+    from tests.factories import EnrollmentFactory, SequenceFactory
+
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant))
+
+    response = rep_client.post(reverse("sequences:enrollment-priority", args=[enrollment.pk]), {"priority": "3"})
+
+    assert response.status_code == 302
+    enrollment.refresh_from_db()
+    assert enrollment.priority == 3
+    assert AuditEntry.objects.filter(tenant=tenant, object_type="enrollment", action="priority_changed").exists()
+
+
+def test_an_unknown_priority_is_refused_with_422_and_changes_nothing(rep_client, tenant):
+    from django.urls import reverse
+
+    from tests.factories import EnrollmentFactory, SequenceFactory
+
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant))
+
+    response = rep_client.post(reverse("sequences:enrollment-priority", args=[enrollment.pk]), {"priority": "9"})
+
+    assert response.status_code == 422
+    assert "Choose low, normal, high or critical" in response.content.decode()
+    enrollment.refresh_from_db()
+    assert enrollment.priority == 1

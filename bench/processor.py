@@ -4,7 +4,8 @@
 
 Seeds N active enrollments, all due now, in a 3-step email sequence with an auto-send
 agent using the built-in template writer and a mailbox without limits, in a database of
-its own (created and dropped here). Then, on the same data reset between runs:
+its own on the server DATABASE_URL names (bench/throwaway_db.py creates and drops it).
+Then, on the same data reset between runs:
 - ours: the real sweep (this process) and real Celery workers (1, then 2 processes,
   `--pool=solo`) on the Redis database of REDIS_URL; delivery is left in the outbox
   (messages stay `queued`), everything else is the full step: gates, agent job, drafting,
@@ -24,12 +25,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BASE_URL = os.environ.get("BENCH_PG_URL", "postgres://scendcore:scendcore@127.0.0.1:5432")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import throwaway_db  # noqa: E402
+
 DB_NAME = "scendcore_bench_processor"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/6"
+# DATABASE_URL (the benchmark's database) is set in os.environ by throwaway_db.recreate;
+# the migrate and worker subprocesses inherit it with these.
 ENV = {
     "DJANGO_SETTINGS_MODULE": "scendcore.settings.base",
-    "DATABASE_URL": f"{BASE_URL}/{DB_NAME}",
     "REDIS_URL": REDIS_URL,
     "CELERY_BROKER_URL": REDIS_URL,
     "CELERY_TASK_ALWAYS_EAGER": "false",
@@ -43,16 +47,8 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def admin_sql(statement):
-    import psycopg
-
-    with psycopg.connect(f"{BASE_URL}/postgres", autocommit=True) as conn:
-        conn.execute(statement)
-
-
 def create_database():
-    admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-    admin_sql(f"CREATE DATABASE {DB_NAME}")
+    throwaway_db.recreate(DB_NAME)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env={**os.environ, **ENV},
                    check=True)
 
@@ -348,7 +344,7 @@ def main():
     finally:
         connections.close_all()
         if not args.keep_db:
-            admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+            throwaway_db.drop(DB_NAME)
     result = {
         "enrollments": n,
         "ours_1w_steps_per_s": one["steps_per_s"],

@@ -5,8 +5,6 @@ from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-
-
 WEEKEND = {5, 6}
 
 

@@ -51,10 +51,6 @@ def enrollment_stats(*, tenant, sequence_ids):
     return stats
 
 
-def sequence_exists(*, tenant):
-    return Sequence.objects.filter(tenant=tenant).exists()
-
-
 # ---------------------------------------------------------------- the timeline
 
 @dataclass

@@ -24,7 +24,9 @@ from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from ..models import ActivityKind, Channel, Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
-from ..scheduling import contact_zone, next_run_at
+from ..lifecycle import jitter_seed
+from ..scheduling import contact_zone, defer_into_window, next_run_at
+from ..services.reactions import pending_work_cancel
 from . import gates, writes, work
 from .sweep import PARKED, batch_size
 
@@ -116,7 +118,8 @@ class Batch:
             writes.enrollments_write(rows, lease_owner=self.owner, at=self.now)
             writes.activities_write(self.activities)
             for reason, ids in self.cancel.items():
-                writes.pending_work_cancel(enrollment_ids=ids, reason=reason, at=self.now)
+                # No tenant: the batch spans tenants, and these ids are rows locked above.
+                pending_work_cancel(enrollment_ids=ids, reason=reason, at=self.now, skip_tasks=True)
             for callback in self.after_commit:
                 transaction.on_commit(callback)
             if len(self.ids) >= batch_size():
@@ -225,8 +228,6 @@ class Batch:
         return f"{when.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
 
     def defer(self, e, when, why):
-        from ..scheduling import defer_into_window
-
         when = max(when, self.now + timedelta(seconds=1))
         when = defer_into_window(when=when, step=e.current_step, contact=e.contact, tenant=e.sequence.tenant)
         e.next_run_at = when
@@ -287,7 +288,7 @@ class Batch:
         e.waiting_on = WaitingOn.NOTHING
         e.next_run_at = next_run_at(
             step=following, after=self.now, contact=e.contact, tenant=e.sequence.tenant,
-            seed=f"{e.pk}:{following.pk}:1",
+            seed=jitter_seed(e, following),
         )
         self.activity(
             e, ActivityKind.STEP_SCHEDULED,

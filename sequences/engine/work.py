@@ -5,11 +5,13 @@ Exactly once: every piece of work carries the key "enrollment:step:pass". Work t
 already exists for a key (a repeated execution) is found first and followed, never
 created again; inserts use ON CONFLICT DO NOTHING as the last line of defence.
 """
+import functools
 import time
 from collections import defaultdict
 from datetime import timedelta
 
 from ..models import Channel, Step, WaitingOn
+from .writes import RowShape
 
 MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
 DONE_STATES = ("approved", "queued", "sending", "sent", "unknown")
@@ -269,25 +271,17 @@ class StepWork:
         shape.insert(rows, once=True)
 
 
-_SHAPES = {}
-
-
+@functools.cache
 def _shape(model):
-    from .writes import RowShape
-
-    if model not in _SHAPES:
-        _SHAPES[model] = RowShape(model)
-    return _SHAPES[model]
+    return RowShape(model)
 
 
 def _kick_delivery():
     from django.conf import settings
 
+    from messaging.tasks import deliver_due
+
     if not getattr(settings, "PROCESSOR_KICK_DELIVERY", True):
-        return
-    try:
-        from messaging.tasks import deliver_due
-    except ImportError:  # delivery not installed: the outbox waits for its own run
         return
     deliver_due.delay()
 

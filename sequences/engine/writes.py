@@ -117,25 +117,6 @@ def activities_write(rows):
     insert_rows(Activity, ACTIVITY_COLUMNS, rows)
 
 
-def pending_work_cancel(*, enrollment_ids, reason, at):
-    """Unsent messages, pending approvals and open tasks of enrollments that just paused
-    or exited: nothing they left behind may go out."""
-    if not enrollment_ids:
-        return
-    from approvals.models import ApprovalRequest, ApprovalStatus
-    from messaging.models import OutboundMessage, Task, TaskStatus
-
-    ApprovalRequest.objects.filter(enrollment_id__in=enrollment_ids, status=ApprovalStatus.PENDING).update(
-        status=ApprovalStatus.CANCELLED, blocked_reason=reason[:200], decided_at=at
-    )
-    OutboundMessage.objects.filter(
-        enrollment_id__in=enrollment_ids, state__in=("draft", "pending_approval", "approved", "queued")
-    ).update(state="cancelled", error=f"Cancelled: {reason}"[:500], updated_at=at)
-    Task.objects.filter(enrollment_id__in=enrollment_ids, status=TaskStatus.OPEN).update(
-        status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {reason}", completed_at=at
-    )
-
-
 class RowShape:
     """The insert shape of a model: every concrete column but the primary key, with each
     field's default filled in for values the caller does not give."""

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
+from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from .. import lifecycle
@@ -295,17 +295,8 @@ def enrollment_unenroll(*, tenant, enrollment, actor):
     at = timezone.now()
     if not lifecycle.exit_enrollment(enrollment=row, reason=UNENROLLED_BY_USER, actor=actor, at=at):
         raise ValidationError("This enrollment has already finished.")
-    pending_work_cancel(tenant=tenant, enrollment_ids=[row.pk], reason=UNENROLLED_BY_USER, at=at)
-    _skip_open_tasks(tenant=tenant, enrollment_ids=[row.pk], at=at)
+    pending_work_cancel(tenant=tenant, enrollment_ids=[row.pk], reason=UNENROLLED_BY_USER, at=at, skip_tasks=True)
     return row
-
-
-def _skip_open_tasks(*, tenant, enrollment_ids, at):
-    from messaging.models import Task, TaskStatus
-
-    Task.objects.filter(tenant=tenant, enrollment_id__in=enrollment_ids, status=TaskStatus.OPEN).update(
-        status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {UNENROLLED_BY_USER}", completed_at=at
-    )
 
 
 def _lock_many(*, tenant, enrollment_ids, status):
@@ -337,13 +328,17 @@ def enrollments_bulk_resume(*, tenant, enrollment_ids, actor, at=None):
     """Resume the paused ones; a step that fell due while paused is due now (lifecycle.resume)."""
     at = at or timezone.now()
     rows = _lock_many(tenant=tenant, enrollment_ids=enrollment_ids, status=[EnrollmentStatus.PAUSED])
+    # One set-based UPDATE (not bulk_update's per-row CASE): the rule of lifecycle.resume,
+    # as SQL for the table and in Python for the rows kept for activities and the kick.
+    overdue = Q(waiting_on=WaitingOn.NOTHING, current_step__isnull=False) & (
+        Q(next_run_at__isnull=True) | Q(next_run_at__lt=at))
+    Enrollment.objects.filter(pk__in=[e.pk for e in rows]).update(
+        status=EnrollmentStatus.ACTIVE, pause_reason="", updated_at=at,
+        next_run_at=Case(When(overdue, then=Value(at)), default=F("next_run_at")),
+    )
     for e in rows:
-        e.status = EnrollmentStatus.ACTIVE
-        e.pause_reason = ""
-        e.updated_at = at
         if e.waiting_on == WaitingOn.NOTHING and e.current_step_id and (e.next_run_at is None or e.next_run_at < at):
             e.next_run_at = at
-    Enrollment.objects.bulk_update(rows, ["status", "pause_reason", "next_run_at", "updated_at"], batch_size=BATCH)
     Activity.objects.bulk_create(
         lifecycle.activity_build(enrollment=e, kind=ActivityKind.RESUMED, actor=actor, at=at) for e in rows
     )
@@ -368,8 +363,7 @@ def enrollments_bulk_unenroll(*, tenant, enrollment_ids, actor, at=None):
         for e in rows
     )
     if ids:
-        pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=UNENROLLED_BY_USER, at=at)
-        _skip_open_tasks(tenant=tenant, enrollment_ids=ids, at=at)
+        pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=UNENROLLED_BY_USER, at=at, skip_tasks=True)
     return len(ids)
 
 

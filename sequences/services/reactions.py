@@ -4,6 +4,7 @@ Set-based on purpose: a bulk "mark do-not-contact" over thousands of contacts mu
 one transaction with a handful of statements, not a loop of saves.
 """
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from ..lifecycle import activity_build
@@ -13,22 +14,40 @@ UNSENT_STATES = ("draft", "pending_approval", "approved", "queued")
 PAUSE_REASONS = {"replied": "replied", "meeting_booked": "meeting booked"}
 
 
-def pending_work_cancel(*, tenant, enrollment_ids=None, contact_ids=None, reason, at):
-    """Cancel unsent messages and pending approvals of these enrollments or contacts."""
-    from approvals.models import ApprovalRequest, ApprovalStatus
-    from messaging.models import OutboundMessage
+def pending_work_cancel(*, tenant=None, enrollment_ids=None, contact_ids=None, reason, at, skip_tasks):
+    """Cancel unsent messages and pending approvals of these enrollments or contacts;
+    with `skip_tasks`, skip their open tasks too. Returns the number of messages cancelled.
 
-    messages = OutboundMessage.objects.filter(tenant=tenant, state__in=UNSENT_STATES)
-    approvals = ApprovalRequest.objects.filter(tenant=tenant, status=ApprovalStatus.PENDING)
+    `tenant` scopes the statements. The processor leaves it out: its batch spans tenants
+    and it passes only ids of enrollment rows it holds locked, so the ids are the scope.
+    A reply or meeting pause keeps open tasks (`skip_tasks=False`): the enrollment may be
+    waiting on one and goes on waiting on it once resumed."""
+    from approvals.models import ApprovalRequest, ApprovalStatus
+    from messaging.models import OutboundMessage, Task, TaskStatus
+
+    if enrollment_ids is None and contact_ids is None:
+        raise ValueError("pending_work_cancel needs enrollment_ids or contact_ids")
+    if enrollment_ids is not None and not enrollment_ids:
+        return 0
+    messages = OutboundMessage.objects.filter(state__in=UNSENT_STATES)
+    approvals = ApprovalRequest.objects.filter(status=ApprovalStatus.PENDING)
+    tasks = Task.objects.filter(status=TaskStatus.OPEN)
+    if tenant is not None:
+        messages, approvals, tasks = (qs.filter(tenant=tenant) for qs in (messages, approvals, tasks))
     if enrollment_ids is not None:
-        messages = messages.filter(enrollment_id__in=enrollment_ids)
-        approvals = approvals.filter(enrollment_id__in=enrollment_ids)
+        messages, approvals, tasks = (
+            qs.filter(enrollment_id__in=enrollment_ids) for qs in (messages, approvals, tasks)
+        )
     if contact_ids is not None:
         messages = messages.filter(contact_id__in=contact_ids)
         approvals = approvals.filter(message__contact_id__in=contact_ids)
+        tasks = tasks.filter(contact_id__in=contact_ids)
     # Approvals first: their filter joins messages whose state we are about to change.
     approvals.update(status=ApprovalStatus.CANCELLED, blocked_reason=reason[:200], decided_at=at)
-    return messages.update(state="cancelled", error=f"Cancelled: {reason}", updated_at=at)
+    cancelled = messages.update(state="cancelled", error=f"Cancelled: {reason}", updated_at=at)
+    if skip_tasks:
+        tasks.update(status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {reason}", completed_at=at)
+    return cancelled
 
 
 @transaction.atomic
@@ -36,8 +55,6 @@ def outreach_stop(*, tenant, contact_ids, reason, actor=None, at=None):
     """Stop everything for these contacts across every sequence of the tenant: open
     enrollments exit with `reason`, unsent messages and pending approvals are
     cancelled, open tasks are skipped. Returns the number of enrollments ended."""
-    from messaging.models import Task, TaskStatus
-
     at = at or timezone.now()
     contact_ids = list(contact_ids)
     open_enrollments = list(
@@ -56,10 +73,7 @@ def outreach_stop(*, tenant, contact_ids, reason, actor=None, at=None):
             activity_build(enrollment=e, kind=ActivityKind.EXITED, detail=reason, actor=actor, at=at)
             for e in open_enrollments
         )
-    pending_work_cancel(tenant=tenant, contact_ids=contact_ids, reason=reason, at=at)
-    Task.objects.filter(tenant=tenant, contact_id__in=contact_ids, status=TaskStatus.OPEN).update(
-        status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {reason}", completed_at=at
-    )
+    pending_work_cancel(tenant=tenant, contact_ids=contact_ids, reason=reason, at=at, skip_tasks=True)
     return len(ids)
 
 
@@ -85,6 +99,13 @@ def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None):
         activity_build(enrollment=e, kind=ActivityKind.PAUSED, detail=reason, actor=actor, at=at)
         for e in enrollments
     )
-    pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=reason, at=at)
+    pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=reason, at=at, skip_tasks=False)
+    # The draft they waited on is cancelled: re-arm the step for a fresh pass (a new
+    # idempotency key), due as soon as the enrollment is resumed. Otherwise a resumed
+    # enrollment would wait forever for an approval that no longer exists. A stale
+    # agent job or approval of the old pass finds the pass changed and sends nothing.
+    Enrollment.objects.filter(pk__in=ids, waiting_on__in=[WaitingOn.APPROVAL, WaitingOn.AGENT]).update(
+        step_pass=F("step_pass") + 1, waiting_on=WaitingOn.NOTHING, next_run_at=at,
+    )
     return len(ids)
 

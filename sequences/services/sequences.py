@@ -239,8 +239,6 @@ def sequence_resume(*, tenant, sequence, actor, send_overdue_now=False):
 def sequence_archive(*, tenant, sequence, actor, now=None):
     """Terminal. Open enrollments end with reason "sequence archived", and their unsent
     drafts, pending approvals and open tasks are cancelled. Returns the number ended."""
-    from messaging.models import Task, TaskStatus
-
     from .reactions import pending_work_cancel
 
     now = now or timezone.now()
@@ -264,10 +262,7 @@ def sequence_archive(*, tenant, sequence, actor, now=None):
                            actor=actor, at=now)
             for row in open_rows
         )
-        pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=ARCHIVED_REASON, at=now)
-        Task.objects.filter(tenant=tenant, enrollment_id__in=ids, status=TaskStatus.OPEN).update(
-            status=TaskStatus.SKIPPED, outcome_note=f"Skipped: {ARCHIVED_REASON}", completed_at=now
-        )
+        pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=ARCHIVED_REASON, at=now, skip_tasks=True)
     before = sequence.status
     sequence.status = SequenceStatus.ARCHIVED
     sequence.archived_at = now

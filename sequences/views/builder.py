@@ -50,7 +50,8 @@ def sequence_list(request):
         card.stats = stats[card.pk]
     context = {
         "filters": filters, "page": page, "cards": cards, "filtered": bool(status or q),
-        "show_gallery": not cards and not (status or q) and not selectors.sequence_exists(tenant=request.tenant),
+        # get_page() falls back to the last page, so an empty unfiltered page means no sequences.
+        "show_gallery": not cards and not (status or q),
         "gallery": selectors.template_gallery(tenant=request.tenant) if not cards else [],
     }
     return render(request, f"{LIST}#sequence-cards" if request.htmx else LIST, context)

@@ -280,6 +280,19 @@ def test_bulk_resume_makes_a_step_that_fell_due_while_paused_due_now(tenant, seq
     assert (enrollment.status, enrollment.next_run_at) == ("active", at)
 
 
+def test_bulk_resume_keeps_a_future_step_and_a_wait_as_they_were(tenant, sequence):
+    later, waiting = (_enroll(tenant, sequence, ContactFactory(tenant=tenant)) for _ in range(2))
+    future = timezone.now() + timedelta(days=2)
+    Enrollment.objects.filter(pk=later.pk).update(status="paused", next_run_at=future)
+    Enrollment.objects.filter(pk=waiting.pk).update(status="paused", next_run_at=None, waiting_on="approval")
+
+    assert service.enrollments_bulk_resume(tenant=tenant, enrollment_ids=[later.pk, waiting.pk], actor=None) == 2
+
+    later.refresh_from_db(); waiting.refresh_from_db()
+    assert (later.status, later.next_run_at) == ("active", future)
+    assert (waiting.status, waiting.next_run_at, waiting.waiting_on) == ("active", None, "approval")
+
+
 # --- auto-enrollment -------------------------------------------------------------------
 
 def test_auto_enrollment_enrolls_only_contacts_matching_every_rule_and_logs_it(tenant, sequence):

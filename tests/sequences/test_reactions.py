@@ -4,7 +4,7 @@ import pytest
 from approvals.models import ApprovalRequest
 from messaging.models import OutboundMessage, Task
 from sequences.models import Activity, Enrollment
-from sequences.services.reactions import contact_event_pause, outreach_stop
+from sequences.services.reactions import contact_event_pause, outreach_stop, pending_work_cancel
 from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -87,3 +87,61 @@ def test_a_booked_meeting_pauses_with_its_own_reason(tenant):
     enrollment.refresh_from_db()
     assert (enrollment.status, enrollment.pause_reason) == ("paused", "meeting booked")
     assert Enrollment.objects.filter(pk=enrollment.pk, activities__kind="paused").exists()
+
+
+def test_a_reply_pause_keeps_the_open_task_the_enrollment_waits_on(tenant):
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant), waiting_on="task")
+    task = Task.objects.create(
+        tenant=tenant, idempotency_key="t1", contact=enrollment.contact, enrollment=enrollment, title="Call"
+    )
+
+    contact_event_pause(tenant=tenant, contact_id=enrollment.contact_id, kind="replied")
+
+    task.refresh_from_db()
+    assert task.status == "open"
+
+
+def test_pending_work_cancel_without_tenant_is_scoped_by_enrollment_ids(tenant, other_tenant):
+    """The processor's call: a batch spans tenants, the locked ids are the scope."""
+    mine = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant))
+    theirs = EnrollmentFactory(tenant=other_tenant, sequence=SequenceFactory(tenant=other_tenant))
+    untouched = EnrollmentFactory(tenant=tenant, sequence=SequenceFactory(tenant=tenant))
+    messages = [_pending_message(e) for e in (mine, theirs, untouched)]
+    task = Task.objects.create(tenant=other_tenant, idempotency_key="t1", contact=theirs.contact,
+                               enrollment=theirs, title="Call")
+
+    cancelled = pending_work_cancel(enrollment_ids=[mine.pk, theirs.pk], reason="bounced", at=mine.enrolled_at,
+                                    skip_tasks=True)
+
+    assert cancelled == 2
+    assert [m.state for m in OutboundMessage.objects.filter(pk__in=[m.pk for m in messages]).order_by("pk")] == [
+        "cancelled", "cancelled", "queued"]
+    task.refresh_from_db()
+    assert (task.status, task.outcome_note) == ("skipped", "Skipped: bounced")
+    with pytest.raises(ValueError):
+        pending_work_cancel(reason="bounced", at=mine.enrolled_at, skip_tasks=True)
+
+
+def test_a_reply_while_a_draft_awaits_approval_does_not_strand_the_enrollment(tenant):
+    from django.utils import timezone
+
+    from sequences import lifecycle
+
+    sequence = SequenceFactory(tenant=tenant)
+    step = StepFactory(sequence=sequence)
+    enrollment = EnrollmentFactory(tenant=tenant, sequence=sequence, current_step=step,
+                                   waiting_on="approval", next_run_at=None)
+    draft = _pending_message(enrollment, "pending_approval")
+    approval = ApprovalRequest.objects.create(tenant=tenant, message=draft, enrollment=enrollment)
+
+    contact_event_pause(tenant=tenant, contact_id=enrollment.contact_id, kind="replied")
+    enrollment.refresh_from_db()
+    approval.refresh_from_db()
+    assert approval.status == "cancelled"
+    assert (enrollment.status, enrollment.waiting_on, enrollment.step_pass) == ("paused", "", 2)
+
+    resumed_at = timezone.now()
+    lifecycle.resume(enrollment=enrollment, at=resumed_at)
+    enrollment.refresh_from_db()
+    assert enrollment.status == "active"
+    assert enrollment.next_run_at == resumed_at  # due again: the step is drafted anew, not lost

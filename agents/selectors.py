@@ -22,16 +22,10 @@ def agent_jobs_failed(*, tenant, agent, limit=50):
     )
 
 
-def thread_for(*, tenant, enrollment_id, exclude_message_id=None):
-    """Earlier sent messages of the enrollment, oldest first: what a follow-up builds on."""
-    from messaging.models import MessageState, OutboundMessage
-
-    messages = OutboundMessage.objects.filter(
-        tenant=tenant, enrollment_id=enrollment_id, state=MessageState.SENT
-    ).only("id", "subject", "body_text", "sent_at", "created_at", "channel")
-    if exclude_message_id:
-        messages = messages.exclude(pk=exclude_message_id)
-    return list(messages.order_by("sent_at", "created_at", "id"))
+def thread_for(*, tenant, enrollment_id):
+    """Earlier sent messages of the enrollment, oldest first: what a follow-up builds on.
+    Only sent messages count, so the draft being written is never part of its own thread."""
+    return threads_for(tenant=tenant, enrollment_ids=[enrollment_id]).get(enrollment_id, [])
 
 
 def threads_for(*, tenant, enrollment_ids):

@@ -95,7 +95,7 @@ def route_draft(*, message, enrollment, reasons, at=None):
     """Send a finished draft where it belongs. The caller holds the transaction and the
     enrollment lock. With reasons: an approval request and the enrollment waits for it.
     Without: delivery is queued and the enrollment moves on."""
-    from approvals.services import approval_request_create, content_hash
+    from approvals.services import approval_request_create, send_approved
 
     at = at or timezone.now()
     if reasons:
@@ -104,28 +104,16 @@ def route_draft(*, message, enrollment, reasons, at=None):
         )
         lifecycle.wait_for(enrollment=enrollment, on=WaitingOn.APPROVAL, detail="; ".join(reasons)[:300])
         return approval
-    from messaging.services import message_enqueue
-
-    message.approved_content_hash = content_hash(message.subject, message.body_text)
-    message.state = "approved"
-    message.save()
-    message_enqueue(message=message, at=at)
-    lifecycle.step_completed(enrollment=enrollment, at=at, detail="Draft sent without review")
-    lifecycle.kick_processor()
+    send_approved(message=message, enrollment=enrollment, at=at, detail="Draft sent without review")
     return None
-
-
-def lock_enrollment(enrollment_id, *, tenant_id):
-    """lifecycle.locked, kept under this name for the agents' and approvals' callers."""
-    return lifecycle.locked(enrollment_id, tenant_id=tenant_id)
 
 
 # ---- agent jobs ----------------------------------------------------------------------
 
-def draft_request_for(*, enrollment, step, agent, tenant, exclude_message_id=None, channel=""):
+def draft_request_for(*, enrollment, step, agent, tenant, channel=""):
     from .selectors import thread_for
 
-    thread = thread_for(tenant=tenant, enrollment_id=enrollment.pk, exclude_message_id=exclude_message_id)
+    thread = thread_for(tenant=tenant, enrollment_id=enrollment.pk)
     return DraftRequest(
         agent=agent, tenant=tenant, contact=enrollment.contact, step=step,
         channel=channel or step.channel, thread=tuple(thread),
@@ -186,9 +174,7 @@ def agent_job_run(*, tenant_id, job_id, at=None):
     try:
         if agent is None or job.step is None:
             raise DraftError("The job has no agent or step any more.")
-        message_id = _message_id(job)
-        request = draft_request_for(enrollment=job.enrollment, step=job.step, agent=agent, tenant=tenant,
-                                    exclude_message_id=message_id)
+        request = draft_request_for(enrollment=job.enrollment, step=job.step, agent=agent, tenant=tenant)
         result = draft(request)
     except DraftError as exc:
         return _job_failed(job_id=job_id, error=str(exc), transient=exc.transient,
@@ -199,12 +185,6 @@ def agent_job_run(*, tenant_id, job_id, at=None):
                            retry_after=None, started=started, now=now)
     return _job_succeeded(job_id=job_id, enrollment_id=job.enrollment_id, tenant_id=tenant_id,
                           agent=agent, result=result, started=started, now=now)
-
-
-def _message_id(job):
-    from messaging.models import OutboundMessage
-
-    return OutboundMessage.objects.filter(agent_job=job).values_list("pk", flat=True).first()
 
 
 def _elapsed_ms(started):
@@ -239,7 +219,7 @@ def _job_succeeded(*, job_id, enrollment_id, tenant_id, agent, result, started, 
 
     with transaction.atomic():
         # Enrollment before job: the same lock order as the processor and approvals.
-        enrollment = lock_enrollment(enrollment_id, tenant_id=tenant_id)
+        enrollment = lifecycle.locked(enrollment_id, tenant_id=tenant_id)
         job = AgentJob.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.RUNNING:
             return job.status

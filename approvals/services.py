@@ -78,6 +78,23 @@ def conflict_text(approval, tenant):
     return f"This draft was cancelled{when}" + (f": {approval.blocked_reason}" if approval.blocked_reason else ".")
 
 
+def send_approved(*, message, enrollment, at, detail, actor=None):
+    """Hash what was approved onto the message, queue its delivery and move the
+    enrollment on. The one send path for a reviewer's approval and for a draft that
+    needed no review (agents.services.route_draft), so the two cannot drift apart.
+    The caller holds the transaction and the enrollment lock. Returns the hash."""
+    from messaging.services import message_enqueue
+
+    digest = content_hash(message.subject, message.body_text)
+    message.approved_content_hash = digest
+    message.state = "approved"
+    message.save()
+    message_enqueue(message=message, at=at)
+    lifecycle.step_completed(enrollment=enrollment, at=at, actor=actor, detail=detail)
+    lifecycle.kick_processor()
+    return digest
+
+
 def approval_request_create(*, tenant, message, enrollment, reasons, expires_at=None, at=None):
     """Put a drafted message in the queue. The caller makes the enrollment wait."""
     at = at or timezone.now()
@@ -101,9 +118,7 @@ def _lock(*, tenant, approval_id):
     )
     if enrollment_id is None:
         raise ApprovalRequest.DoesNotExist
-    from agents.services import lock_enrollment
-
-    enrollment = lock_enrollment(enrollment_id, tenant_id=tenant.pk)
+    enrollment = lifecycle.locked(enrollment_id, tenant_id=tenant.pk)
     approval = (
         ApprovalRequest.objects.select_for_update(of=("self",)).select_related("decided_by")
         .get(pk=approval_id, tenant=tenant)
@@ -170,10 +185,10 @@ def approval_approve(*, tenant, approval, actor, subject=None, body=None, at=Non
             if edited:
                 message.subject, message.body_text = new
                 message.body_html = html_from_text(message.body_text) if message.channel == "email" else ""
-        digest = content_hash(message.subject, message.body_text)
-        message.approved_content_hash = digest
-        message.state = "approved"
-        message.save()
+        digest = send_approved(
+            message=message, enrollment=enrollment, at=at, actor=actor,
+            detail=f"Draft {'edited and ' if edited else ''}approved by {_decider_name(actor)}",
+        )
         approval.status = ApprovalStatus.APPROVED
         approval.decided_at = at
         approval.decided_by = actor
@@ -188,19 +203,7 @@ def approval_approve(*, tenant, approval, actor, subject=None, body=None, at=Non
         agent = _agent_of(message, enrollment)
         if agent is not None and not edited:
             Agent.objects.filter(pk=agent.pk).update(approved_drafts=F("approved_drafts") + 1)
-        from messaging.services import message_enqueue
-
-        message_enqueue(message=message, at=at)
-        lifecycle.step_completed(
-            enrollment=enrollment, at=at, actor=actor,
-            detail=f"Draft {'edited and ' if edited else ''}approved by {_decider_name(actor)}",
-        )
-        lifecycle.kick_processor()
     return approval
-
-
-def approval_edit_approve(*, tenant, approval, actor, subject, body, at=None):
-    return approval_approve(tenant=tenant, approval=approval, actor=actor, subject=subject, body=body, at=at)
 
 
 def approval_reject(*, tenant, approval, actor, reason, at=None, kind=DecisionKind.REJECTED):
@@ -264,7 +267,7 @@ def approval_regenerate(*, tenant, approval, actor, at=None):
     if agent is None or message.step is None:
         raise ValidationError("This draft has no agent or step to write it again.")
     request = draft_request_for(enrollment=enrollment, step=message.step, agent=agent, tenant=tenant,
-                                exclude_message_id=message.pk, channel=message.channel)
+                                channel=message.channel)
     try:
         result = draft(request)
     except DraftError as exc:

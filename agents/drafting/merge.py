@@ -12,11 +12,10 @@ from functools import lru_cache
 # The merge fields a step template may use besides custom.<key> come from the builder's
 # list (sequences/merge_fields.py), so a template that saves is one that renders.
 # "timezone" is context for the built-in writer's talking points, not a template field.
-from sequences.merge_fields import MERGE_FIELDS  # noqa: E402
+from sequences.merge_fields import CUSTOM_PREFIX, MERGE_FIELDS, is_known  # noqa: E402
 
 KNOWN_FIELDS = (*MERGE_FIELDS, "timezone")
 
-CUSTOM_PREFIX = "custom."
 FIELD_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}", re.DOTALL)
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+")
 GREETING_RE = re.compile(
@@ -29,7 +28,8 @@ MAX_VALUE_CHARS = 200
 
 
 def is_known_field(name):
-    return name in KNOWN_FIELDS or (name.startswith(CUSTOM_PREFIX) and len(name) > len(CUSTOM_PREFIX))
+    """The builder's rule (sequences.merge_fields.is_known), plus the writer-only field."""
+    return name == "timezone" or is_known(name)
 
 
 def clean_value(value):

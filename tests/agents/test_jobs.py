@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from agents.models import AgentJob
-from agents.services import agent_job_run, agent_job_start, agent_jobs_due, lock_enrollment
+from agents.services import agent_job_run, agent_job_start, agent_jobs_due
 from approvals.models import ApprovalRequest
 from scendcore.models import AuditEntry
+from sequences import lifecycle
 from tests.approvals.builders import drafted_message
 from tests.factories import AgentFactory, ContactFactory, SequenceFactory, StepFactory
 
@@ -39,7 +40,7 @@ def _started_job(tenant, agent, *, contact=None, steps=2):
     message = drafted_message(tenant=tenant, step=first, contact=contact or ContactFactory(tenant=tenant),
                               subject="", body="")
     with transaction.atomic():
-        enrollment = lock_enrollment(message.enrollment_id, tenant_id=tenant.pk)
+        enrollment = lifecycle.locked(message.enrollment_id, tenant_id=tenant.pk)
         job = agent_job_start(tenant=tenant, enrollment=enrollment, message=message, agent=agent)
     return job, message
 

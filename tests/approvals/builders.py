@@ -4,7 +4,6 @@ import itertools
 
 from django.db import transaction
 
-from agents.services import lock_enrollment
 from approvals.services import approval_request_create
 from messaging.models import OutboundMessage
 from sequences import lifecycle
@@ -31,7 +30,7 @@ def drafted_message(*, tenant, sequence=None, step=None, contact=None, channel="
 def pending_approval(*, tenant, reasons=("agent is set to review every draft",), **kwargs):
     message = drafted_message(tenant=tenant, **kwargs)
     with transaction.atomic():
-        enrollment = lock_enrollment(message.enrollment_id, tenant_id=tenant.pk)
+        enrollment = lifecycle.locked(message.enrollment_id, tenant_id=tenant.pk)
         approval = approval_request_create(tenant=tenant, message=message, enrollment=enrollment, reasons=list(reasons))
         lifecycle.wait_for(enrollment=enrollment, on=WaitingOn.APPROVAL)
     return approval

@@ -11,12 +11,12 @@ from django.utils import timezone
 from agents.models import Agent
 from approvals.models import ApprovalDecision, ApprovalRequest
 from approvals.services import (
-    ApprovalBlocked, ApprovalConflict, approval_approve, approval_edit_approve, approval_regenerate,
+    ApprovalBlocked, ApprovalConflict, approval_approve, approval_regenerate,
     approval_reject, approvals_bulk, approvals_expire_due, content_hash,
 )
 from messaging.models import OutboundMessage
 from sequences.models import Activity
-from tests.factories import AgentFactory, SequenceFactory, StepFactory
+from tests.factories import SequenceFactory, StepFactory
 
 from .builders import pending_approval
 
@@ -61,8 +61,8 @@ def test_edit_and_approve_records_before_and_after_and_sends_the_edit(tenant, ma
     approval = _two_step_approval(tenant)
     original = (approval.message.subject, approval.message.body_text)
 
-    approval_edit_approve(tenant=tenant, approval=approval, actor=manager,
-                          subject="Better subject", body="Hi Dana,\n\nEdited <b>by</b> Max.")
+    approval_approve(tenant=tenant, approval=approval, actor=manager,
+                     subject="Better subject", body="Hi Dana,\n\nEdited <b>by</b> Max.")
 
     _reload(approval)
     decision = ApprovalDecision.objects.get(request=approval)
@@ -79,7 +79,7 @@ def test_edit_and_approve_records_before_and_after_and_sends_the_edit(tenant, ma
 def test_an_edit_with_an_empty_body_is_refused_and_nothing_changes(tenant, manager):
     approval = _two_step_approval(tenant)
     with pytest.raises(ValidationError) as caught:
-        approval_edit_approve(tenant=tenant, approval=approval, actor=manager, subject="s", body="  ")
+        approval_approve(tenant=tenant, approval=approval, actor=manager, subject="s", body="  ")
     assert "body" in caught.value.message_dict
     assert _reload(approval).status == "pending"
 
@@ -88,7 +88,7 @@ def test_an_edit_with_an_empty_body_is_refused_and_nothing_changes(tenant, manag
 def test_an_sms_edit_longer_than_320_characters_is_refused(tenant, manager):
     approval = pending_approval(tenant=tenant, channel="sms", subject="", body="Hi Dana")
     with pytest.raises(ValidationError):
-        approval_edit_approve(tenant=tenant, approval=approval, actor=manager, subject="", body="x" * 321)
+        approval_approve(tenant=tenant, approval=approval, actor=manager, subject="", body="x" * 321)
 
 
 @pytest.mark.django_db

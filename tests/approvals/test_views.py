@@ -193,3 +193,34 @@ def test_the_badge_counts_with_one_query(tenant, manager, manager_client, django
     request.tenant = request.membership.tenant
     with django_assert_max_num_queries(1):
         assert pending_count(request) == {"pending_approvals_count": 3}
+
+
+def _queue_queries(client, django_assert_max_num_queries, limit):
+    with django_assert_max_num_queries(limit) as captured:
+        response = client.get(QUEUE)
+    assert response.status_code == 200
+    return len(captured.captured_queries)
+
+
+def test_the_queue_page_does_not_query_per_card(tenant, manager, manager_client, django_assert_max_num_queries):
+    """Thread, contact, owner, step, sequence and agent are joined or batched: twenty
+    cards cost what one does."""
+    from messaging.models import OutboundMessage
+    from tests.factories import OutboundMessageFactory
+
+    def draft_with_history():
+        approval = pending_approval(tenant=tenant, contact=ContactFactory(tenant=tenant, owner=manager),
+                                    angle="Their new region", cta="A short call")
+        OutboundMessageFactory(tenant=tenant, enrollment=approval.enrollment, state="sent",
+                               subject="Earlier note", step=approval.message.step)
+        return approval
+
+    draft_with_history()
+    one = _queue_queries(manager_client, django_assert_max_num_queries, 30)
+    for _ in range(19):
+        draft_with_history()
+    assert OutboundMessage.objects.filter(state="sent").count() == 20
+
+    page = manager_client.get(QUEUE).content.decode()
+    assert page.count('class="card approval-card') == 20 and page.count("Earlier note") == 20
+    assert _queue_queries(manager_client, django_assert_max_num_queries, one) == one

@@ -9,10 +9,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
+
+from .tokens import token_read, token_sign
 
 logger = logging.getLogger(__name__)
 
@@ -20,21 +21,13 @@ UNSUBSCRIBE_SALT = "messaging.unsubscribe.v1"
 UNSUBSCRIBE_MAX_AGE = timedelta(days=365)
 
 
-class BadToken(Exception):
-    pass
-
-
 def unsubscribe_token(*, tenant_id, contact_id):
-    return signing.dumps({"t": tenant_id, "c": contact_id}, salt=UNSUBSCRIBE_SALT, compress=True)
+    return token_sign({"t": tenant_id, "c": contact_id}, salt=UNSUBSCRIBE_SALT, timestamped=True)
 
 
 def unsubscribe_token_read(token):
     """(tenant_id, contact_id) of a valid token, else BadToken."""
-    try:
-        data = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=UNSUBSCRIBE_MAX_AGE)
-        return int(data["t"]), int(data["c"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise BadToken(str(exc)) from exc
+    return token_read(token, salt=UNSUBSCRIBE_SALT, fields=("t", "c"), max_age=UNSUBSCRIBE_MAX_AGE)
 
 
 def unsubscribe_url(*, tenant_id, contact_id):

@@ -30,7 +30,7 @@ from django.utils.html import linebreaks, urlize
 
 from ..models import MessageState, OutboundMessage, TlsMode
 from . import compliance, crypto, sms, tracking
-from .limits import mailbox_reserve, recipient_domain, reservation_release
+from .limits import mailbox_reserve, recipient_domain, reservation_release, window_opens
 from .pools import mailbox_for, pool_earliest_slot
 
 logger = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     return text, f"<!doctype html><html><body>{body_html}</body></html>"
 
 
-def build_email(message, connection=None):
+def build_email(message):
     mailbox = message.mailbox
     url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id)
     text, html_body = render_bodies(message, unsubscribe_url=url)
@@ -148,7 +148,6 @@ def build_email(message, connection=None):
         to=[message.to_address],
         reply_to=[mailbox.reply_to] if mailbox.reply_to else None,
         headers=headers,
-        connection=connection,
     )
     email.attach_alternative(html_body, "text/html")
     return email
@@ -231,18 +230,13 @@ def _deliver_claimed(ids, *, run_id, at, report):
             ready.append(outcome)
         else:
             report[outcome] += 1
-    # One connection per mailbox, reused for the whole batch.
     ready.sort(key=lambda r: (r.message.mailbox_id or 0, r.message.pk))
-    connections = {}
+    connections = BatchConnections()
     try:
         for item in ready:
             report[_hand_over(item, run_id=run_id, at=at, connections=connections)] += 1
     finally:
-        for connection in connections.values():
-            try:
-                connection.close()
-            except Exception:  # closing a broken connection must not hide the real error
-                logger.debug("closing SMTP connection failed", exc_info=True)
+        connections.close_all()
 
 
 def _defer(message, *, until, why):
@@ -265,7 +259,12 @@ def _finish(message, *, state, why):
 
 def _frequency_slot(message, contact, tenant, at):
     """None if the contact may get another message now under the tenant's cap across
-    all sequences, else when the oldest counted message leaves the window."""
+    all sequences, else when the oldest counted message leaves the window.
+
+    Not the processor's batch FrequencyCap on purpose: that one counts messages by when
+    they were created, queued ones included, to hold steps back; here, at send time and
+    under the contact's row lock, only what was actually sent (or is on its way) counts,
+    else two queued messages to one contact would each hold the other back."""
     cap, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
     if not cap or not hours:
         return None
@@ -280,9 +279,7 @@ def _frequency_slot(message, contact, tenant, at):
         .exclude(pk=message.pk)
     )
     times = sorted(r.sent_at or r.updated_at for r in rows.only("sent_at", "updated_at"))
-    if len(times) < cap:
-        return None
-    return times[len(times) - cap] + window
+    return window_opens(times, cap, window, at)
 
 
 def _choose_mailbox(message, at):
@@ -406,6 +403,52 @@ def _ready_email(message, at):
 # ---------------------------------------------------------------- handing over
 
 
+class BatchConnections:
+    """One SMTP connection per mailbox, opened on first use and reused for the whole
+    batch. A mailbox whose server could not be reached is not dialled again in the same
+    batch; its other messages get the same error at once. Each dial can wait
+    SMTP_TIMEOUT, and a batch dialling a dead server message after message would
+    outlive SENDING_LEASE: its messages, never handed over, would turn `unknown`."""
+
+    def __init__(self):
+        self.open = {}
+        self.unreachable = {}  # mailbox id -> what opening its connection raised
+
+    def get(self, mailbox):
+        connection = self.open.get(mailbox.pk)
+        if connection is not None:
+            return connection
+        if mailbox.pk in self.unreachable:
+            raise self.unreachable[mailbox.pk].with_traceback(None)
+        connection = None
+        try:
+            connection = mailbox_connection(mailbox)
+            connection.open()
+        except Exception as exc:
+            self._close(connection)  # e.g. connected, then the login failed
+            self.unreachable[mailbox.pk] = exc
+            raise
+        self.open[mailbox.pk] = connection
+        return connection
+
+    def drop(self, mailbox_id):
+        """Close a connection left in an unknown state; the next message reconnects."""
+        self._close(self.open.pop(mailbox_id, None))
+
+    def close_all(self):
+        for mailbox_id in list(self.open):
+            self.drop(mailbox_id)
+
+    @staticmethod
+    def _close(connection):
+        if connection is None:
+            return
+        try:
+            connection.close()
+        except Exception:  # closing a broken connection must not hide the real error
+            logger.debug("closing SMTP connection failed", exc_info=True)
+
+
 def _smtp_send(message, connections):
     mailbox = message.mailbox
     try:
@@ -413,11 +456,7 @@ def _smtp_send(message, connections):
     except Exception as exc:  # a message we cannot even build never reached a server
         raise PermanentError(f"Could not build the email: {exc}") from exc
     try:
-        connection = connections.get(mailbox.pk)
-        if connection is None:
-            connection = connections[mailbox.pk] = mailbox_connection(mailbox)
-            connection.open()
-        email.connection = connection
+        email.connection = connections.get(mailbox)
         email.send()
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()), (0, b""))
@@ -426,7 +465,7 @@ def _smtp_send(message, connections):
             raise RecipientRejected(text) from exc
         raise TransientError(text) from exc
     except smtplib.SMTPResponseException as exc:
-        _drop(connections, mailbox.pk)
+        connections.drop(mailbox.pk)
         reply = exc.smtp_error
         text = f"{exc.smtp_code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"
         if exc.smtp_code == 550 and isinstance(exc, smtplib.SMTPDataError):
@@ -435,7 +474,7 @@ def _smtp_send(message, connections):
             raise PermanentError(text) from exc
         raise TransientError(text) from exc
     except (smtplib.SMTPException, OSError, crypto.SecretUnavailable) as exc:
-        _drop(connections, mailbox.pk)
+        connections.drop(mailbox.pk)
         raise TransientError(f"{type(exc).__name__}: {exc}") from exc
     return message.message_id
 
@@ -447,15 +486,6 @@ def _sms_send(message):
         raise TransientError(str(exc)) from exc
     except sms.SmsError as exc:
         raise PermanentError(str(exc)) from exc
-
-
-def _drop(connections, key):
-    connection = connections.pop(key, None)
-    if connection is not None:
-        try:
-            connection.close()
-        except Exception:
-            logger.debug("closing SMTP connection failed", exc_info=True)
 
 
 def _hand_over(item, *, run_id, at, connections):

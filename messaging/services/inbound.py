@@ -299,8 +299,8 @@ def _record_unsubscribe_request(inbound, *, contact, matched, at):
 def imap_poll(*, tenant_id, mailbox_id, limit=200):
     """Fetch new mail of one mailbox over IMAP (UIDs above the last one seen) and run
     each message through inbound_process. Returns counts by outcome."""
-    mailbox = Mailbox.objects.select_related().get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
-    tenant = mailbox_tenant(mailbox)
+    mailbox = Mailbox.objects.select_related("tenant").get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
+    tenant = mailbox.tenant
     counts = {"processed": 0, "unmatched": 0, "malformed": 0}
     cls = imaplib.IMAP4_SSL if mailbox.imap_use_ssl else imaplib.IMAP4
     client = cls(mailbox.imap_host, mailbox.imap_port, timeout=30)
@@ -326,12 +326,6 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
         except (imaplib.IMAP4.error, OSError):
             pass
     return counts
-
-
-def mailbox_tenant(mailbox):
-    from scendcore.models import Tenant
-
-    return Tenant.objects.get(pk=mailbox.tenant_id)
 
 
 def imap_mailboxes_due():

@@ -38,9 +38,10 @@ def recipient_domain(address):
     return address.rsplit("@", 1)[-1].strip().lower() if "@" in address else ""
 
 
-def _window_opens(records, cap, window, at):
+def window_opens(records, cap, window, at):
     """`records` are send times inside (at - window, at], oldest first. With fewer than
-    `cap` of them there is room now; else room opens when enough of the oldest expire."""
+    `cap` of them there is room now; else room opens when enough of the oldest expire.
+    The one sliding-window rule: mailbox caps and the contact frequency cap use it."""
     if len(records) < cap:
         return None
     if cap == 0:
@@ -63,12 +64,12 @@ def _earliest(mailbox, domain, at):
     rows = SendRecord.objects.filter(mailbox=mailbox, sent_at__gt=at - DAY)
     day = list(rows.order_by("sent_at", "id").values_list("id", "sent_at", "recipient_domain"))
     candidates = [
-        _window_opens([t for _, t, _ in day], daily_cap(mailbox, at=at), DAY, at),
-        _window_opens([t for _, t, _ in day if t > at - HOUR], mailbox.hourly_cap, HOUR, at),
+        window_opens([t for _, t, _ in day], daily_cap(mailbox, at=at), DAY, at),
+        window_opens([t for _, t, _ in day if t > at - HOUR], mailbox.hourly_cap, HOUR, at),
     ]
     if mailbox.domain_daily_max and domain:
         same = [t for _, t, d in day if d == domain]
-        candidates.append(_window_opens(same, mailbox.domain_daily_max, DAY, at))
+        candidates.append(window_opens(same, mailbox.domain_daily_max, DAY, at))
     if mailbox.min_gap_seconds or mailbox.gap_jitter_seconds:
         last = SendRecord.objects.filter(mailbox=mailbox).order_by("-sent_at", "-id").first()
         if last is not None:

@@ -6,29 +6,23 @@ import re
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core import signing
 from django.db import transaction
 from django.utils import timezone
+
+from .tokens import token_read, token_sign
 
 TRACKING_SALT = "messaging.tracking.v1"
 HREF = re.compile(r'href="(https?://[^"]+)"', re.IGNORECASE)
 TEXT_URL = re.compile(r"https?://[^\s<>\"')\]]+", re.IGNORECASE)
 
 
-class BadToken(Exception):
-    pass
-
-
 def tracking_token(message):
-    return signing.Signer(salt=TRACKING_SALT).sign_object({"t": message.tenant_id, "m": message.pk})
+    return token_sign({"t": message.tenant_id, "m": message.pk}, salt=TRACKING_SALT)
 
 
 def tracking_token_read(token):
-    try:
-        data = signing.Signer(salt=TRACKING_SALT).unsign_object(token)
-        return int(data["t"]), int(data["m"])
-    except (signing.BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise BadToken(str(exc)) from exc
+    """(tenant_id, message_id) of a valid token, else BadToken."""
+    return token_read(token, salt=TRACKING_SALT, fields=("t", "m"))
 
 
 def pixel_url(token):

@@ -47,17 +47,23 @@ def _authenticate(request, tenant_slug):
     return tenant, None
 
 
+def _declared_too_large(request, limit):
+    # CONTENT_LENGTH is whatever the client sent: not necessarily a number.
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    return declared.isdigit() and int(declared) > limit
+
+
 def _read_body(request, limit):
     """The body, or None when it is larger than `limit` (read no further than that)."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if declared.isdigit() and int(declared) > limit:
+    if _declared_too_large(request, limit):
         return None
     data = request.read(limit + 1)
     return None if len(data) > limit else data
 
 
 def _too_large(limit):
-    return JsonResponse({"error": f"Payload too large (limit {limit // (1024 * 1024)} MB)."}, status=413)
+    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
+    return JsonResponse({"error": f"Payload too large (limit {size})."}, status=413)
 
 
 @csrf_exempt
@@ -132,7 +138,7 @@ def sms_inbound(request, tenant_slug):
     tenant, error = _authenticate(request, tenant_slug)
     if error:
         return error
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_JSON_BYTES:
+    if _declared_too_large(request, MAX_JSON_BYTES):
         return _too_large(MAX_JSON_BYTES)
     from_number = request.POST.get("From", "")
     if not from_number:

@@ -20,9 +20,11 @@ def message_list(request):
         state = ""
     page = Paginator(selectors.message_list(tenant=request.tenant, state=state), 50).get_page(request.GET.get("page"))
     template = "messaging/messages.html#message-table" if request.htmx else "messaging/messages.html"
+    counts = selectors.message_state_counts(tenant=request.tenant)
     return render(request, template, {
-        "page": page, "state": state, "states": MessageState.choices,
-        "counts": selectors.message_state_counts(tenant=request.tenant),
+        "page": page, "state": state,
+        # (value, label, count) of the states that have messages, in the states' order.
+        "state_counts": [(value, label, counts[value]) for value, label in MessageState.choices if value in counts],
     })
 
 

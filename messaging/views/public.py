@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from scendcore.models import Tenant
 
 from ..services import compliance, tracking
+from ..services.tokens import BadToken
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 def unsubscribe(request, token):
     try:
         tenant_id, contact_id = compliance.unsubscribe_token_read(token)
-    except compliance.BadToken:
+    except BadToken:
         logger.warning("unsubscribe with an invalid token from %s", request.META.get("REMOTE_ADDR"))
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=400)
     tenant = Tenant.objects.filter(pk=tenant_id).first()
@@ -44,7 +45,7 @@ def unsubscribe(request, token):
 def track_open(request, token):
     try:
         tracking.open_record(token=token)
-    except tracking.BadToken:
+    except BadToken:
         logger.info("open pixel with an invalid token")
     # Always the pixel: a broken image tells a sender nothing useful, and tells a
     # prober whether a token was valid.
@@ -57,7 +58,7 @@ def track_click(request, token):
     url = request.GET.get("u", "")
     try:
         target = tracking.click_record(token=token, url=url)
-    except tracking.BadToken:
+    except BadToken:
         target = None
     if target is None:
         logger.warning("click redirect refused for %r", url[:200])

@@ -264,3 +264,28 @@ def test_a_message_approved_outside_the_steps_send_window_waits_for_it_to_open(t
     assert message.next_attempt_at == datetime(2026, 11, 24, 9, 0, tzinfo=new_york)
     assert "send window" in message.error
     assert deliver_due(at=message.next_attempt_at)["sent"] == 1
+
+
+def test_an_unreachable_mailbox_is_dialled_once_per_batch(tenant, sequence, mailbox, monkeypatch):
+    # Each dial can wait SMTP_TIMEOUT: dialling again for every message of the batch
+    # would let the batch outlive its sending lease.
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        mailbox.smtp_port = probe.getsockname()[1]
+    mailbox.save(update_fields=["smtp_port"])
+    dials = []
+    real = delivery.mailbox_connection
+    monkeypatch.setattr(delivery, "mailbox_connection", lambda mb, **kw: dials.append(mb.pk) or real(mb, **kw))
+    messages = [_queued(tenant, sequence) for _ in range(3)]
+
+    report = deliver_due()
+
+    assert report["retried"] == 3
+    assert dials == [mailbox.pk]
+    for message in messages:
+        message.refresh_from_db()
+        assert message.state == MessageState.QUEUED and message.attempts == 1
+        assert "ConnectionRefusedError" in message.error
+    assert SendRecord.objects.count() == 0  # every slot was given back

@@ -179,3 +179,22 @@ def test_the_shared_factories_build_messaging_objects_inside_one_tenant(tenant):
     pool = MailboxPoolFactory(tenant=tenant)
     assert message.enrollment.tenant == message.contact.tenant == tenant
     assert task.contact.tenant == pool.tenant == tenant
+
+
+def test_the_message_list_does_not_query_per_message(manager_client, tenant, mailbox):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            page = manager_client.get("/messages/")
+            assert page.status_code == 200
+        return len(captured), page.content.decode()
+
+    make_message(tenant=tenant, mailbox=mailbox, key="first")
+    one, _ = queries()
+    for n in range(3):
+        make_message(tenant=tenant, mailbox=mailbox, key=f"more-{n}", state=MessageState.FAILED)
+    count, listing = queries()
+    assert count == one
+    assert 'badge-failed">3</span>' in listing  # the state filter shows each state's count

@@ -158,3 +158,12 @@ def test_the_sms_hook_refuses_a_bad_secret_and_unknown_numbers(client, tenant, o
     assert response.status_code == 422 and "From" in response.json()["errors"]
     contact.refresh_from_db()
     assert contact.sms_opted_out_at is None
+
+
+def test_the_sms_hook_refuses_an_oversized_body_and_survives_a_bogus_length(client, tenant):
+    url, secret = f"/hooks/sms/{tenant.slug}/", {"HTTP_X_SCENDCORE_SECRET": tenant.inbound_secret}
+    big = client.post(url, {"From": "+14155550199", "Body": "x" * (70 * 1024)}, **secret)
+    assert big.status_code == 413 and big.json()["error"] == "Payload too large (limit 64 KB)."
+    # A Content-Length that is not a number is the client's mistake, not a server error.
+    bogus = client.post(url, {"From": "+14155550199", "Body": "hi"}, CONTENT_LENGTH="abc", **secret)
+    assert bogus.status_code == 422

@@ -133,3 +133,23 @@ def test_the_outsider_gets_404_for_our_tasks(outsider_client, waiting):
     assert outsider_client.post(f"/tasks/{task.pk}/skip/").status_code == 404
     task.refresh_from_db()
     assert task.status == "open"
+
+
+def test_the_tasks_page_does_not_query_per_task(manager_client, tenant, rep, waiting):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            assert manager_client.get("/tasks/?scope=team").status_code == 200
+        return len(captured)
+
+    one = queries()
+    for n in range(3):
+        sequence = SequenceFactory(tenant=tenant, status="active")
+        step = StepFactory(sequence=sequence, channel="task", job_type="task")
+        contact = ContactFactory(tenant=tenant, owner=rep)
+        enrollment = EnrollmentFactory(tenant=tenant, sequence=sequence, contact=contact, current_step=step)
+        task_create(tenant=tenant, enrollment=enrollment, step=step, step_pass=1, owner=rep, contact=contact,
+                    kind="task", title=f"Task {n}")
+    assert queries() == one

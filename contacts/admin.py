@@ -39,6 +39,9 @@ class ContactListAdmin(TenantAdmin):
     raw_id_fields = ["created_by"]
     inlines = [ListMembershipInline]
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("created_by")
+
 
 @admin.register(ListMembership)
 class ListMembershipAdmin(TenantAdmin):
@@ -83,6 +86,10 @@ class ImportJobAdmin(TenantAdmin):
     exclude = ["source_text"]
     inlines = [ImportRejectedRowInline]
 
+    def get_queryset(self, request):
+        # source_text is the whole uploaded file (up to 50 MB): never load it for a list.
+        return super().get_queryset(request).select_related("created_by").defer("source_text")
+
 
 @admin.register(ImportRejectedRow)
 class ImportRejectedRowAdmin(TenantAdmin):
@@ -90,3 +97,7 @@ class ImportRejectedRowAdmin(TenantAdmin):
     list_display = ["job", "line", "email", "reason"]
     search_fields = ["email", "reason"]
     raw_id_fields = ["job"]
+
+    def get_queryset(self, request):
+        # The job is joined for its tenant and name; not for its uploaded file.
+        return super().get_queryset(request).defer("job__source_text")

@@ -49,7 +49,10 @@ class ContactForm(forms.ModelForm):
         self.tenant = tenant
         from django.contrib.auth import get_user_model
 
-        self.fields["owner"].queryset = get_user_model().objects.filter(memberships__tenant=tenant)
+        self.fields["owner"].queryset = get_user_model().objects.filter(memberships__tenant=tenant).order_by(
+            "first_name", "last_name", "username")
+        # People are shown by name everywhere else in the app, not by login.
+        self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username
         self.fields["timezone"].help_text = "IANA name such as Europe/Berlin; empty uses the workspace's."
 
     def clean_email(self):

@@ -1,6 +1,6 @@
 """Reads for contacts, lists and imports. Every function takes the tenant."""
-from django.db.models import Count, Exists, OuterRef, Prefetch
-from django.db.models.functions import Lower
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Coalesce, Lower
 
 from .models import Contact, ContactEvent, ContactList, ListMembership, Tag
 from .search import apply_search
@@ -54,8 +54,6 @@ def contact_page_rows(queryset):
         Enrollment.objects.filter(contact=OuterRef("pk"), status__in=OPEN)
         .values("contact").annotate(n=Count("pk")).values("n")
     )
-    from django.db.models import IntegerField, Subquery
-    from django.db.models.functions import Coalesce
 
     return (
         queryset.select_related("owner")
@@ -91,7 +89,7 @@ def contact_timeline(*, tenant, contact, limit=100):
     from sequences.models import Activity
 
     items = []
-    for a in Activity.objects.filter(tenant=tenant, contact=contact).select_related("sequence", "step")[:limit]:
+    for a in Activity.objects.filter(tenant=tenant, contact=contact).select_related("sequence")[:limit]:
         items.append({"at": a.created_at, "kind": a.kind, "label": a.get_kind_display(), "text": a.detail,
                       "where": a.sequence.name, "source": "activity"})
     for e in ContactEvent.objects.filter(tenant=tenant, contact=contact)[:limit]:

@@ -75,7 +75,6 @@ def api_view(methods):
             except ValidationError as exc:
                 return error(422, validation_errors(exc))
 
-        wrapper.csrf_exempt = False
         return csrf_exempt_for_tokens(wrapper)
 
     return decorator

@@ -1,6 +1,5 @@
 """Reads for the dashboard. Every figure is one query, whatever the amount of data,
 so the page costs a fixed number of queries (see the dashboard tests)."""
-import zoneinfo
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -10,6 +9,7 @@ from django.utils import timezone
 from approvals.models import ApprovalRequest, ApprovalStatus
 from messaging.models import Task, TaskStatus
 from sequences.models import Activity, Enrollment, EnrollmentStatus, Sequence, SequenceStatus
+from sequences.scheduling import contact_zone
 
 RECENT_ACTIVITY = 12
 TASKS_SHOWN = 6
@@ -25,16 +25,9 @@ class Dashboard:
     activity: list = field(default_factory=list)
 
 
-def tenant_zone(tenant):
-    try:
-        return zoneinfo.ZoneInfo(tenant.default_timezone or "UTC")
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def end_of_today(*, tenant, now=None):
     """Midnight at the end of the tenant's current day, as an aware datetime."""
-    zone = tenant_zone(tenant)
+    zone = contact_zone(None, tenant)  # no contact: the tenant's zone, else UTC
     local = (now or timezone.now()).astimezone(zone)
     return datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=zone)
 

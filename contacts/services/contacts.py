@@ -4,8 +4,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from scendcore.audit import audit_record as audit
+
 from ..models import Contact, ContactEvent, EventKind, LeadStatus
-from .audit import audit
 
 EDITABLE = ("email", "phone", "first_name", "last_name", "company", "title", "timezone", "owner",
             "lead_status", "score_band")

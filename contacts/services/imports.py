@@ -17,6 +17,8 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.text import slugify
 
+from scendcore.audit import audit_record as audit
+
 from ..models import (
     Contact,
     ContactList,
@@ -29,7 +31,6 @@ from ..models import (
     ScoreBand,
     Tag,
 )
-from .audit import audit
 
 CHUNK = 2000
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -284,7 +285,7 @@ class _Importer:
         """Validated field values of one record, or RowError with the reason."""
         if len(values) != self.width:
             raise RowError(f"has {len(values)} fields but the header has {self.width}")
-        data, custom, tags = {}, {}, []
+        data, custom = {}, {}
         for index, field, key in self.columns:
             value = values[index].strip()
             if field == CUSTOM:
@@ -383,7 +384,8 @@ class _Importer:
         for line, data, custom, tags in chunk:
             contact = existing.get(data["email"].lower())
             if contact is None:
-                contact = Contact(tenant=self.tenant, custom_fields=custom, source=data.pop("source", "") or self.source)
+                # .get, not .pop: a retried flush (IntegrityError) reads the same row data again.
+                contact = Contact(tenant=self.tenant, custom_fields=custom, source=data.get("source") or self.source)
                 for field, value in data.items():
                     if value not in ("", None):  # empty cells keep the model's defaults
                         setattr(contact, "owner_id" if field == "owner" else field, value)

@@ -1,8 +1,9 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from scendcore.audit import audit_record as audit
+
 from ..models import Contact, ContactList, ListMembership
-from .audit import audit
 
 
 def _clean_name(name):

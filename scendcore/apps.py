@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class ScendcoreConfig(AppConfig):
     name = "scendcore"
     verbose_name = "Tenancy"
+
+    def ready(self):
+        from . import lookups  # noqa: F401 - registers field__any

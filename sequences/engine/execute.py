@@ -27,7 +27,7 @@ from ..models import ActivityKind, Channel, Enrollment, EnrollmentStatus, Sequen
 from ..lifecycle import jitter_seed
 from ..scheduling import contact_zone, defer_into_window, next_run_at
 from ..services.reactions import pending_work_cancel
-from . import gates, writes, work
+from . import gates, reads, writes, work
 from .sweep import PARKED, batch_size
 
 logger = logging.getLogger(__name__)
@@ -100,17 +100,16 @@ class Batch:
         self.activities = []
         self.cancel = defaultdict(list)  # reason -> enrollment ids whose pending work ends
         self.after_commit = []
+        # Window verdicts and schedules depend on (step, contact timezone, tenant) and the
+        # batch's one `now`, not on the row: most rows of a batch share one answer.
+        self.memo = {}
 
     # ------------------------------------------------------------------ orchestration
 
     def run(self):
         started = time.perf_counter()
         with transaction.atomic():
-            rows = list(
-                Enrollment.objects.select_for_update(of=("self",)).select_related("contact")
-                .filter(pk__in=self.ids, lease_owner=self.owner)
-                .order_by("pk")
-            )
+            rows = reads.claimed_enrollments(ids=self.ids, lease_owner=self.owner)
             if not rows:
                 return {}
             steps = self.attach(rows)
@@ -133,13 +132,13 @@ class Batch:
         batch: read each once and attach the same object to every row."""
         sequences = {
             s.pk: s for s in Sequence.objects.select_related("tenant", "agent", "sender_profile")
-            .filter(pk__in={e.sequence_id for e in rows})
+            .filter(pk__any=list({e.sequence_id for e in rows}))
         }
         steps = work.steps_by_sequence(sequences)
         by_id = {step.pk: step for listed in steps.values() for step in listed}
         for e in rows:
-            e.sequence = sequences[e.sequence_id]
-            e.current_step = by_id.get(e.current_step_id)
+            reads.attach(e, "sequence", sequences[e.sequence_id])
+            reads.attach(e, "current_step", by_id.get(e.current_step_id))
         return steps
 
     def execute(self, rows, steps):
@@ -197,7 +196,10 @@ class Batch:
         passed = []
         for e in ready:
             step, contact, tenant = e.current_step, e.contact, e.sequence.tenant
-            held = gates.window_opening(now=self.now, step=step, contact=contact, tenant=tenant)
+            key = ("window", step.pk, contact.timezone, tenant.pk)
+            if key not in self.memo:
+                self.memo[key] = gates.window_opening(now=self.now, step=step, contact=contact, tenant=tenant)
+            held = self.memo[key]
             if held is None and step.channel in MESSAGE_CHANNELS:
                 slot = cap.next_slot(contact=contact, tenant=tenant)
                 if slot is not None:
@@ -286,15 +288,21 @@ class Batch:
         e.current_step = following
         e.step_pass = 1
         e.waiting_on = WaitingOn.NOTHING
-        e.next_run_at = next_run_at(
-            step=following, after=self.now, contact=e.contact, tenant=e.sequence.tenant,
-            seed=jitter_seed(e, following),
-        )
-        self.activity(
-            e, ActivityKind.STEP_SCHEDULED,
-            f"Step {following.order} ({following.get_channel_display()}) due {self.local(e, e.next_run_at)}",
-            data={"next_run_at": e.next_run_at.isoformat()}, step=following,
-        )
+        if following.jitter_minutes:  # jitter is seeded per enrollment: nothing to share
+            e.next_run_at, detail = self.schedule(e, following)
+        else:
+            key = ("schedule", following.pk, e.contact.timezone, e.sequence.tenant.pk)
+            if key not in self.memo:
+                self.memo[key] = self.schedule(e, following)
+            e.next_run_at, detail = self.memo[key]
+        self.activity(e, ActivityKind.STEP_SCHEDULED, detail, data={"next_run_at": e.next_run_at.isoformat()},
+                      step=following)
+
+    def schedule(self, e, step):
+        """When `step` is due for `e` counting from now, and the activity line saying so."""
+        when = next_run_at(step=step, after=self.now, contact=e.contact, tenant=e.sequence.tenant,
+                           seed=jitter_seed(e, step))
+        return when, f"Step {step.order} ({step.get_channel_display()}) due {self.local(e, when)}"
 
     def release(self, e):
         if e.lease_owner != PARKED:

@@ -4,7 +4,6 @@ Each is computed once per batch, not once per row."""
 from datetime import timedelta
 
 from django.db import connection
-from django.db.models import Count
 
 from ..scheduling import contact_zone, defer_into_window, skip_weekend
 
@@ -25,32 +24,52 @@ def window_opening(*, now, step, contact, tenant):
     return opens, "outside the send window"
 
 
+# One probe of (tenant, contact, created_at) per contact of the batch, newest first, at
+# most `cap` rows each: the LIMIT keeps PostgreSQL from flattening the probes into a hash
+# join over every recent message of the tenant (which it does when statistics are thin),
+# so the cost follows the batch, never the size of the message table.
+CAPPED_SQL = """
+SELECT m.contact_id, m.created_at
+FROM unnest(%(contacts)s::bigint[]) AS c(id)
+CROSS JOIN LATERAL (
+    SELECT contact_id, created_at FROM messaging_outboundmessage
+    WHERE tenant_id = %(tenant)s AND contact_id = c.id AND created_at > %(since)s
+      AND state = ANY(%(states)s::text[]) AND idempotency_key <> ALL(%(exclude)s::text[])
+    ORDER BY created_at DESC
+    LIMIT %(cap)s
+) m
+"""
+
+
 class FrequencyCap:
-    """Messages already counted against each contact's cap, loaded with one grouped query
-    for the whole batch, then kept current as the batch queues more."""
+    """Messages already counted against each contact's cap, loaded with one query per
+    tenant of the batch, then kept current as the batch queues more. A repeated
+    execution's own messages (`exclude_keys`) do not count against it."""
 
     def __init__(self, *, now, contacts_by_tenant, exclude_keys):
         self.now = now
-        self.sent = {}  # contact_id -> sorted created_at list inside the widest window
-        hours = max((t.frequency_cap_hours for t in contacts_by_tenant if t.frequency_cap_messages), default=0)
-        contact_ids = [cid for t, ids in contacts_by_tenant.items() if t.frequency_cap_messages for cid in ids]
-        if not hours or not contact_ids:
-            return
+        self.sent = {}  # contact_id -> sorted created_at list inside the tenant's window
+        for tenant, contact_ids in contacts_by_tenant.items():
+            if tenant.frequency_cap_messages and tenant.frequency_cap_hours and contact_ids:
+                for contact_id, created in self._counted(tenant, contact_ids, list(exclude_keys)):
+                    self.sent.setdefault(contact_id, []).append(created)
+        for times in self.sent.values():
+            times.sort()
+
+    def _counted(self, tenant, contact_ids, exclude):
+        since = self.now - timedelta(hours=tenant.frequency_cap_hours)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(CAPPED_SQL, {
+                    "contacts": list(set(contact_ids)), "tenant": tenant.pk, "since": since,
+                    "states": list(CAPPED_STATES), "exclude": exclude, "cap": tenant.frequency_cap_messages,
+                })
+                return cursor.fetchall()
         from messaging.models import OutboundMessage
 
-        rows = OutboundMessage.objects.filter(
-            contact_id__in=contact_ids, state__in=CAPPED_STATES, created_at__gt=now - timedelta(hours=hours)
-        ).exclude(idempotency_key__in=list(exclude_keys))
-        if connection.vendor == "postgresql":
-            from django.contrib.postgres.aggregates import ArrayAgg
-
-            grouped = rows.values("contact_id").annotate(
-                n=Count("id"), times=ArrayAgg("created_at", order_by="created_at")
-            )
-            self.sent = {row["contact_id"]: list(row["times"]) for row in grouped}
-        else:
-            for contact_id, created in rows.order_by("created_at").values_list("contact_id", "created_at"):
-                self.sent.setdefault(contact_id, []).append(created)
+        return OutboundMessage.objects.filter(
+            tenant=tenant, contact_id__in=contact_ids, created_at__gt=since, state__in=CAPPED_STATES,
+        ).exclude(idempotency_key__in=exclude).order_by().values_list("contact_id", "created_at")
 
     def next_slot(self, *, contact, tenant):
         """None if the contact may get one more message now, else when it may."""

@@ -25,7 +25,7 @@ def key_of(e):
 
 def steps_by_sequence(sequence_ids):
     steps = defaultdict(list)
-    for step in Step.objects.filter(sequence_id__in=sequence_ids).order_by("sequence_id", "order", "id"):
+    for step in Step.objects.filter(sequence_id__any=list(sequence_ids)).order_by("sequence_id", "order", "id"):
         steps[step.sequence_id].append(step)
     return steps
 
@@ -62,9 +62,9 @@ class StepWork:
 
         keys = {key_of(e): e for e in self.enrollments}
         messages = dict(
-            OutboundMessage.objects.filter(idempotency_key__in=list(keys)).values_list("idempotency_key", "state")
+            OutboundMessage.objects.filter(idempotency_key__any=list(keys)).values_list("idempotency_key", "state")
         )
-        tasks = dict(Task.objects.filter(idempotency_key__in=list(keys)).values_list("idempotency_key", "status"))
+        tasks = dict(Task.objects.filter(idempotency_key__any=list(keys)).values_list("idempotency_key", "status"))
         fresh_messages, fresh_tasks = [], []
         for key, e in keys.items():
             channel = e.current_step.channel
@@ -121,7 +121,7 @@ class StepWork:
 
         threads = defaultdict(list)
         rows = (
-            OutboundMessage.objects.filter(enrollment_id__in=[e.pk for e in enrollments], state="sent")
+            OutboundMessage.objects.filter(enrollment_id__any=[e.pk for e in enrollments], state="sent")
             .only("id", "enrollment_id", "subject", "body_text", "sent_at", "created_at", "channel")
             .order_by("sent_at", "created_at", "id")
         )
@@ -177,7 +177,7 @@ class StepWork:
         job_ids = {enrollment_id: pk for pk, enrollment_id in inserted}
         if len(job_ids) < len(enrollments):  # some existed already (or no RETURNING here)
             for pk, enrollment_id, step_id, step_pass in AgentJob.objects.filter(
-                enrollment_id__in=[e.pk for e in enrollments if e.pk not in job_ids]
+                enrollment_id__any=[e.pk for e in enrollments if e.pk not in job_ids]
             ).values_list("pk", "enrollment_id", "step_id", "step_pass"):
                 if next(e for e in enrollments if e.pk == enrollment_id).current_step_id == step_id:
                     job_ids[enrollment_id] = pk
@@ -231,7 +231,7 @@ class StepWork:
         from messaging.models import OutboundMessage
 
         ids = dict(
-            OutboundMessage.objects.filter(idempotency_key__in=[key for key, _, _ in approvals])
+            OutboundMessage.objects.filter(idempotency_key__any=[key for key, _, _ in approvals])
             .values_list("idempotency_key", "pk")
         )
         shape = _shape(ApprovalRequest)

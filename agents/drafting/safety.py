@@ -18,6 +18,7 @@ HOST_RE = re.compile(r"^(?:https?://)?(?:[^@/\s]*@)?([^/:?#\s]+)", re.IGNORECASE
 ALLOWED_TAGS = {"p", "br", "a", "strong", "em", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 
 
 @lru_cache(maxsize=256)
@@ -47,7 +48,7 @@ def link_flags(text, tenant):
         return []
     allowed = allowed_domains(getattr(tenant, "allowed_link_domains", "") or "")
     flags = []
-    for match in URL_RE.finditer(text):
+    for match in (URL_RE.finditer(text) if has_link(text) else ()):
         host = HOST_RE.match(match.group(0))
         domain = host.group(1).lower().rstrip(".,;:!?") if host else ""
         domain = domain[4:] if domain.startswith("www.") else domain
@@ -89,18 +90,41 @@ def _linkify(escaped_line):
     return URL_RE.sub(anchor, escaped_line)
 
 
+def _escape(line):
+    # What the sanitizer would emit for plain text: &, < and > escaped, NBSP named.
+    return html.escape(line, quote=False).replace("\xa0", "&nbsp;")
+
+
 def html_from_text(text):
-    """Email HTML built from the plain text (escaped, paragraphs, links), then sanitized
-    with a small allow-list. Model output is never trusted as markup."""
-    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    """Email HTML built from the plain text (escaped, paragraphs, links). Model output
+    is never trusted as markup. Text without links is escaped here and is safe as it
+    stands; the sanitizer (a small allow-list) runs when anchors were added, the only
+    markup that carries an attribute. Both paths give the same HTML for plain text (a
+    property the tests check), so a link never changes how the rest is written."""
+    text = text.replace("\x00", "").replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [p for p in PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+    has_links = has_link(text)
     parts = []
     for paragraph in paragraphs:
-        lines = [_linkify(html.escape(line, quote=True)) for line in paragraph.split("\n")]
+        lines = [_escape(line) for line in paragraph.split("\n")]
+        if has_links:
+            lines = [_linkify(line) for line in lines]
         parts.append("<p>" + "<br>".join(lines) + "</p>")
+    markup = "".join(parts)
+    return sanitize(markup) if has_links else markup
+
+
+def sanitize(markup):
     return nh3.clean(
-        "".join(parts), tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+        markup, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES, link_rel="noopener noreferrer",
     )
+
+
+def has_link(text):
+    """Whether URL_RE could match anywhere in `text` (a cheap test before the regex)."""
+    lowered = text.lower()
+    return ("http" in lowered or "www." in lowered) and URL_RE.search(text) is not None
 
 
 def clamp_sms(text):

@@ -54,9 +54,13 @@ class JobStatus(models.TextChoices):
 
 class AgentJob(models.Model):
     """One drafting job per (enrollment, step, pass). Tenant and enrollment lookups use
-    the composite indexes below, so their single-column FK indexes are left out."""
+    the composite indexes below, so their single-column FK indexes are left out. The
+    tenant is a copy of the enrollment's: no database constraint (a lookup per row at
+    commit); deleting a tenant cascades through Django."""
 
-    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    tenant = models.ForeignKey(
+        "scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="jobs")
     enrollment = models.ForeignKey(
         "sequences.Enrollment", on_delete=models.CASCADE, related_name="agent_jobs", db_index=False

@@ -121,8 +121,12 @@ class OutboundMessage(models.Model):
     idempotency key (enrollment, step, pass) makes a repeated execution find it."""
 
     # Written once per step by the processor: indexes covered by the tenant-first
-    # composites (or only useful for LIKE queries nobody runs) are left out.
-    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    # composites (or only useful for LIKE queries nobody runs) are left out, and the
+    # tenant (the contact's own) has no database constraint, which would cost a lookup
+    # per row at commit; deleting a tenant cascades through Django.
+    tenant = models.ForeignKey(
+        "scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     idempotency_key = models.CharField(max_length=100)
     enrollment = models.ForeignKey(
         "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"

@@ -234,15 +234,27 @@ class ActivityKind(models.TextChoices):
 
 class Activity(models.Model):
     """Every state change of an enrollment (DESIGN invariant 6). The largest table:
-    FK indexes covered by the composites below are left out."""
+    FK indexes covered by the composites below are left out.
 
-    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    Only the enrollment is a database-level foreign key. Tenant, contact and sequence
+    are copies of the enrollment's own (kept for the timeline queries), and the step is
+    history; each database constraint would cost one lookup per inserted row at commit,
+    and the processor writes two rows per step. Deleting any of them still cascades or
+    nulls through Django, which is the only way this project deletes."""
+
+    tenant = models.ForeignKey(
+        "scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     enrollment = models.ForeignKey(
         Enrollment, on_delete=models.CASCADE, related_name="activities", db_index=False
     )
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="activities")
-    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+")
-    step = models.ForeignKey(Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="activities", db_constraint=False
+    )
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    step = models.ForeignKey(
+        Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     kind = models.CharField(max_length=24, choices=ActivityKind.choices)
     detail = models.CharField(max_length=300, blank=True)
     data = models.JSONField(default=dict, blank=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from .. import lifecycle
 from ..models import Activity, ActivityKind, Enrollment, EnrollmentStatus, WaitingOn
 from ..scheduling import contact_zone, defer_into_window
+from . import writes
 from .sweep import PARKED
 
 # Overdue steps are spaced this far apart, and spread over at most MAX_SPREAD in total.
@@ -58,17 +59,11 @@ def sequence_resume_schedule(*, tenant, sequence, actor, send_overdue_now=False,
 
 
 def _write(rows, *, at):
-    if not rows:
-        return
+    for e in rows:
+        e.lease_owner, e.lease_expires_at = "", None
     if connection.vendor != "postgresql":
         for e in rows:
             Enrollment.objects.filter(pk=e.pk).update(next_run_at=e.next_run_at, lease_owner="",
                                                       lease_expires_at=None, updated_at=at)
         return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE sequences_enrollment e SET next_run_at = v.next_run_at, lease_owner = '', "
-            "lease_expires_at = NULL, updated_at = %s "
-            "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, next_run_at) WHERE e.id = v.id",
-            [at, [e.pk for e in rows], [e.next_run_at for e in rows]],
-        )
+    writes.rows_update(Enrollment, rows, ("next_run_at", "lease_owner", "lease_expires_at"), also={"updated_at": at})

@@ -11,7 +11,7 @@ instances: `_state.adding` is False and `_state.db` is set, as `Model.from_db` d
 Model init signals are not sent for them (no receiver in this project listens to
 Enrollment or Contact init).
 """
-from django.db import connection
+from django.db import connection, connections
 from django.db.models.base import ModelState
 
 from contacts.models import Contact
@@ -34,17 +34,19 @@ class _Filler:
     def columns(self, alias):
         return [f"{alias}.{connection.ops.quote_name(f.column)}" for f in self.fields]
 
-    def build(self, values):
+    def build(self, values, db):
+        """`db`: the connection wrapper the rows came from (looked up once per batch:
+        Django's connection proxy costs a thread-local lookup per attribute access)."""
         obj = self.model.__new__(self.model)
         state = ModelState()
         state.adding = False
-        state.db = connection.alias
+        state.db = db.alias
         data = obj.__dict__
         data.update(zip(self.attnames, values))
         for attname, field, converters in self.converters:
             value = data[attname]
             for convert in converters:
-                value = convert(value, field, connection)
+                value = convert(value, field, db)
             data[attname] = value
         data["_state"] = state
         return obj
@@ -95,9 +97,10 @@ def claimed_enrollments(*, ids, lease_owner):
             [list(ids), lease_owner],
         )
         found = cursor.fetchall()
+    db = connections[connection.alias]
     rows = []
     for values in found:
-        e = enrollment.build(values[:width])
-        attach(e, "contact", contact.build(values[width:]))
+        e = enrollment.build(values[:width], db)
+        attach(e, "contact", contact.build(values[width:], db))
         rows.append(e)
     return rows

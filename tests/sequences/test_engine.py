@@ -369,3 +369,17 @@ def test_an_idle_sweep_reads_only_the_claim_index(tenant):
 
     assert "enrollment_claim_idx" in due_plan
     assert "enrollment_lease_idx" in expired_plan
+
+
+def test_a_sweep_stops_claiming_at_the_in_flight_cap_counting_batches_already_out(tenant, settings):
+    settings.PROCESSOR_MAX_IN_FLIGHT = 5
+    sequence, (first, *_) = running_sequence(tenant)
+    for _ in range(9):
+        due_enrollment(sequence, first)
+    sweep.claim_batch(now=WEDNESDAY, owner="earlier-sweep", limit=2)
+    batches = []
+
+    claimed = sweep.run(now=WEDNESDAY, limit=2, dispatch=lambda ids, owner, at: batches.append(ids))
+
+    assert claimed == 3 and [len(ids) for ids in batches] == [2, 1]
+    assert Enrollment.objects.filter(lease_owner="").count() == 4

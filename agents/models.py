@@ -61,11 +61,17 @@ class AgentJob(models.Model):
     tenant = models.ForeignKey(
         "scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
     )
-    agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="jobs")
+    # Which agent drafted it and for which step is history, nulled through Django when
+    # either is deleted: no database constraint (a lookup per row at commit).
+    agent = models.ForeignKey(
+        Agent, null=True, on_delete=models.SET_NULL, related_name="jobs", db_constraint=False
+    )
     enrollment = models.ForeignKey(
         "sequences.Enrollment", on_delete=models.CASCADE, related_name="agent_jobs", db_index=False
     )
-    step = models.ForeignKey("sequences.Step", null=True, on_delete=models.SET_NULL, related_name="+")
+    step = models.ForeignKey(
+        "sequences.Step", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     step_pass = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)

@@ -131,9 +131,15 @@ class OutboundMessage(models.Model):
     enrollment = models.ForeignKey(
         "sequences.Enrollment", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
     )
-    step = models.ForeignKey("sequences.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # The step is history (nulled through Django when it is deleted): no database
+    # constraint, as for the tenant.
+    step = models.ForeignKey(
+        "sequences.Step", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
+    )
     step_pass = models.PositiveIntegerField(default=1)
-    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="messages")
+    contact = models.ForeignKey(
+        "contacts.Contact", on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     agent_job = models.OneToOneField(
         "agents.AgentJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
     )
@@ -153,7 +159,7 @@ class OutboundMessage(models.Model):
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)
     thread_root = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies"
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="thread_replies", db_index=False
     )
     approved_content_hash = models.CharField(max_length=64, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -181,8 +187,14 @@ class OutboundMessage(models.Model):
                 condition=Q(state__in=["queued", "sending"]),
                 name="outbound_pending_idx",
             ),
-            models.Index(fields=["tenant", "contact", "-created_at"]),
+            # Contact first: the contact's timeline, the frequency cap and the contact's
+            # delete all use it, so no separate contact index is needed.
+            models.Index(fields=["contact", "-created_at"]),
             models.Index(fields=["tenant", "state"]),
+            # Most messages start no thread of replies: only those that do are indexed.
+            models.Index(
+                fields=["thread_root"], condition=Q(thread_root__isnull=False), name="outbound_thread_root_idx"
+            ),
         ]
 
     def __str__(self):

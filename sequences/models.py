@@ -249,7 +249,8 @@ class Activity(models.Model):
         Enrollment, on_delete=models.CASCADE, related_name="activities", db_index=False
     )
     contact = models.ForeignKey(
-        "contacts.Contact", on_delete=models.CASCADE, related_name="activities", db_constraint=False
+        "contacts.Contact", on_delete=models.CASCADE, related_name="activities", db_index=False,
+        db_constraint=False,
     )
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     step = models.ForeignKey(
@@ -269,7 +270,9 @@ class Activity(models.Model):
         verbose_name_plural = "activities"
         indexes = [
             models.Index(fields=["enrollment", "-created_at"]),
-            models.Index(fields=["tenant", "contact", "-created_at"]),
+            # Contact first: the contact's timeline (a contact is one tenant's) and the
+            # contact's delete both use it, so no separate contact index is needed.
+            models.Index(fields=["contact", "-created_at"]),
             models.Index(fields=["tenant", "-created_at"]),
         ]
 

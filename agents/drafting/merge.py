@@ -53,9 +53,8 @@ def field_values(*, contact, agent):
         "title": clean_value(getattr(contact, "title", "")),
         "timezone": clean_value(getattr(contact, "timezone", "")),
         "email": clean_value(getattr(contact, "email", "")),
-        "sender_name": clean_value(getattr(agent, "sender_name", "")),
-        "sender_title": clean_value(getattr(agent, "sender_title", "")),
-        "sender_company": clean_value(getattr(agent, "company_name", "")),
+        **_sender_values(getattr(agent, "sender_name", ""), getattr(agent, "sender_title", ""),
+                         getattr(agent, "company_name", "")),
     }
     custom = getattr(contact, "custom_fields", None) or {}
     if isinstance(custom, dict):
@@ -64,6 +63,13 @@ def field_values(*, contact, agent):
             if cleaned:
                 values[CUSTOM_PREFIX + str(key)] = cleaned
     return values
+
+
+@lru_cache(maxsize=1024)
+def _sender_values(name, title, company):
+    # The persona is the same for every draft of a batch: cleaned once per text.
+    return {"sender_name": clean_value(name), "sender_title": clean_value(title),
+            "sender_company": clean_value(company)}
 
 
 def resolve(name, values, fallbacks):

@@ -5,6 +5,7 @@ input always gives the same draft while a list of contacts does not all get the
 same sentence."""
 import re
 import zlib
+from functools import lru_cache
 
 from .merge import clean_value, field_values, render_body, render_line, resolve
 from .types import Draft
@@ -168,6 +169,26 @@ def _profile_values(request):
     return raw, fallbacks, values
 
 
+# The step's overrides read the same for every contact: phrased once per text, not once
+# per draft (the processor drafts thousands of contacts of the same step per batch).
+@lru_cache(maxsize=1024)
+def _step_phrases(angle, value):
+    phrases = {}
+    angle, value = _phrase(angle), _phrase(value)
+    if angle:
+        phrases["angle"] = _second_person(_lower_first(angle))
+    if value:
+        value = _second_person(value)
+        phrases["value"] = _lower_first(value)
+        phrases["Value"] = _upper_first(value)
+    return tuple(phrases.items())
+
+
+@lru_cache(maxsize=1024)
+def _cta(cta, job_type):
+    return _second_person(cta_sentence(cta)) or DEFAULT_CTAS.get(job_type, DEFAULT_CTAS["initial_outreach"])
+
+
 def write(request):
     step, agent, contact = request.step, request.agent, request.contact
     channel = request.effective_channel
@@ -175,16 +196,8 @@ def write(request):
     seed = zlib.crc32(f"{getattr(contact, 'pk', '')}:{getattr(step, 'pk', '')}".encode())
     raw, fallbacks, values = _profile_values(request)
 
-    angle = _phrase(getattr(step, "angle", ""))
-    value = _phrase(getattr(step, "value_proposition", ""))
-    if angle:
-        values["angle"] = _second_person(_lower_first(angle))
-    if value:
-        value = _second_person(value)
-        values["value"] = _lower_first(value)
-        values["Value"] = _upper_first(value)
-    cta = _second_person(cta_sentence(getattr(step, "cta", ""))) or DEFAULT_CTAS.get(
-        job_type, DEFAULT_CTAS["initial_outreach"])
+    values.update(_step_phrases(getattr(step, "angle", "") or "", getattr(step, "value_proposition", "") or ""))
+    cta = _cta(getattr(step, "cta", "") or "", job_type)
 
     if channel in TALKING_POINT_CHANNELS or job_type in TALKING_POINT_CHANNELS:
         return _talking_points(request, values, cta, channel, job_type)

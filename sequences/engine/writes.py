@@ -30,6 +30,13 @@ def _postgres():
     return connection.vendor == "postgresql"
 
 
+def _json(value):
+    # Most JSON values written per step are empty (no flags, no extra data).
+    if not value:
+        return "[]" if isinstance(value, list) else "{}" if isinstance(value, dict) else json.dumps(value)
+    return json.dumps(value)
+
+
 def _copy(cursor, table, columns, rows):
     json_positions = [i for i, c in enumerate(columns) if c.strip('"') in JSON_COLUMNS]
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
@@ -37,7 +44,7 @@ def _copy(cursor, table, columns, rows):
             if json_positions:
                 row = list(row)
                 for i in json_positions:
-                    row[i] = json.dumps(row[i])
+                    row[i] = _json(row[i])
             copy.write_row(row)
 
 

@@ -24,10 +24,10 @@ def window_opening(*, now, step, contact, tenant):
     return opens, "outside the send window"
 
 
-# One probe of (tenant, contact, created_at) per contact of the batch, newest first, at
-# most `cap` rows each: the LIMIT keeps PostgreSQL from flattening the probes into a hash
-# join over every recent message of the tenant (which it does when statistics are thin),
-# so the cost follows the batch, never the size of the message table.
+# One probe of the (contact, created_at) index per contact of the batch, newest first, at
+# most `cap` rows each: the LIMIT keeps PostgreSQL from flattening the probes into a scan
+# of every recent message of the tenant (which it does when statistics are thin), so the
+# cost follows the batch, never the size of the message table.
 CAPPED_SQL = """
 SELECT m.contact_id, m.created_at
 FROM unnest(%(contacts)s::bigint[]) AS c(id)

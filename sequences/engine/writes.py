@@ -10,6 +10,7 @@ row, and no model instance is built for a row that is only inserted.
 Zero-config (SQLite) development uses the ORM equivalents: small volumes, same results.
 """
 import json
+import zlib
 
 from django.db import connection
 
@@ -49,8 +50,11 @@ def _copy(cursor, table, columns, rows):
 
 
 def _stage(cursor, table, columns):
-    """A temporary table with these columns of `table`, emptied at every commit."""
-    stage = f"_stage_{table}"
+    """A temporary table with these columns of `table`, emptied at every commit. Named
+    after its columns too: a connection keeps its temporary tables, and two writers of
+    the same table with other columns must not find each other's."""
+    digest = zlib.crc32(",".join(columns).encode())
+    stage = f"_stage_{table}_{digest:08x}"
     cursor.execute(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "
         f"SELECT {', '.join(columns)} FROM {table} WITH NO DATA"
@@ -96,7 +100,7 @@ def rows_update(model, objects, fields, *, also=None):
 
     The staged table has no statistics, so the ids are also given as a plain "= ANY" on
     the target: the planner then knows it is after a batch of rows, not a join of two
-    unknowns (it once chose a nested loop over both, quadratic in the batch)."""
+    unknowns (without it, it chose a nested loop over both, quadratic in the batch)."""
     if not objects:
         return 0
     opts = model._meta

@@ -105,3 +105,20 @@ def test_resuming_with_send_overdue_now_makes_them_all_due_at_once(manager_clien
     manager_client.post(reverse("sequences:sequence-resume", args=[sequence.pk]), {"send_overdue_now": "on"})
 
     assert len(set(Enrollment.objects.filter(sequence=sequence).values_list("next_run_at", flat=True))) == 1
+
+
+def test_a_batch_runs_on_a_connection_that_resumed_a_sequence_first(tenant, other_tenant):
+    # Both write enrollments through a staged copy, each with its own columns; the
+    # connection keeps its temporary tables between transactions.
+    sequence, (first, *_) = running_sequence(tenant)
+    overdue = due_enrollment(sequence, first, at=WEDNESDAY - timedelta(days=3))
+    outsider_sequence, (outsider_first, *_) = running_sequence(other_tenant)
+    outsider = due_enrollment(outsider_sequence, outsider_first)
+
+    assert sequence_resume_schedule(tenant=tenant, sequence=sequence, actor=None, now=WEDNESDAY) == 1
+    claimed, reports = sweep_inline(now=WEDNESDAY)
+
+    assert claimed == 2 and sum(report.get("executed", 0) for report in reports) == 2
+    assert OutboundMessage.objects.filter(enrollment__in=[overdue, outsider]).count() == 2
+    overdue.refresh_from_db()
+    assert overdue.current_step_id != first.pk

@@ -235,6 +235,17 @@ def _ordered_steps(sequence):
     return list(Step.objects.filter(sequence=sequence).order_by("order", "pk"))
 
 
+def _locked_with_steps(*, tenant, step):
+    """The step's sequence locked for editing, its steps in order, and the step as it is
+    now among them (it may have been deleted meanwhile)."""
+    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
+    steps = _ordered_steps(sequence)
+    current = next((s for s in steps if s.pk == step.pk), None)
+    if current is None:
+        raise ValidationError("This step no longer exists.")
+    return sequence, steps, current
+
+
 def _reordered(steps, step, position):
     rest = [s for s in steps if s.pk != step.pk]
     position = max(1, min(position, len(steps)))
@@ -305,11 +316,7 @@ def step_delete(*, tenant, step, actor, now=None):
     """Delete a step; enrollments waiting on it continue with the next one. Returns the
     number of enrollments moved."""
     now = now or timezone.now()
-    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
-    steps = _ordered_steps(sequence)
-    step = next((s for s in steps if s.pk == step.pk), None)
-    if step is None:
-        raise ValidationError("This step no longer exists.")
+    sequence, steps, step = _locked_with_steps(tenant=tenant, step=step)
     remaining = [s for s in steps if s.pk != step.pk]
     plan = plan_change(old_steps=steps, new_steps=remaining, groups=_open_groups(sequence, now))
     if plan.blocked:
@@ -329,11 +336,7 @@ def step_delete(*, tenant, step, actor, now=None):
 def step_move(*, tenant, step, position, actor, now=None):
     """Move a step to `position` (1-based). Returns the number of enrollments moved."""
     now = now or timezone.now()
-    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
-    steps = _ordered_steps(sequence)
-    step = next((s for s in steps if s.pk == step.pk), None)
-    if step is None:
-        raise ValidationError("This step no longer exists.")
+    sequence, steps, step = _locked_with_steps(tenant=tenant, step=step)
     old_order = step.order
     reordered = _reordered(steps, step, position)
     if [s.pk for s in reordered] == [s.pk for s in steps]:

@@ -1,13 +1,17 @@
 """Form shapes for the builder. The rules live in the services (shared with the
 activation check); forms only parse input and show errors next to their fields."""
 from django import forms
+from django.forms.models import model_to_dict
 
 from agents.models import Agent
 from messaging.models import Mailbox, MailboxPool
 
 from . import merge_fields
 from .models import Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
-from .services.steps import step_errors
+from .services.steps import DEFAULTS as STEP_DEFAULTS
+from .services.steps import step_errors, step_values
+
+SUGGESTED_WINDOW = {"window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
 
 DAY_CHOICES = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 STATUS_FILTERS = [("", "All statuses")] + list(SequenceStatus.choices)
@@ -58,15 +62,8 @@ class SequenceSettingsForm(forms.Form):
 
     @classmethod
     def initial_for(cls, sequence):
-        return {
-            "name": sequence.name, "description": sequence.description,
-            "stop_on_reply": sequence.stop_on_reply, "stop_on_meeting": sequence.stop_on_meeting,
-            "sender_profile": sequence.sender_profile_id, "mailbox_pool": sequence.mailbox_pool_id,
-            "agent": sequence.agent_id, "is_default": sequence.is_default,
-            "reenroll_policy": sequence.reenroll_policy, "reenroll_after_days": sequence.reenroll_after_days,
-            "rejection_policy": sequence.rejection_policy,
-            "approval_expiry_hours": sequence.approval_expiry_hours,
-        }
+        # Every field of this form is a field of Sequence under the same name.
+        return model_to_dict(sequence, fields=list(cls.base_fields))
 
     def clean(self):
         data = super().clean()
@@ -121,22 +118,13 @@ class StepForm(forms.Form):
 
     @classmethod
     def initial_for(cls, step=None):
+        """A new step starts from the services' defaults; an existing one from its values.
+        Without a window of its own, the window fields suggest office hours (unticked)."""
         if step is None:
-            return {"channel": Channel.EMAIL, "job_type": JobType.FOLLOW_UP, "delay_value": 3,
-                    "delay_unit": DelayUnit.DAYS, "jitter_minutes": 0,
-                    "window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
+            return {**STEP_DEFAULTS, **SUGGESTED_WINDOW}
+        values = step_values(step)
         has_window = step.window_days is not None or step.window_start is not None
-        return {
-            "channel": step.channel, "job_type": step.job_type, "delay_value": step.delay_value,
-            "delay_unit": step.delay_unit, "business_days_only": step.business_days_only,
-            "use_window": has_window,
-            "window_days": step.window_days if has_window else [0, 1, 2, 3, 4],
-            "window_start": step.window_start if has_window else "09:00",
-            "window_end": step.window_end if has_window else "17:00",
-            "jitter_minutes": step.jitter_minutes, "angle": step.angle, "cta": step.cta,
-            "value_proposition": step.value_proposition, "subject_template": step.subject_template,
-            "body_template": step.body_template, "requires_human_approval": step.requires_human_approval,
-        }
+        return {**values, "use_window": has_window, **({} if has_window else SUGGESTED_WINDOW)}
 
     def clean(self):
         data = super().clean()

@@ -1,5 +1,7 @@
 """The sequences page, template gallery and builder: full pages, HTMX partials,
 422 on invalid input, rights and the outsider's 404s."""
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -320,3 +322,48 @@ def test_outsider_gets_404_for_every_sequence_and_step_url(outsider_client, sequ
 def test_a_step_of_another_sequence_is_404_under_this_one(rep_client, sequence, tenant):
     elsewhere = StepFactory(sequence=SequenceFactory(tenant=tenant), order=1)
     assert rep_client.get(url("step-edit", sequence.pk, elsewhere.pk)).status_code == 404
+
+
+def test_the_settings_panel_opens_on_the_sequences_current_settings(rep_client, sequence, tenant, other_tenant):
+    agent = AgentFactory(tenant=tenant, name="Closer")
+    Sequence.objects.filter(pk=sequence.pk).update(
+        name="Q4 push", agent=agent, reenroll_policy="after_days", reenroll_after_days=45, rejection_policy="pause",
+        approval_expiry_hours=12, stop_on_reply=False,
+    )
+    AgentFactory(tenant=other_tenant, name="Outsider agent")
+
+    page = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+
+    assert 'value="Q4 push"' in page
+    assert f'<option value="{agent.pk}" selected>Closer</option>' in page
+    assert '<option value="after_days" selected>' in page and '<option value="pause" selected>' in page
+    assert 'name="reenroll_after_days" value="45"' in page and 'name="approval_expiry_hours" value="12"' in page
+    assert "Outsider agent" not in page
+
+
+def field(html, field_id):
+    """The rendered tag of the form field with this id (a page holds several step forms)."""
+    match = re.search(rf'<select[^>]*id="{field_id}"[^>]*>.*?</select>|<input[^>]*id="{field_id}"[^>]*>', html, re.S)
+    assert match, field_id
+    return match.group(0)
+
+
+def test_step_forms_open_on_the_steps_values_and_suggest_office_hours_when_it_has_no_window(rep_client, sequence):
+    windowed = sequence.steps.get(order=2)
+    plain = StepFactory(sequence=sequence, order=3, delay_value=5, delay_unit="hours", cta="Ask for a demo")
+
+    windowed_form = rep_client.get(url("step-edit", sequence.pk, windowed.pk), **HX).content.decode()
+    plain_form = rep_client.get(url("step-edit", sequence.pk, plain.pk), **HX).content.decode()
+    page = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+
+    w, p = f"s{windowed.pk}_", f"s{plain.pk}_"
+    assert "checked" in field(windowed_form, w + "use_window")
+    assert "checked" in field(windowed_form, w + "business_days_only")
+    assert 'value="5"' in field(plain_form, p + "delay_value")
+    assert '<option value="hours" selected>' in field(plain_form, p + "delay_unit")
+    assert 'value="Ask for a demo"' in field(plain_form, p + "cta")
+    assert "checked" not in field(plain_form, p + "use_window")
+    assert 'value="09:00"' in field(plain_form, p + "window_start")
+    # The add form at the end of the timeline: a follow-up email three days later.
+    assert '<option value="follow_up" selected>' in field(page, "new_job_type")
+    assert 'value="3"' in field(page, "new_delay_value")

@@ -49,9 +49,10 @@ class FrequencyCap:
     def __init__(self, *, now, contacts_by_tenant, exclude_keys):
         self.now = now
         self.sent = {}  # contact_id -> sorted created_at list inside the tenant's window
+        exclude_keys = list(exclude_keys)
         for tenant, contact_ids in contacts_by_tenant.items():
             if tenant.frequency_cap_messages and tenant.frequency_cap_hours and contact_ids:
-                for contact_id, created in self._counted(tenant, contact_ids, list(exclude_keys)):
+                for contact_id, created in self._counted(tenant, contact_ids, exclude_keys):
                     self.sent.setdefault(contact_id, []).append(created)
         for times in self.sent.values():
             times.sort()

@@ -11,6 +11,8 @@ instances: `_state.adding` is False and `_state.db` is set, as `Model.from_db` d
 Model init signals are not sent for them (no receiver in this project listens to
 Enrollment or Contact init).
 """
+import functools
+
 from django.db import connection, connections
 from django.db.models.base import ModelState
 
@@ -62,13 +64,9 @@ def _use_compiled_timestamps(cursor):
     cursor.adapters.register_loader(oid, postgres.adapters.get_loader(oid, pq.Format.TEXT))
 
 
-_fillers = {}
-
-
+@functools.cache
 def _filler(model):
-    if model not in _fillers:
-        _fillers[model] = _Filler(model)
-    return _fillers[model]
+    return _Filler(model)
 
 
 def attach(obj, name, value):

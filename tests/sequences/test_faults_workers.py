@@ -52,7 +52,7 @@ class Workers:
         self.tmp_path = tmp_path
         self.procs = []
 
-    def start(self, name):
+    def start(self, name, **overrides):
         db = settings.DATABASES["default"]
         env = {
             **os.environ,
@@ -65,6 +65,7 @@ class Workers:
             "PROCESSOR_KICK_DELIVERY": "false",
             "DEBUG": "true",
             "CONN_MAX_AGE": "0",
+            **overrides,
         }
         log = self.tmp_path / f"{name}.log"
         proc = subprocess.Popen(
@@ -251,3 +252,34 @@ def test_the_same_batch_task_delivered_twice_to_a_worker_runs_once(tenant, worke
     time.sleep(1)  # let the second delivery run too
     assert_exactly_once(enrollments, first)
     assert Activity.objects.filter(kind="step_executed").count() == 50
+
+
+def worker_backends():
+    """PostgreSQL backends of this test database other than the test's own connection."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, backend_start FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        )
+        return sorted(cursor.fetchall())
+
+
+def test_a_worker_keeps_its_database_connection_from_one_batch_to_the_next(tenant, workers):
+    # Celery closes every connection around every task unless told otherwise; a new
+    # PostgreSQL backend per batch cost more than the batch's own statements.
+    from sequences import tasks
+
+    sequence, first, enrollments = seed(tenant, 2)
+    workers.start("keeper", CONN_MAX_AGE="600")
+    for done in (1, 2):
+        owner = sweep.new_owner()
+        tasks.process_batch.delay(sweep.claim_batch(now=timezone.now(), owner=owner, limit=1), owner)
+        assert wait_until_executed(done) == done
+        time.sleep(0.5)  # past the task's end, where the connection used to be closed
+        seen = worker_backends()
+        if done == 1:
+            first_seen = seen
+
+    assert len(first_seen) == 1
+    assert seen == first_seen
+    assert_exactly_once(enrollments, first)

@@ -49,6 +49,9 @@ def new_owner():
 
 
 # Expired leases first (they are the oldest work), then fresh due rows by priority.
+# The picked rows are updated by primary key ("= ANY(ARRAY(…))"): joined to the CTE
+# instead, the planner hashed the whole enrollment table for every batch (a
+# sequential scan per claim, growing with the table, not with the work).
 EXPIRED_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT id FROM sequences_enrollment
@@ -60,7 +63,7 @@ WITH picked AS MATERIALIZED (
 )
 UPDATE sequences_enrollment e
 SET lease_owner = %(owner)s, lease_expires_at = %(expires)s
-FROM picked WHERE e.id = picked.id
+WHERE e.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING e.id
 """
 
@@ -80,7 +83,7 @@ WITH picked AS MATERIALIZED (
 )
 UPDATE sequences_enrollment e
 SET lease_owner = %(owner)s, lease_expires_at = %(expires)s
-FROM picked WHERE e.id = picked.id
+WHERE e.id = ANY(ARRAY(SELECT id FROM picked))
 RETURNING e.id
 """
 

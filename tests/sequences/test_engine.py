@@ -83,6 +83,23 @@ def test_a_repeated_execution_of_the_same_step_creates_nothing_new(tenant):
     assert enrollment.current_step == second
 
 
+def test_a_repeated_execution_whose_message_is_gone_drafts_again_under_the_agent_job_it_made(tenant):
+    sequence, (first, second, _) = running_sequence(tenant)
+    enrollment = due_enrollment(sequence, first)
+    sweep_inline()
+    job = AgentJob.objects.get(enrollment=enrollment)
+    OutboundMessage.objects.filter(enrollment=enrollment).delete()
+    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, next_run_at=WEDNESDAY)
+
+    sweep_inline()
+
+    assert list(AgentJob.objects.filter(enrollment=enrollment)) == [job]
+    message = OutboundMessage.objects.get(enrollment=enrollment)
+    assert (message.agent_job_id, message.state, message.step_id) == (job.pk, "queued", first.pk)
+    enrollment.refresh_from_db()
+    assert enrollment.current_step == second
+
+
 @pytest.mark.parametrize(
     "contact_fields, reason",
     [
@@ -369,6 +386,27 @@ def test_an_idle_sweep_reads_only_the_claim_index(tenant):
 
     assert "enrollment_claim_idx" in due_plan
     assert "enrollment_lease_idx" in expired_plan
+
+
+def test_a_claim_looks_up_the_rows_it_picked_by_their_primary_keys(tenant):
+    # Joined to the picked rows instead, the UPDATE was planned as a hash join over the
+    # whole enrollment table on large tables: every claim then cost as much as the table
+    # was large. (Small test tables make any plan cheap, so the shape is what is checked.)
+    from django.db import connection
+
+    sequence, (first, *_) = running_sequence(tenant)
+    due_enrollment(sequence, first)
+    params = {"now": WEDNESDAY, "owner": "x", "expires": WEDNESDAY, "limit": 100, "priorities": sweep.PRIORITIES}
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plans = []
+        for sql in (sweep.DUE_SQL, sweep.EXPIRED_SQL):
+            cursor.execute("EXPLAIN " + sql, params)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+
+    for plan in plans:
+        assert "Index Cond: (id = ANY ($" in plan  # not "(id = picked.id)": no join
+        assert "Hash" not in plan
 
 
 def test_a_sweep_stops_claiming_at_the_in_flight_cap_counting_batches_already_out(tenant, settings):

@@ -3,7 +3,9 @@ once, draft, route by autonomy, advance.
 
 Exactly once: every piece of work carries the key "enrollment:step:pass". Work that
 already exists for a key (a repeated execution) is found first and followed, never
-created again; inserts use ON CONFLICT DO NOTHING as the last line of defence.
+created again. The enrollments are locked for the whole batch, so what was found missing
+stays missing until commit; the unique indexes are the last line of defence (see
+writes.py).
 """
 import functools
 import time
@@ -11,6 +13,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from ..models import Channel, Step, WaitingOn
+from . import writes
 from .writes import RowShape
 
 MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
@@ -147,9 +150,11 @@ class StepWork:
         from approvals.services import content_hash
         from messaging.models import OutboundMessage
 
-        jobs_shape, messages_shape = _shape(AgentJob), _shape(OutboundMessage)
+        jobs_shape, messages_shape = _shape(AgentJob, with_pk=True), _shape(OutboundMessage)
         threads = self.threads(enrollments)
         now = self.now
+        job_ids = self.jobs_existing(enrollments)
+        fresh_ids = iter(writes.allocate_ids(AgentJob, len(enrollments) - len(job_ids)))
         jobs, drafts, failures = [], {}, {}
         for e in enrollments:
             agent = e.sequence.agent
@@ -172,15 +177,10 @@ class StepWork:
                 values["duration_ms"] = int((time.perf_counter() - started) * 1000)
             else:
                 values.update(status="queued", next_attempt_at=now + FIRST_RUN_GRACE)
-            jobs.append(jobs_shape.row(**values))
-        inserted = jobs_shape.insert(jobs, once=True, returning=("id", "enrollment_id"))
-        job_ids = {enrollment_id: pk for pk, enrollment_id in inserted}
-        if len(job_ids) < len(enrollments):  # some existed already (or no RETURNING here)
-            for pk, enrollment_id, step_id, step_pass in AgentJob.objects.filter(
-                enrollment_id__any=[e.pk for e in enrollments if e.pk not in job_ids]
-            ).values_list("pk", "enrollment_id", "step_id", "step_pass"):
-                if next(e for e in enrollments if e.pk == enrollment_id).current_step_id == step_id:
-                    job_ids[enrollment_id] = pk
+            if e.pk not in job_ids:  # a repeated execution keeps the job it made before
+                job_ids[e.pk] = values["id"] = next(fresh_ids)
+                jobs.append(jobs_shape.row(**values))
+        jobs_shape.insert(jobs)
 
         messages, approvals, queued, remote = [], [], 0, []
         for e in enrollments:
@@ -217,13 +217,25 @@ class StepWork:
                     e, self.steps, executed=f"{step.get_channel_display()} queued for delivery (sent without review)"
                 )
             messages.append(messages_shape.row(**values))
-        messages_shape.insert(messages, once=True)
+        messages_shape.insert(messages)
         if approvals:
             self.approvals_create(approvals)
         if queued:
             self.batch.after_commit.append(_kick_delivery)
         for tenant_id, job_id in remote:
             self.batch.after_commit.append(_run_job(tenant_id, job_id))
+
+    def jobs_existing(self, enrollments):
+        """enrollment id -> the agent job an earlier execution of this very step and pass
+        made (its message is gone, or the step would have been followed instead)."""
+        from agents.models import AgentJob
+
+        wanted = {(e.pk, e.current_step_id, e.step_pass) for e in enrollments}
+        found = AgentJob.objects.filter(enrollment_id__any=[e.pk for e in enrollments]).values_list(
+            "enrollment_id", "step_id", "step_pass", "pk"
+        )
+        return {enrollment_id: pk for enrollment_id, step_id, step_pass, pk in found
+                if (enrollment_id, step_id, step_pass) in wanted}
 
     def approvals_create(self, approvals):
         """The bulk equivalent of approvals.services.approval_request_create."""
@@ -272,8 +284,8 @@ class StepWork:
 
 
 @functools.cache
-def _shape(model):
-    return RowShape(model)
+def _shape(model, with_pk=False):
+    return RowShape(model, with_pk=with_pk)
 
 
 def _kick_delivery():

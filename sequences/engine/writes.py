@@ -1,9 +1,12 @@
 """The set-based writes of a batch.
 
-Rows are plain tuples, written with COPY (PostgreSQL's bulk path): activity rows straight
-into their table; rows that must be created at most once (agent jobs, messages, tasks)
-through a per-connection staging table and one INSERT … SELECT … ON CONFLICT DO NOTHING;
-every enrollment of the batch (whatever happened to it: advanced, deferred, waiting,
+Rows are plain tuples, written with COPY (PostgreSQL's bulk path). Activity rows, and
+the agent jobs and messages the batch has just checked do not exist yet (under the
+enrollments' row locks nobody else can create them meanwhile), go straight into their
+tables; a unique index is still the last line of defence: a duplicate fails the batch,
+which is split until the row is alone and deferred with the error. Rows that may exist
+(tasks, approval requests) go through a per-connection staging table and one
+INSERT … SELECT … ON CONFLICT DO NOTHING; every enrollment of the batch (whatever happened to it: advanced, deferred, waiting,
 paused, exited, parked) by one UPDATE … FROM the staged values. Nothing is saved row by
 row, and no model instance is built for a row that is only inserted.
 
@@ -93,6 +96,25 @@ def insert_rows(model, columns, rows, *, once=False, returning=None):
         return raw.fetchall() if returning else []
 
 
+def allocate_ids(model, count):
+    """`count` new primary keys for `model`, for rows written by COPY whose ids other rows
+    of the batch refer to (an agent job's id in its message)."""
+    if not count:
+        return []
+    table, pk = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        if _postgres():
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)", [table, pk, count]
+            )
+            return [row[0] for row in cursor.fetchall()]
+        # SQLite: the transaction holds the database's only write lock (IMMEDIATE mode).
+        quote = connection.ops.quote_name
+        cursor.execute(f"SELECT COALESCE(MAX({quote(pk)}), 0) FROM {quote(table)}")
+        start = cursor.fetchone()[0] + 1
+        return list(range(start, start + count))
+
+
 def rows_update(model, objects, fields, *, also=None):
     """Write `fields` (attnames) of `objects` in one UPDATE … FROM a staged copy, matched
     on the primary key (PostgreSQL). `also`: column -> one value for every row. Returns
@@ -152,12 +174,13 @@ def activities_write(rows):
 
 
 class RowShape:
-    """The insert shape of a model: every concrete column but the primary key, with each
-    field's default filled in for values the caller does not give."""
+    """The insert shape of a model: every concrete column but the primary key (unless
+    `with_pk`: ids from allocate_ids), with each field's default filled in for values the
+    caller does not give."""
 
-    def __init__(self, model):
+    def __init__(self, model, *, with_pk=False):
         self.model = model
-        fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        fields = [f for f in model._meta.concrete_fields if with_pk or not f.primary_key]
         self.columns = tuple(f.column for f in fields)
         self.attnames = tuple(f.attname for f in fields)
         self.defaults = {}

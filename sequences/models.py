@@ -167,10 +167,13 @@ class WaitingOn(models.TextChoices):
 
 
 class Enrollment(models.Model):
-    # Every index here is written on each step the processor runs: FK indexes covered by
-    # a tenant-first composite, or needed only for rare deletes, are left out on purpose.
+    # Every index here is written twice for each step the processor runs (claim, then
+    # result): FK indexes covered by another index, or needed only for rare deletes, are
+    # left out on purpose. A sequence's rows are found through (tenant, sequence, status)
+    # and, when open, the one-open-enrollment constraint; a contact's through the contact
+    # index (a contact is one tenant's, so no tenant-first copy of it is kept).
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
-    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments")
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="enrollments")
     status = models.CharField(max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE)
     current_step = models.ForeignKey(
@@ -210,7 +213,6 @@ class Enrollment(models.Model):
         # by migration 0002_engine_claim_indexes.
         indexes = [
             models.Index(fields=["tenant", "sequence", "status"]),
-            models.Index(fields=["tenant", "contact", "status"]),
         ]
 
     def __str__(self):
@@ -252,7 +254,12 @@ class Activity(models.Model):
         "contacts.Contact", on_delete=models.CASCADE, related_name="activities", db_index=False,
         db_constraint=False,
     )
-    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # A copy of the enrollment's sequence: a deleted sequence takes its enrollments, and
+    # they their activity rows (through the enrollment index), so nothing looks rows up
+    # by sequence and no index of it is kept.
+    sequence = models.ForeignKey(
+        Sequence, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
     step = models.ForeignKey(
         Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False
     )

@@ -1,5 +1,5 @@
-"""Deleting a step, a contact or a tenant after the processor has run leaves no row
-pointing at what is gone. The activity log, agent jobs and messages keep some
+"""Deleting a step, a contact, a sequence or a tenant after the processor has run
+leaves no row pointing at what is gone. The activity log, agent jobs and messages keep some
 references (tenant, contact, sequence, step) without database constraints, so these
 deletes rely on Django's cascades, direct or through the enrollment: if one stopped
 running, these tests would find the dangling ids."""
@@ -78,3 +78,15 @@ def test_deleting_a_tenant_leaves_nothing_of_it_and_everything_of_the_outsider(e
     for model in (Activity, AgentJob, OutboundMessage):
         assert not model.objects.filter(tenant_id=enrollment.tenant_id).exists()
         assert model.objects.filter(tenant_id=outsider.tenant_id).exists()
+
+
+def test_deleting_a_sequence_takes_its_enrollments_and_their_history_with_it(executed):
+    # As the admin site does; the app itself archives sequences.
+    enrollment, outsider = executed
+
+    Sequence.objects.get(pk=enrollment.sequence_id).delete()
+
+    assert_nothing_dangles()
+    assert not Activity.objects.filter(sequence_id=enrollment.sequence_id).exists()
+    assert not AgentJob.objects.filter(enrollment_id=enrollment.pk).exists()
+    assert Activity.objects.filter(enrollment=outsider).count() == 2

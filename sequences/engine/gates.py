@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from django.db import connection
 
+from scendcore.lookups import array_literal
+
 from ..scheduling import contact_zone, defer_into_window, skip_weekend
 
 # Messages that count against the contact frequency cap (approved and waiting in the
@@ -62,8 +64,9 @@ class FrequencyCap:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(CAPPED_SQL, {
-                    "contacts": list(set(contact_ids)), "tenant": tenant.pk, "since": since,
-                    "states": list(CAPPED_STATES), "exclude": exclude, "cap": tenant.frequency_cap_messages,
+                    "contacts": array_literal(list(set(contact_ids)))[0], "tenant": tenant.pk, "since": since,
+                    "states": list(CAPPED_STATES), "exclude": array_literal(exclude)[0] if exclude else "{}",
+                    "cap": tenant.frequency_cap_messages,
                 })
                 return cursor.fetchall()
         from messaging.models import OutboundMessage

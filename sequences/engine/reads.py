@@ -17,6 +17,7 @@ from django.db import connection, connections
 from django.db.models.base import ModelState
 
 from contacts.models import Contact
+from scendcore.lookups import array_literal
 
 from ..models import Enrollment
 
@@ -91,8 +92,8 @@ def claimed_enrollments(*, ids, lease_owner):
         cursor.execute(
             "SELECT " + ", ".join(enrollment.columns("e") + contact.columns("c"))
             + " FROM sequences_enrollment e JOIN contacts_contact c ON c.id = e.contact_id"
-            + " WHERE e.id = ANY(%s) AND e.lease_owner = %s ORDER BY e.id FOR UPDATE OF e",
-            [list(ids), lease_owner],
+            + " WHERE e.id = ANY(%s::bigint[]) AND e.lease_owner = %s ORDER BY e.id FOR UPDATE OF e",
+            [array_literal(list(ids))[0], lease_owner],
         )
         found = cursor.fetchall()
     db = connections[connection.alias]

@@ -17,6 +17,8 @@ import zlib
 
 from django.db import connection
 
+from scendcore.lookups import array_literal
+
 from ..models import Activity, Enrollment
 
 ENROLLMENT_FIELDS = (
@@ -138,8 +140,8 @@ def rows_update(model, objects, fields, *, also=None):
         _copy(raw, stage, names, ([getattr(o, a) for a in attnames] for o in objects))
         raw.execute(
             f"UPDATE {quote(opts.db_table)} t SET {', '.join(assignments)} FROM {stage} v "
-            f"WHERE t.{names[0]} = v.{names[0]} AND t.{names[0]} = ANY(%s)",
-            [value for _, value in constants] + [ids],
+            f"WHERE t.{names[0]} = v.{names[0]} AND t.{names[0]} = ANY(%s::bigint[])",
+            [value for _, value in constants] + [array_literal(ids)[0]],
         )
         return raw.rowcount
 

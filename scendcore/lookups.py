@@ -25,16 +25,43 @@ def array_literal(values):
     return None
 
 
+INTEGER_FIELDS = frozenset({
+    "AutoField", "BigAutoField", "SmallAutoField", "IntegerField", "BigIntegerField", "SmallIntegerField",
+    "PositiveIntegerField", "PositiveBigIntegerField", "PositiveSmallIntegerField",
+})
+TEXT_FIELDS = frozenset({"CharField", "TextField", "SlugField", "EmailField"})
+
+
+def _plain(field, values):
+    """`values` without None when preparing each one would hand it back unchanged: plain
+    ints for an integer column, plain strings for a text one (a batch's ids and keys).
+    Django otherwise prepares and normalizes a thousand values one by one, twice."""
+    if not isinstance(values, (list, tuple)):
+        return None
+    kind = getattr(field, "target_field", field).get_internal_type()  # a foreign key: its target's
+    values = [v for v in values if v is not None]
+    if kind in INTEGER_FIELDS and all(type(v) is int for v in values):
+        return values
+    if kind in TEXT_FIELDS and all(type(v) is str for v in values):
+        return values
+    return None
+
+
 class _ArrayParameter:
     lookup_name = "any"
 
+    def get_prep_lookup(self):
+        plain = _plain(self.lhs.output_field, self.rhs) if hasattr(self.lhs, "output_field") else None
+        return plain if plain is not None else super().get_prep_lookup()
+
     def as_postgresql(self, compiler, connection):
         if self.rhs_is_direct_value():
-            values = [v for v in self.rhs if v is not None]
+            field = self.lhs.output_field
+            values = _plain(field, self.rhs)
+            if values is None:
+                values = [field.get_db_prep_value(v, connection, prepared=True) for v in self.rhs if v is not None]
             if not values:
                 raise EmptyResultSet
-            field = self.lhs.output_field
-            values = [field.get_db_prep_value(v, connection, prepared=True) for v in values]
             lhs, lhs_params = self.process_lhs(compiler, connection)
             literal = array_literal(values)
             if literal is not None:

@@ -2,7 +2,8 @@
 import pytest
 
 from contacts.models import Contact
-from tests.factories import ContactFactory
+from sequences.models import Enrollment
+from tests.factories import ContactFactory, EnrollmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -41,3 +42,12 @@ def test_values_of_other_types_still_match(tenant):
     contact = ContactFactory(tenant=tenant)
 
     assert list(Contact.objects.filter(created_at__any=[contact.created_at])) == [contact]
+
+
+def test_ids_given_as_strings_or_instances_are_prepared_like_in(tenant):
+    contact = ContactFactory(tenant=tenant)
+    enrollment = EnrollmentFactory(tenant=tenant, contact=contact)
+
+    assert list(Contact.objects.filter(pk__any=[str(contact.pk)])) == [contact]
+    assert list(Enrollment.objects.filter(contact__any=[contact])) == [enrollment]
+    assert list(Enrollment.objects.filter(contact_id__any=[contact.pk, None])) == [enrollment]

@@ -1,6 +1,7 @@
 """Send-time gates that defer a step (move next_run_at, never drop it): the send window
 and business days, the tenant's contact frequency cap, and the mailbox's limits.
 Each is computed once per batch, not once per row."""
+from collections import Counter
 from datetime import timedelta
 
 from django.db import connection
@@ -27,18 +28,20 @@ def window_opening(*, now, step, contact, tenant):
 
 
 # One probe of the (contact, created_at) index per contact of the batch, newest first, at
-# most `cap` rows each: the LIMIT keeps PostgreSQL from flattening the probes into a scan
+# most `limit` rows each: the LIMIT keeps PostgreSQL from flattening the probes into a scan
 # of every recent message of the tenant (which it does when statistics are thin), so the
-# cost follows the batch, never the size of the message table.
+# cost follows the batch, never the size of the message table. No tenant condition: the
+# contacts are the tenant's own (a contact belongs to one tenant), and with one the
+# planner, on stale statistics, ANDed in the (tenant, state) index, which reads every
+# message of the tenant once per contact (5 ms a probe at 100,000 messages).
 CAPPED_SQL = """
-SELECT m.contact_id, m.created_at
+SELECT m.contact_id, m.created_at, m.idempotency_key
 FROM unnest(%(contacts)s::bigint[]) AS c(id)
 CROSS JOIN LATERAL (
-    SELECT contact_id, created_at FROM messaging_outboundmessage
-    WHERE tenant_id = %(tenant)s AND contact_id = c.id AND created_at > %(since)s
-      AND state = ANY(%(states)s::text[]) AND idempotency_key <> ALL(%(exclude)s::text[])
+    SELECT contact_id, created_at, idempotency_key FROM messaging_outboundmessage
+    WHERE contact_id = c.id AND created_at > %(since)s AND state = ANY(%(states)s::text[])
     ORDER BY created_at DESC
-    LIMIT %(cap)s
+    LIMIT %(limit)s
 ) m
 """
 
@@ -51,7 +54,7 @@ class FrequencyCap:
     def __init__(self, *, now, contacts_by_tenant, exclude_keys):
         self.now = now
         self.sent = {}  # contact_id -> sorted created_at list inside the tenant's window
-        exclude_keys = list(exclude_keys)
+        exclude_keys = set(exclude_keys)
         for tenant, contact_ids in contacts_by_tenant.items():
             if tenant.frequency_cap_messages and tenant.frequency_cap_hours and contact_ids:
                 for contact_id, created in self._counted(tenant, contact_ids, exclude_keys):
@@ -62,13 +65,18 @@ class FrequencyCap:
     def _counted(self, tenant, contact_ids, exclude):
         since = self.now - timedelta(hours=tenant.frequency_cap_hours)
         if connection.vendor == "postgresql":
+            # The batch's own keys are left out here rather than in SQL, where checking
+            # each row against a thousand keys cost more than the probes (and pushed the
+            # cost estimate over the JIT threshold). A contact's newest `cap` messages
+            # plus one per enrollment it has in this batch still hold its newest `cap`
+            # that are not the batch's own.
+            limit = tenant.frequency_cap_messages + max(Counter(contact_ids).values())
             with connection.cursor() as cursor:
                 cursor.execute(CAPPED_SQL, {
-                    "contacts": array_literal(list(set(contact_ids)))[0], "tenant": tenant.pk, "since": since,
-                    "states": list(CAPPED_STATES), "exclude": array_literal(exclude)[0] if exclude else "{}",
-                    "cap": tenant.frequency_cap_messages,
+                    "contacts": array_literal(list(set(contact_ids)))[0], "since": since,
+                    "states": list(CAPPED_STATES), "limit": limit,
                 })
-                return cursor.fetchall()
+                return [(contact, created) for contact, created, key in cursor.fetchall() if key not in exclude]
         from messaging.models import OutboundMessage
 
         return OutboundMessage.objects.filter(

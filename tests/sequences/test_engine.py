@@ -207,6 +207,30 @@ def test_the_frequency_cap_defers_to_when_the_last_message_leaves_the_window(ten
     assert not OutboundMessage.objects.filter(enrollment=enrollment).exists()
 
 
+def test_a_repeated_execution_still_counts_an_older_message_to_its_contact_behind_its_own(tenant):
+    # Its own message is left out of the count, not the ones before it.
+    sequence, (first, *_) = running_sequence(tenant)
+    enrollment = due_enrollment(sequence, first)
+    contact = enrollment.contact
+    other_sequence, (other_first, *_) = running_sequence(tenant)
+    earlier = due_enrollment(other_sequence, other_first, contact=contact)
+    Enrollment.objects.filter(pk=earlier.pk).update(next_run_at=None)
+    OutboundMessage.objects.create(
+        tenant=tenant, idempotency_key="earlier", enrollment=earlier, contact=contact, state="sent",
+        to_address=contact.email, created_at=WEDNESDAY - timedelta(hours=10),
+    )
+    OutboundMessage.objects.create(
+        tenant=tenant, idempotency_key=f"{enrollment.pk}:{first.pk}:1", enrollment=enrollment, step=first,
+        contact=contact, state="queued", to_address=contact.email, created_at=WEDNESDAY - timedelta(minutes=5),
+    )
+
+    sweep_inline()
+
+    enrollment.refresh_from_db()
+    assert (enrollment.current_step, enrollment.next_run_at) == (first, WEDNESDAY + timedelta(hours=38))
+    assert "frequency cap" in Activity.objects.get(enrollment=enrollment, kind="deferred").detail
+
+
 def test_two_sequences_due_together_send_one_message_under_the_cap(tenant):
     contact = ContactFactory(tenant=tenant)
     a, (a_first, *_) = running_sequence(tenant)
@@ -369,6 +393,36 @@ def test_a_row_that_breaks_its_batch_is_deferred_with_the_error_and_the_others_g
     assert bad.next_run_at == WEDNESDAY + execute.ERROR_BACKOFF
     assert bad.lease_owner == ""
     assert "boom" in Activity.objects.get(enrollment=bad, kind="deferred").detail
+
+
+@pytest.mark.django_db(transaction=True)  # the batch commits, as in a worker
+def test_a_batch_runs_without_jit_compilation_and_leaves_the_connection_as_it_was(tenant, monkeypatch):
+    from django.db import connection
+
+    from sequences.engine import gates
+
+    sequence, (first, *_) = running_sequence(tenant)
+    due_enrollment(sequence, first)
+    seen = []
+    real = gates.FrequencyCap.__init__
+
+    def spy(self, **kwargs):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW jit")
+            seen.append(cursor.fetchone()[0])
+        real(self, **kwargs)
+
+    monkeypatch.setattr(gates.FrequencyCap, "__init__", spy)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        before = cursor.fetchone()[0]
+
+        sweep_inline()
+
+        cursor.execute("SHOW jit")
+        after = cursor.fetchone()[0]
+    assert seen == ["off"]
+    assert before == after == "on"
 
 
 def test_an_idle_sweep_reads_only_the_claim_index(tenant):

@@ -136,7 +136,7 @@ class Batch:
             .filter(pk__any=list({e.sequence_id for e in rows}))
         }
         steps = work.steps_by_sequence(sequences)
-        by_id = {step.pk: step for listed in steps.values() for step in listed}
+        by_id = {step.id: step for listed in steps.values() for step in listed}
         for e in rows:
             reads.attach(e, "sequence", sequences[e.sequence_id])
             reads.attach(e, "current_step", by_id.get(e.current_step_id))
@@ -197,7 +197,7 @@ class Batch:
         passed = []
         for e in ready:
             step, contact, tenant = e.current_step, e.contact, e.sequence.tenant
-            key = ("window", step.pk, contact.timezone, tenant.pk)
+            key = ("window", step.id, contact.timezone, tenant.id)
             if key not in self.memo:
                 self.memo[key] = gates.window_opening(now=self.now, step=step, contact=contact, tenant=tenant)
             held = self.memo[key]
@@ -212,7 +212,7 @@ class Batch:
                 if step.channel in MESSAGE_CHANNELS:
                     # Counted now, so a second sequence due for the same contact in this
                     # batch is deferred too (a draft held for review counts, to be safe).
-                    cap.count(contact.pk, self.now)
+                    cap.count(contact.id, self.now)
                 passed.append(e)
             else:
                 self.defer(e, *held)
@@ -246,7 +246,7 @@ class Batch:
         e.waiting_on = WaitingOn.NOTHING
         e.finished_at = self.now
         self.activity(e, ActivityKind.EXITED, reason)
-        self.cancel[reason].append(e.pk)
+        self.cancel[reason].append(e.id)
         self.report["exited"] += 1
         return "exited"
 
@@ -254,7 +254,7 @@ class Batch:
         e.status = EnrollmentStatus.PAUSED
         e.pause_reason = reason[:64]
         self.activity(e, ActivityKind.PAUSED, reason)
-        self.cancel[reason].append(e.pk)
+        self.cancel[reason].append(e.id)
         self.report["paused"] += 1
         return "paused"
 
@@ -292,7 +292,7 @@ class Batch:
         if following.jitter_minutes:  # jitter is seeded per enrollment: nothing to share
             e.next_run_at, detail = self.schedule(e, following)
         else:
-            key = ("schedule", following.pk, e.contact.timezone, e.sequence.tenant.pk)
+            key = ("schedule", following.id, e.contact.timezone, e.sequence.tenant.id)
             if key not in self.memo:
                 self.memo[key] = self.schedule(e, following)
             e.next_run_at, detail = self.memo[key]

@@ -89,7 +89,7 @@ class FrequencyCap:
         if not cap or not hours:
             return None
         window = timedelta(hours=hours)
-        times = [t for t in self.sent.get(contact.pk, ()) if t > self.now - window]
+        times = [t for t in self.sent.get(contact.id, ()) if t > self.now - window]
         if len(times) < cap:
             return None
         return times[len(times) - cap] + window

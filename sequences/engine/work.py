@@ -23,7 +23,7 @@ FIRST_RUN_GRACE = timedelta(minutes=2)
 
 
 def key_of(e):
-    return f"{e.pk}:{e.current_step_id}:{e.step_pass}"
+    return f"{e.id}:{e.current_step_id}:{e.step_pass}"
 
 
 def steps_by_sequence(sequence_ids):
@@ -124,7 +124,7 @@ class StepWork:
 
         threads = defaultdict(list)
         rows = (
-            OutboundMessage.objects.filter(enrollment_id__any=[e.pk for e in enrollments], state="sent")
+            OutboundMessage.objects.filter(enrollment_id__any=[e.id for e in enrollments], state="sent")
             .only("id", "enrollment_id", "subject", "body_text", "sent_at", "created_at", "channel")
             .order_by("sent_at", "created_at", "id")
         )
@@ -160,48 +160,48 @@ class StepWork:
             agent = e.sequence.agent
             provider = getattr(agent, "provider", "template") or "template"
             values = dict(
-                tenant_id=e.tenant_id, agent_id=getattr(agent, "pk", None), enrollment_id=e.pk,
+                tenant_id=e.tenant_id, agent_id=getattr(agent, "pk", None), enrollment_id=e.id,
                 step_id=e.current_step_id, step_pass=e.step_pass, provider=provider, created_at=now,
             )
             if provider == "template":
                 started = time.perf_counter()
                 try:
-                    result = self.draft(e, agent, threads.get(e.pk, ()))
+                    result = self.draft(e, agent, threads.get(e.id, ()))
                 except DraftError as exc:
-                    failures[e.pk] = str(exc)
+                    failures[e.id] = str(exc)
                     values.update(status="failed", error=str(exc)[:2000], finished_at=now, attempts=1)
                 else:
-                    drafts[e.pk] = result
+                    drafts[e.id] = result
                     values.update(status="succeeded", attempts=1, finished_at=now, provider=result.provider,
                                   prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens)
                 values["duration_ms"] = int((time.perf_counter() - started) * 1000)
             else:
                 values.update(status="queued", next_attempt_at=now + FIRST_RUN_GRACE)
-            if e.pk not in job_ids:  # a repeated execution keeps the job it made before
-                job_ids[e.pk] = values["id"] = next(fresh_ids)
+            if e.id not in job_ids:  # a repeated execution keeps the job it made before
+                job_ids[e.id] = values["id"] = next(fresh_ids)
                 jobs.append(jobs_shape.row(**values))
         jobs_shape.insert(jobs)
 
         messages, approvals, queued, remote, notes = [], [], 0, [], {}
         for e in enrollments:
-            job_id = job_ids[e.pk]
+            job_id = job_ids[e.id]
             step, contact, sequence = e.current_step, e.contact, e.sequence
             values = dict(
-                tenant_id=e.tenant_id, idempotency_key=key_of(e), enrollment_id=e.pk, step_id=step.pk,
-                step_pass=e.step_pass, contact_id=contact.pk, agent_job_id=job_id, channel=step.channel,
+                tenant_id=e.tenant_id, idempotency_key=key_of(e), enrollment_id=e.id, step_id=step.id,
+                step_pass=e.step_pass, contact_id=contact.id, agent_job_id=job_id, channel=step.channel,
                 to_address=contact.phone if step.channel == Channel.SMS else contact.email,
                 state="draft", created_at=now, updated_at=now,
             )
-            if e.pk in failures:
+            if e.id in failures:
                 messages.append(messages_shape.row(**values))
-                self.batch.wait(e, WaitingOn.AGENT, f"Drafting failed: {failures[e.pk]}"[:300])
+                self.batch.wait(e, WaitingOn.AGENT, f"Drafting failed: {failures[e.id]}"[:300])
                 continue
-            if e.pk not in drafts:
+            if e.id not in drafts:
                 messages.append(messages_shape.row(**values))
                 remote.append((e.tenant_id, job_id))
                 self.batch.wait(e, WaitingOn.AGENT, "Agent drafting")
                 continue
-            result = drafts[e.pk]
+            result = drafts[e.id]
             values.update(subject=result.subject, body_text=result.body_text, body_html=result.body_html,
                           flags=list(result.flags))
             reasons = review_reasons(agent=sequence.agent, step=step, draft=result, tenant=sequence.tenant)
@@ -213,9 +213,9 @@ class StepWork:
                 values.update(state="queued", approved_content_hash=content_hash(result.subject, result.body_text),
                               queued_at=now, next_attempt_at=now)
                 queued += 1
-                if step.pk not in notes:  # the display lookup costs more than the rest of advance
-                    notes[step.pk] = f"{step.get_channel_display()} queued for delivery (sent without review)"
-                self.batch.advance(e, self.steps, executed=notes[step.pk])
+                if step.id not in notes:  # the display lookup costs more than the rest of advance
+                    notes[step.id] = f"{step.get_channel_display()} queued for delivery (sent without review)"
+                self.batch.advance(e, self.steps, executed=notes[step.id])
             messages.append(messages_shape.row(**values))
         messages_shape.insert(messages)
         if approvals:
@@ -230,8 +230,8 @@ class StepWork:
         made (its message is gone, or the step would have been followed instead)."""
         from agents.models import AgentJob
 
-        wanted = {(e.pk, e.current_step_id, e.step_pass) for e in enrollments}
-        found = AgentJob.objects.filter(enrollment_id__any=[e.pk for e in enrollments]).values_list(
+        wanted = {(e.id, e.current_step_id, e.step_pass) for e in enrollments}
+        found = AgentJob.objects.filter(enrollment_id__any=[e.id for e in enrollments]).values_list(
             "enrollment_id", "step_id", "step_pass", "pk"
         )
         return {enrollment_id: pk for enrollment_id, step_id, step_pass, pk in found
@@ -251,7 +251,7 @@ class StepWork:
         for key, e, reasons in approvals:
             hours = e.sequence.approval_expiry_hours
             rows.append(shape.row(
-                tenant_id=e.tenant_id, message_id=ids[key], enrollment_id=e.pk, status="pending",
+                tenant_id=e.tenant_id, message_id=ids[key], enrollment_id=e.id, status="pending",
                 review_reasons=list(reasons), created_at=self.now,
                 expires_at=self.now + timedelta(hours=hours) if hours else None,
             ))
@@ -269,12 +269,12 @@ class StepWork:
             step, contact, sequence = e.current_step, e.contact, e.sequence
             agent = sequence.agent
             writer = agent if getattr(agent, "provider", "template") == "template" else _TemplateWriter(agent)
-            result = self.draft(e, writer, threads.get(e.pk, ()))
+            result = self.draft(e, writer, threads.get(e.id, ()))
             is_call = Channel.CALL_REMINDER in (step.channel, step.job_type)
             owner_id = contact.owner_id or sequence.owner_id
             rows.append(shape.row(
-                tenant_id=e.tenant_id, idempotency_key=key_of(e), owner_id=owner_id, contact_id=contact.pk,
-                enrollment_id=e.pk, step_id=step.pk, step_pass=e.step_pass,
+                tenant_id=e.tenant_id, idempotency_key=key_of(e), owner_id=owner_id, contact_id=contact.id,
+                enrollment_id=e.id, step_id=step.id, step_pass=e.step_pass,
                 kind="call_reminder" if is_call else "task", title=result.subject[:300],
                 talking_points=result.body_text, due_at=self.now, created_at=self.now, status="open",
             ))

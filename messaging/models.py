@@ -181,7 +181,9 @@ class OutboundMessage(models.Model):
             models.UniqueConstraint(fields=["idempotency_key"], name="outbound_idempotency_key_unique"),
         ]
         indexes = [
-            models.Index(fields=["message_id"], name="outbound_message_id_idx"),
+            # Only sent messages have a Message-ID (replies are matched by it): drafts and
+            # queued messages, written once per step by the processor, stay out.
+            models.Index(fields=["message_id"], name="outbound_sent_message_id_idx", condition=~Q(message_id="")),
             models.Index(
                 fields=["next_attempt_at"],
                 condition=Q(state__in=["queued", "sending"]),

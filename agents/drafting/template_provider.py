@@ -144,7 +144,7 @@ class _Values(dict):
     """Only non-empty values are present, so a template needing a missing one fails."""
 
     def __init__(self, base):
-        super().__init__((k, v) for k, v in base.items() if v)
+        super().__init__({k: v for k, v in base.items() if v})
 
 
 def _first_of(templates, values):

@@ -166,7 +166,7 @@ def match_message(*, tenant, ids, sender):
     message within the match window."""
     if ids:
         found = (
-            OutboundMessage.objects.filter(tenant=tenant, message_id__in=ids)
+            OutboundMessage.objects.filter(tenant=tenant, message_id__in=[i for i in ids if i])
             .select_related("contact").order_by("-sent_at", "-id").first()
         )
         if found:

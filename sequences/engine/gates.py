@@ -88,8 +88,12 @@ class FrequencyCap:
         cap, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
         if not cap or not hours:
             return None
+        sent = self.sent.get(contact.id)
+        if not sent:
+            return None
         window = timedelta(hours=hours)
-        times = [t for t in self.sent.get(contact.id, ()) if t > self.now - window]
+        since = self.now - window
+        times = [t for t in sent if t > since]
         if len(times) < cap:
             return None
         return times[len(times) - cap] + window

@@ -316,3 +316,12 @@ def test_contacts_of_another_tenant_with_the_same_address_are_untouched(client, 
     post(client, tenant, dsn_mime(message))
     twin.refresh_from_db()
     assert twin.bounced_at is None
+
+
+def test_an_empty_reference_matches_no_unsent_message(tenant, sent):
+    # Messages get their Message-ID when they are sent; until then it is empty.
+    message, enrollment, pending = sent
+    assert pending.message_id == ""
+
+    assert inbound.match_message(tenant=tenant, ids=[""], sender="") is None
+    assert inbound.match_message(tenant=tenant, ids=["", message.message_id], sender="") == message

@@ -12,6 +12,10 @@ import time
 from collections import defaultdict
 from datetime import timedelta
 
+from django.db import connection
+
+from scendcore.lookups import array_literal
+
 from ..models import Channel, Step, WaitingOn
 from . import writes
 from .writes import RowShape
@@ -20,6 +24,20 @@ MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
 DONE_STATES = ("approved", "queued", "sending", "sent", "unknown")
 DEAD_STATES = ("cancelled", "failed", "bounced")
 FIRST_RUN_GRACE = timedelta(minutes=2)
+
+
+# One probe of the job's unique (enrollment, step, pass) index per enrollment. Written as
+# LATERAL … LIMIT 1 so the planner cannot turn it into a scan of the whole job table,
+# which it did for "enrollment_id = ANY(…)" while the table's statistics were stale.
+JOBS_EXISTING_SQL = """
+SELECT j.enrollment_id, j.id
+FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) AS k(enrollment_id, step_id, step_pass)
+CROSS JOIN LATERAL (
+    SELECT enrollment_id, id FROM agents_agentjob
+    WHERE enrollment_id = k.enrollment_id AND step_id = k.step_id AND step_pass = k.step_pass
+    LIMIT 1
+) j
+"""
 
 
 def key_of(e):
@@ -230,8 +248,16 @@ class StepWork:
         made (its message is gone, or the step would have been followed instead)."""
         from agents.models import AgentJob
 
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(JOBS_EXISTING_SQL, [
+                    array_literal([e.id for e in enrollments])[0],
+                    array_literal([e.current_step_id for e in enrollments])[0],
+                    array_literal([e.step_pass for e in enrollments])[0],
+                ])
+                return dict(cursor.fetchall())
         wanted = {(e.id, e.current_step_id, e.step_pass) for e in enrollments}
-        found = AgentJob.objects.filter(enrollment_id__any=[e.id for e in enrollments]).values_list(
+        found = AgentJob.objects.filter(enrollment_id__in=[e.id for e in enrollments]).values_list(
             "enrollment_id", "step_id", "step_pass", "pk"
         )
         return {enrollment_id: pk for enrollment_id, step_id, step_pass, pk in found

@@ -100,6 +100,21 @@ def test_a_repeated_execution_whose_message_is_gone_drafts_again_under_the_agent
     assert enrollment.current_step == second
 
 
+def test_a_new_pass_over_a_step_gets_an_agent_job_of_its_own(tenant):
+    sequence, (first, *_) = running_sequence(tenant)
+    enrollment = due_enrollment(sequence, first)
+    sweep_inline()
+    earlier = AgentJob.objects.get(enrollment=enrollment)
+    OutboundMessage.objects.filter(enrollment=enrollment).delete()
+    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, step_pass=2, next_run_at=WEDNESDAY)
+
+    sweep_inline()
+
+    latest = AgentJob.objects.exclude(pk=earlier.pk).get(enrollment=enrollment)
+    assert (latest.step_id, latest.step_pass) == (first.pk, 2)
+    assert OutboundMessage.objects.get(enrollment=enrollment).agent_job_id == latest.pk
+
+
 @pytest.mark.parametrize(
     "contact_fields, reason",
     [

@@ -53,11 +53,13 @@ class Workers:
         self.procs = []
 
     def start(self, name, **overrides):
+        """A worker named `name`; its database connections carry that application name."""
         db = settings.DATABASES["default"]
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "scendcore.settings.base",
-            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": (f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+                             f"?application_name={name}"),
             "REDIS_URL": redis_url(),
             "CELERY_BROKER_URL": redis_url(),
             "CELERY_TASK_ALWAYS_EAGER": "false",
@@ -254,12 +256,13 @@ def test_the_same_batch_task_delivered_twice_to_a_worker_runs_once(tenant, worke
     assert Activity.objects.filter(kind="step_executed").count() == 50
 
 
-def worker_backends():
-    """PostgreSQL backends of this test database other than the test's own connection."""
+def worker_backends(name):
+    """The PostgreSQL backends the worker `name` holds open."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pid, backend_start FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"
+            "SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name = %s",
+            [name],
         )
         return sorted(cursor.fetchall())
 
@@ -276,7 +279,7 @@ def test_a_worker_keeps_its_database_connection_from_one_batch_to_the_next(tenan
         tasks.process_batch.delay(sweep.claim_batch(now=timezone.now(), owner=owner, limit=1), owner)
         assert wait_until_executed(done) == done
         time.sleep(0.5)  # past the task's end, where the connection used to be closed
-        seen = worker_backends()
+        seen = worker_backends("keeper")
         if done == 1:
             first_seen = seen
 

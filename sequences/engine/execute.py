@@ -290,20 +290,21 @@ class Batch:
         e.step_pass = 1
         e.waiting_on = WaitingOn.NOTHING
         if following.jitter_minutes:  # jitter is seeded per enrollment: nothing to share
-            e.next_run_at, detail = self.schedule(e, following)
+            e.next_run_at, detail, data = self.schedule(e, following)
         else:
             key = ("schedule", following.id, e.contact.timezone, e.sequence.tenant.id)
             if key not in self.memo:
                 self.memo[key] = self.schedule(e, following)
-            e.next_run_at, detail = self.memo[key]
-        self.activity(e, ActivityKind.STEP_SCHEDULED, detail, data={"next_run_at": e.next_run_at.isoformat()},
-                      step=following)
+            e.next_run_at, detail, data = self.memo[key]
+        self.activity(e, ActivityKind.STEP_SCHEDULED, detail, data=data, step=following)
 
     def schedule(self, e, step):
-        """When `step` is due for `e` counting from now, and the activity line saying so."""
+        """When `step` is due for `e` counting from now, the activity line saying so and
+        its data (one object shared by the rows that share the schedule: written once)."""
         when = next_run_at(step=step, after=self.now, contact=e.contact, tenant=e.sequence.tenant,
                            seed=jitter_seed(e, step))
-        return when, f"Step {step.order} ({step.get_channel_display()}) due {self.local(e, when)}"
+        detail = f"Step {step.order} ({step.get_channel_display()}) due {self.local(e, when)}"
+        return when, detail, {"next_run_at": when.isoformat()}
 
     def release(self, e):
         if e.lease_owner != PARKED:

@@ -45,12 +45,19 @@ def _json(value):
 
 def _copy(cursor, table, columns, rows):
     json_positions = [i for i, c in enumerate(columns) if c.strip('"') in JSON_COLUMNS]
+    # Rows of a batch often share one JSON value object (the same schedule's data):
+    # encoded once, by identity (every row, and so every value, lives until the end).
+    encoded = {}
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             if json_positions:
                 row = list(row)
                 for i in json_positions:
-                    row[i] = _json(row[i])
+                    value = row[i]
+                    text = encoded.get(id(value))
+                    if text is None:
+                        text = encoded[id(value)] = _json(value)
+                    row[i] = text
             copy.write_row(row)
 
 
@@ -196,15 +203,21 @@ class RowShape:
                 self.defaults[f.attname] = None
             else:
                 self.defaults[f.attname] = ""  # blank text columns (CharField without default)
+        # Rows are filled from a prepared list: the processor builds two or three rows per
+        # step, of 20-30 columns each.
+        self._position = {name: i for i, name in enumerate(self.attnames)}
+        self._factories = [(name, d) for name, d in self.defaults.items() if callable(d)]
+        self._blank = [None if callable(self.defaults[name]) else self.defaults[name] for name in self.attnames]
 
     def row(self, **values):
-        out = []
-        for name in self.attnames:
-            if name in values:
-                out.append(values[name])
-            else:
-                default = self.defaults[name]
-                out.append(default() if callable(default) else default)
+        """A row tuple: the given values in place, defaults for the rest."""
+        out = self._blank.copy()
+        position = self._position
+        for name, value in values.items():
+            out[position[name]] = value
+        for name, factory in self._factories:
+            if name not in values:
+                out[position[name]] = factory()
         return tuple(out)
 
     def insert(self, rows, *, once=False, returning=None):

@@ -46,7 +46,8 @@ def _json(value):
 def _copy(cursor, table, columns, rows):
     json_positions = [i for i, c in enumerate(columns) if c.strip('"') in JSON_COLUMNS]
     # Rows of a batch often share one JSON value object (the same schedule's data):
-    # encoded once, by identity (every row, and so every value, lives until the end).
+    # encoded once, by identity. The value is kept with its text, so no other object
+    # can take its id before the COPY ends.
     encoded = {}
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
@@ -54,10 +55,10 @@ def _copy(cursor, table, columns, rows):
                 row = list(row)
                 for i in json_positions:
                     value = row[i]
-                    text = encoded.get(id(value))
-                    if text is None:
-                        text = encoded[id(value)] = _json(value)
-                    row[i] = text
+                    known = encoded.get(id(value))
+                    if known is None:
+                        known = encoded[id(value)] = (value, _json(value))
+                    row[i] = known[1]
             copy.write_row(row)
 
 

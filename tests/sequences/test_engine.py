@@ -40,6 +40,19 @@ def test_a_due_email_step_with_an_auto_send_agent_is_queued_and_the_next_step_sc
     assert kinds(enrollment) == ["step_executed", "step_scheduled"]
 
 
+def test_every_scheduled_row_records_the_time_its_next_step_is_due(tenant):
+    sequence, (first, *_) = running_sequence(tenant)
+    enrollments = [due_enrollment(sequence, first) for _ in range(3)]
+
+    sweep_inline()
+
+    for enrollment in enrollments:
+        enrollment.refresh_from_db()
+        scheduled = Activity.objects.get(enrollment=enrollment, kind="step_scheduled")
+        assert scheduled.data == {"next_run_at": enrollment.next_run_at.isoformat()}
+        assert scheduled.data["next_run_at"] == (WEDNESDAY + timedelta(days=2)).isoformat()
+
+
 def test_the_last_step_completes_the_enrollment(tenant):
     sequence, (only,) = running_sequence(tenant, steps=1)
     enrollment = due_enrollment(sequence, only)

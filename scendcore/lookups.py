@@ -5,7 +5,7 @@ processor filters by whole batches (ids, idempotency keys) several times per bat
 that string work showed up in its profile. `= ANY(%s)` hands PostgreSQL one array
 instead and plans the same. Other databases get the ordinary IN.
 """
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldError
 from django.db.models import Field, ForeignObject
 from django.db.models.fields.related_lookups import RelatedIn
 from django.db.models.lookups import In
@@ -38,7 +38,11 @@ def _plain(field, values):
     Django otherwise prepares and normalizes a thousand values one by one, twice."""
     if not isinstance(values, (list, tuple)):
         return None
-    kind = getattr(field, "target_field", field).get_internal_type()  # a foreign key: its target's
+    try:
+        target = field.target_field  # a foreign key compares as the field it points at
+    except (AttributeError, FieldError):  # not a relation, or one of several columns
+        target = field
+    kind = target.get_internal_type()
     values = [v for v in values if v is not None]
     if kind in INTEGER_FIELDS and all(type(v) is int for v in values):
         return values

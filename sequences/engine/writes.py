@@ -6,9 +6,10 @@ enrollments' row locks nobody else can create them meanwhile), go straight into 
 tables; a unique index is still the last line of defence: a duplicate fails the batch,
 which is split until the row is alone and deferred with the error. Rows that may exist
 (tasks, approval requests) go through a per-connection staging table and one
-INSERT … SELECT … ON CONFLICT DO NOTHING; every enrollment of the batch (whatever happened to it: advanced, deferred, waiting,
-paused, exited, parked) by one UPDATE … FROM the staged values. Nothing is saved row by
-row, and no model instance is built for a row that is only inserted.
+INSERT … SELECT … ON CONFLICT DO NOTHING. Every enrollment of the batch (whatever
+happened to it: advanced, deferred, waiting, paused, exited, parked) is written by one
+UPDATE … FROM the staged values. Nothing is saved row by row, and no model instance is
+built for a row that is only inserted.
 
 Zero-config (SQLite) development uses the ORM equivalents: small volumes, same results.
 """

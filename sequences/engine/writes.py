@@ -77,34 +77,27 @@ def _stage(cursor, table, columns):
     return stage
 
 
-def insert_rows(model, columns, rows, *, once=False, returning=None):
+def insert_rows(model, columns, rows, *, once=False):
     """Insert `rows` (tuples in `columns` order). With `once`, rows whose unique key
-    already exists are left alone (ON CONFLICT DO NOTHING). With `returning` (column
-    names), the values of those columns for the rows actually inserted."""
+    already exists are left alone (ON CONFLICT DO NOTHING)."""
     rows = list(rows)
     if not rows:
-        return []
+        return
     table = model._meta.db_table
     if not _postgres():
-        objects = [model(**dict(zip(columns, row))) for row in rows]
-        model.objects.bulk_create(objects, ignore_conflicts=once)
-        return []
-    cuts = connection.ops.quote_name
-    quoted = [cuts(c) for c in columns]
+        model.objects.bulk_create([model(**dict(zip(columns, row))) for row in rows], ignore_conflicts=once)
+        return
+    quoted = [connection.ops.quote_name(c) for c in columns]
     with connection.cursor() as cursor:
         raw = cursor.cursor
-        if not once and not returning:
+        if not once:
             _copy(raw, table, quoted, rows)
-            return []
+            return
         stage = _stage(raw, table, quoted)
         _copy(raw, stage, quoted, rows)
-        sql = f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {stage}"
-        if once:
-            sql += " ON CONFLICT DO NOTHING"
-        if returning:
-            sql += f" RETURNING {', '.join(cuts(c) for c in returning)}"
-        raw.execute(sql)
-        return raw.fetchall() if returning else []
+        raw.execute(
+            f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {', '.join(quoted)} FROM {stage} ON CONFLICT DO NOTHING"
+        )
 
 
 def allocate_ids(model, count):
@@ -222,5 +215,5 @@ class RowShape:
                 out[position[name]] = factory()
         return tuple(out)
 
-    def insert(self, rows, *, once=False, returning=None):
-        return insert_rows(self.model, self.columns, rows, once=once, returning=returning)
+    def insert(self, rows, *, once=False):
+        insert_rows(self.model, self.columns, rows, once=once)

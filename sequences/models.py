@@ -238,9 +238,9 @@ class Activity(models.Model):
     """Every state change of an enrollment (DESIGN invariant 6). The largest table:
     FK indexes covered by the composites below are left out.
 
-    Only the enrollment is a database-level foreign key. Tenant, contact and sequence
-    are copies of the enrollment's own (kept for the timeline queries), and the step is
-    history; each database constraint would cost one lookup per inserted row at commit,
+    Only the enrollment and the acting user are database-level foreign keys. Tenant,
+    contact and sequence are copies of the enrollment's own (kept for the timeline
+    queries), and the step is history; each database constraint would cost one lookup per inserted row at commit,
     and the processor writes two rows per step. Deleting any of them still cascades or
     nulls through Django, which is the only way this project deletes."""
 

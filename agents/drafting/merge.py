@@ -35,10 +35,12 @@ def is_known_field(name):
 def clean_value(value):
     """Contact data becomes one line of plain text: no newlines (so nothing a contact
     typed can start a header-like line), bounded length."""
-    if value is None or isinstance(value, (dict, list, tuple, set, bool)):
-        return ""
-    text = " ".join(str(value).split())
-    return text[:MAX_VALUE_CHARS].strip()
+    if type(value) is not str:  # a str is by far the usual value: no other checks for it
+        if value is None or isinstance(value, (dict, list, tuple, set, bool)):
+            return ""
+        value = str(value)
+    text = " ".join(value.split())
+    return text[:MAX_VALUE_CHARS].strip() if len(text) > MAX_VALUE_CHARS else text
 
 
 def field_values(*, contact, agent):

@@ -155,14 +155,19 @@ def _first_of(templates, values):
     return ""
 
 
+PROFILE_FIELDS = (
+    "first_name", "full_name", "company", "title", "timezone", "sender_name", "sender_title", "sender_company",
+)
+
+
 def _profile_values(request):
     agent, contact = request.agent, request.contact
     fallbacks = getattr(agent, "fallbacks", None) or {}
     raw = field_values(contact=contact, agent=agent)
-    values = _Values({name: resolve(name, raw, fallbacks) for name in (
-        "first_name", "full_name", "company", "title", "timezone",
-        "sender_name", "sender_title", "sender_company",
-    )})
+    if fallbacks:
+        values = _Values({name: resolve(name, raw, fallbacks) for name in PROFILE_FIELDS})
+    else:  # the usual persona: no fallbacks, so the profile's own values (all known fields)
+        values = _Values({name: raw[name] for name in PROFILE_FIELDS})
     industry = raw.get("custom.industry") or clean_value(fallbacks.get("custom.industry", ""))
     if industry:
         values["industry"] = industry
@@ -182,6 +187,11 @@ def _step_phrases(angle, value):
         phrases["value"] = _lower_first(value)
         phrases["Value"] = _upper_first(value)
     return tuple(phrases.items())
+
+
+@lru_cache(maxsize=1024)
+def _description(text):
+    return _lower_first(_phrase(text))
 
 
 @lru_cache(maxsize=1024)
@@ -246,9 +256,9 @@ def _email_body(request, values, cta, job_type, seed):
     if "value" in values:
         middle.append(_format(_pick(VALUES, seed, 4), values))
     else:
-        description = _phrase(getattr(request.agent, "company_description", ""))
+        description = _description(getattr(request.agent, "company_description", "") or "")
         if description and "sender_company" in values:
-            middle.append(f"{values['sender_company']} is {_lower_first(description)}.")
+            middle.append(f"{values['sender_company']} is {description}.")
     if "industry" in values and job_type == "initial_outreach":
         middle.append(f"We work with a number of teams in {values['industry']}.")
     middle.append(cta)

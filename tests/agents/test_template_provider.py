@@ -99,6 +99,24 @@ def test_a_contact_with_no_profile_still_gets_a_clean_email():
     assert result.subject
 
 
+def test_the_written_email_takes_the_agents_fallback_for_a_missing_profile_value():
+    contact = _contact(first_name="", company="")
+    with_fallbacks = _draft(agent=_agent(fallbacks={"first_name": "friend", "company": "your team"}), contact=contact)
+    assert with_fallbacks.body_text.startswith("Hi friend,")
+    assert "your team" in with_fallbacks.body_text
+    assert _draft(contact=contact).body_text.startswith("Hi there,")
+
+
+def test_profile_values_of_any_type_become_one_bounded_line_of_text():
+    step = _step(body_template="Industry: {{custom.industry}}.\nSize: {{custom.employees}}.\n"
+                               "Tags: {{custom.tags}}.\nActive: {{custom.active}}.\nAt {{company}}.")
+    contact = _contact(company="A" * 150 + " " + "B" * 150, custom_fields={
+        "industry": "  heavy\n\nlogistics\t", "employees": 250, "tags": ["a", "b"], "active": True,
+    })
+    result = _draft(contact=contact, step=step)
+    assert result.body_text == f"Industry: heavy logistics.\nSize: 250.\nAt {'A' * 150} {'B' * 49}."
+
+
 def test_email_output_has_sanitized_html_built_from_the_text():
     step = _step(body_template="Hi {{first_name}},\n\nBook here: https://calendly.com/sam <b>now</b>")
     result = _draft(contact=_contact(first_name="<script>alert(1)</script>"), step=step)

@@ -4,6 +4,7 @@ from zoneinfo import ZoneInfo
 
 from django.db import transaction
 
+from agents.models import AgentJob
 from sequences.engine import writes
 from sequences.models import Activity, Enrollment
 
@@ -65,3 +66,20 @@ def test_the_enrollment_update_writes_timestamps_and_clears_the_empty_ones(tenan
     untouched = Enrollment.objects.get(pk=outsider.pk)
     assert untouched.next_run_at == outsider.next_run_at
     assert untouched.updated_at != WEDNESDAY
+
+
+def test_allocated_job_ids_come_from_the_job_tables_own_identity(tenant, other_tenant):
+    sequence, steps = running_sequence(tenant)
+    enrollment = due_enrollment(sequence, steps[0])
+    outsider = _outsider_enrollment(other_tenant)
+
+    def job(on, step_pass):
+        return AgentJob.objects.create(tenant=on.tenant, agent=on.sequence.agent, enrollment=on,
+                                       step=on.current_step, step_pass=step_pass)
+
+    before = job(outsider, 1)
+    allocated = writes.allocate_ids(AgentJob, 3)
+    after = job(enrollment, 1)
+    assert len(set(allocated)) == 3
+    assert before.id < min(allocated) and max(allocated) < after.id
+    assert writes.allocate_ids(AgentJob, 0) == []

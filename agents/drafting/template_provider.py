@@ -164,10 +164,9 @@ def _profile_values(request):
     agent, contact = request.agent, request.contact
     fallbacks = getattr(agent, "fallbacks", None) or {}
     raw = field_values(contact=contact, agent=agent)
-    if fallbacks:
-        values = _Values({name: resolve(name, raw, fallbacks) for name in PROFILE_FIELDS})
-    else:  # the usual persona: no fallbacks, so the profile's own values (all known fields)
-        values = _Values({name: raw[name] for name in PROFILE_FIELDS})
+    # Each of these is a known field: the profile's own value stands, and only a missing
+    # one is resolved (through the agent's fallbacks).
+    values = _Values({name: raw[name] or resolve(name, raw, fallbacks) for name in PROFILE_FIELDS})
     industry = raw.get("custom.industry") or clean_value(fallbacks.get("custom.industry", ""))
     if industry:
         values["industry"] = industry

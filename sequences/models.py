@@ -240,9 +240,10 @@ class Activity(models.Model):
 
     Only the enrollment and the acting user are database-level foreign keys. Tenant,
     contact and sequence are copies of the enrollment's own (kept for the timeline
-    queries), and the step is history; each database constraint would cost one lookup per inserted row at commit,
-    and the processor writes two rows per step. Deleting any of them still cascades or
-    nulls through Django, which is the only way this project deletes."""
+    queries), and the step is history; each database constraint would cost one lookup
+    per inserted row at commit, and the processor writes two rows per step. Deleting any
+    of them still cascades or nulls through Django, which is the only way this project
+    deletes."""
 
     tenant = models.ForeignKey(
         "scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False

@@ -183,7 +183,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 PROCESSOR_INTERVAL_SECONDS = env.int("PROCESSOR_INTERVAL_SECONDS", default=60)
 # A claimed batch's lease: a worker that dies gives its rows back when the lease runs
 # out. Batch size (a batch costs a dozen statements and one commit whatever its size;
-# 1,000 rows take about half a second on one worker), and the most rows leased at once
+# 1,000 rows take about a third of a second on one worker), and the most rows leased at once
 # (bounds what waits in the broker).
 PROCESSOR_LEASE_SECONDS = env.int("PROCESSOR_LEASE_SECONDS", default=300)
 PROCESSOR_BATCH_SIZE = env.int("PROCESSOR_BATCH_SIZE", default=1000)

@@ -95,3 +95,16 @@ def celery_eager():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def kicks(monkeypatch):
+    """The processor sweeps and delivery runs that code asks for, recorded in order
+    instead of sent to the broker."""
+    from messaging import tasks as messaging_tasks
+    from sequences import tasks as sequence_tasks
+
+    asked = []
+    monkeypatch.setattr(sequence_tasks.sweep, "delay", lambda *args, **kwargs: asked.append("sweep"))
+    monkeypatch.setattr(messaging_tasks.deliver_due, "delay", lambda *args, **kwargs: asked.append("delivery"))
+    return asked

@@ -57,6 +57,21 @@ def test_approving_queues_exactly_the_approved_content_and_advances_the_enrollme
 
 
 @pytest.mark.django_db
+def test_approving_asks_for_a_sweep_once_the_decision_commits(tenant, manager, other_tenant, kicks,
+                                                            django_capture_on_commit_callbacks):
+    # The enrollment's next step may be due at once: nobody should wait for the next beat.
+    approval = _two_step_approval(tenant)
+    untouched = _two_step_approval(other_tenant)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        approval_approve(tenant=tenant, approval=approval, actor=manager)
+        assert kicks == []  # nothing before the commit
+
+    assert kicks.count("sweep") == 1
+    assert _reload(untouched).status == "pending"
+
+
+@pytest.mark.django_db
 def test_edit_and_approve_records_before_and_after_and_sends_the_edit(tenant, manager):
     approval = _two_step_approval(tenant)
     original = (approval.message.subject, approval.message.body_text)

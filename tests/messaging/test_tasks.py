@@ -52,6 +52,17 @@ def test_completing_a_task_advances_the_enrollment(tenant, rep, waiting, django_
     assert "Left a voicemail" in executed.detail
 
 
+def test_completing_a_task_asks_for_a_sweep_once_it_commits(tenant, rep, waiting, kicks,
+                                                           django_capture_on_commit_callbacks):
+    task, enrollment, _ = waiting
+
+    with django_capture_on_commit_callbacks(execute=True):
+        task_complete(tenant=tenant, task=task, actor=rep, outcome_note="")
+        assert kicks == []  # nothing before the commit
+
+    assert kicks == ["sweep"]
+
+
 def test_skipping_a_task_records_a_skip_and_advances(tenant, rep, waiting):
     task, enrollment, following = waiting
     task_skip(tenant=tenant, task=task, actor=rep, reason="No phone number")

@@ -178,6 +178,7 @@ def test_the_profile_shows_enrollments_in_the_contacts_time_and_a_merged_timelin
     assert f"{local:%Y-%m-%d %H:%M} JST" in body
     assert "Step scheduled" in body and "Replied" in body and "Enrolled" in body
     assert f'value="{sequence.pk}" selected' in body
+    assert f'href="{reverse("sequences:enrollment-detail", args=[enrollment.pk])}"' in body
 
 
 def test_inline_edit_saves_and_answers_422_on_invalid_input(rep_client, tenant):

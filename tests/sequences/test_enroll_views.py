@@ -30,6 +30,8 @@ def test_the_table_shows_status_step_and_next_run_in_the_contacts_time_and_filte
     local = active.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
     assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in body
     assert "Step 1" in body
+    for enrollment in (active, paused):  # each row opens the enrollment's timeline and next-step answer
+        assert f'href="{reverse("sequences:enrollment-detail", args=[enrollment.pk])}"' in body
 
     partial = rep_client.get(reverse("sequences:enrollments", args=[sequence.pk]), {"status": "paused"},
                              HTTP_HX_REQUEST="true").content.decode()

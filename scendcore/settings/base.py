@@ -179,6 +179,11 @@ CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Several deployments (or several test runs) can share one Redis: every broker key of
+# this one starts with the prefix.
+CELERY_BROKER_KEY_PREFIX = env.str("CELERY_BROKER_KEY_PREFIX", default="")
+if CELERY_BROKER_KEY_PREFIX:
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": CELERY_BROKER_KEY_PREFIX}
 
 PROCESSOR_INTERVAL_SECONDS = env.int("PROCESSOR_INTERVAL_SECONDS", default=60)
 # A claimed batch's lease: a worker that dies gives its rows back when the lease runs

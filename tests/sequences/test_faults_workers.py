@@ -2,11 +2,11 @@
 sweeps from threads with their own connections, on real PostgreSQL. Every check is
 "each due step produced exactly one message and one step_executed row"."""
 import os
+import re
 import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -21,6 +21,8 @@ from messaging.models import OutboundMessage
 from sequences.engine import sweep
 from sequences.models import Activity, Enrollment
 
+from tests.waiting import wait_for
+
 from .engine_helpers import running_sequence
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -32,25 +34,42 @@ def redis_url():
     return settings.CELERY_BROKER_URL or settings.REDIS_URL
 
 
+class Broker:
+    """This run's keys on the real Redis (other runs may share the server and database)."""
+
+    def __init__(self):
+        self.client = redis.Redis.from_url(redis_url())
+        self.prefix = settings.CELERY_BROKER_KEY_PREFIX
+        assert self.prefix, "test runs must keep their broker keys apart"
+
+    def flush(self):
+        for key in self.client.scan_iter(match=f"{self.prefix}*", count=1000):
+            self.client.delete(key)
+
+    def keys(self):
+        return list(self.client.scan_iter(match=f"{self.prefix}*", count=1000))
+
+
 @pytest.fixture
 def broker(settings):
-    """Real Redis (only this run's database is flushed) and a non-eager Celery app."""
+    """Real Redis and a non-eager Celery app."""
     from scendcore.celery import app
 
     settings.PROCESSOR_LEASE_SECONDS = LEASE_SECONDS
-    client = redis.Redis.from_url(redis_url())
-    client.flushdb()
+    keys = Broker()
+    keys.flush()
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = False
-    yield client
+    yield keys
     app.conf.task_always_eager = eager
-    client.flushdb()
+    keys.flush()
 
 
 class Workers:
     def __init__(self, tmp_path):
         self.tmp_path = tmp_path
         self.procs = []
+        self.logs = {}
 
     def start(self, name, **overrides):
         """A worker named `name`; its database connections carry that application name."""
@@ -70,20 +89,21 @@ class Workers:
             **overrides,
         }
         log = self.tmp_path / f"{name}.log"
+        self.logs[name] = log
         proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "scendcore", "worker", "--pool=solo", "-n", f"{name}@%h",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "info"],
             cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if " ready." in log.read_text():
-                return proc
-            if proc.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise AssertionError(f"worker {name} did not start:\n{log.read_text()[-3000:]}")
+        wait_for(lambda: " ready." in log.read_text() or proc.poll() is not None, what=f"worker {name} to start")
+        assert proc.poll() is None, f"worker {name} exited:\n{log.read_text()[-3000:]}"
+        return proc
+
+    def batches(self, name, event):
+        """How many processor batches the worker `name` has `event` ("received",
+        "succeeded"), as its log says."""
+        return len(re.findall(rf"Task sequences\.process_batch\[[\w-]+\] {event}", self.logs[name].read_text()))
 
     def stop(self):
         for proc in self.procs:
@@ -91,9 +111,10 @@ class Workers:
                 proc.terminate()
         for proc in self.procs:
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 @pytest.fixture
@@ -121,15 +142,21 @@ def seed(tenant, count, *, priority_first=False):
     return sequence, first, enrollments
 
 
-def wait_until_executed(count, *, timeout=45):
-    deadline = time.monotonic() + timeout
-    done = 0
-    while time.monotonic() < deadline:
-        done = Activity.objects.filter(kind="step_executed").count()
-        if done >= count:
-            return done
-        time.sleep(0.25)
-    return done
+def executed():
+    return Activity.objects.filter(kind="step_executed").count()
+
+
+def wait_until_executed(count):
+    """Wait until at least `count` steps were executed; return how many were."""
+    wait_for(lambda: executed() >= count, what=f"{count} executed steps (at {executed()})")
+    return executed()
+
+
+def wait_until_leases_run_out():
+    """Until every lease taken so far has expired by this process's clock (the one the
+    sweep claims with)."""
+    leased = Enrollment.objects.exclude(lease_owner="")
+    wait_for(lambda: not leased.filter(lease_expires_at__gt=timezone.now()).exists(), what="the leases to run out")
 
 
 def assert_exactly_once(enrollments, first):
@@ -165,8 +192,8 @@ def test_two_sweeps_and_two_workers_fire_every_due_step_exactly_once(tenant, wor
 
     threads = [in_thread(sweep.run) for _ in range(2)]
     for thread, errors in threads:
-        thread.join(60)
-        assert not errors
+        thread.join(120)
+        assert not thread.is_alive() and not errors
 
     assert wait_until_executed(5000) == 5000
     assert_exactly_once(enrollments, first)
@@ -203,12 +230,9 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing_once_its_lease_r
         )
         doomed = workers.start("doomed")
         sweep.run(limit=200)
-        deadline = time.monotonic() + 30
-        while _blocked_insert_backend() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert _blocked_insert_backend() is not None, "the worker never reached the middle of its batch"
+        wait_for(_blocked_insert_backend, what="the worker to reach the middle of its batch")
         doomed.send_signal(signal.SIGKILL)
-        doomed.wait(10)
+        doomed.wait(30)
     finally:
         blocker.rollback()
         blocker.close()
@@ -216,10 +240,10 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing_once_its_lease_r
     assert head.pk in first_batch
     assert not OutboundMessage.objects.filter(enrollment_id__in=first_batch).exists()
 
-    workers.start("survivor")  # runs the other two batches, still under valid leases
-    assert wait_until_executed(400) >= 400
-    time.sleep(LEASE_SECONDS + 0.5)
-    sweep.run(limit=200)  # the dead worker's lease has run out: its rows are claimed again
+    workers.start("survivor")  # runs the other two batches, which are leased to it by name
+    assert wait_until_executed(400) == 400
+    wait_until_leases_run_out()
+    assert sweep.run(limit=200) == 200  # the dead worker's lease has run out: its rows are claimed again
 
     assert wait_until_executed(600) == 600
     assert_exactly_once(enrollments, first)
@@ -228,12 +252,13 @@ def test_a_worker_killed_in_the_middle_of_a_batch_loses_nothing_once_its_lease_r
 def test_a_redis_flush_between_sweep_and_worker_loses_nothing_and_doubles_nothing(tenant, workers, broker):
     sequence, first, enrollments = seed(tenant, 300)
     assert sweep.run(limit=100) == 300
-    broker.flushdb()  # the three batches handed to the broker are gone
+    assert broker.keys()
+    broker.flush()  # the three batches handed to the broker are gone
     workers.start("after-flush")
-    time.sleep(1)
+    wait_until_leases_run_out()
+    assert workers.batches("after-flush", "received") == 0
     assert not OutboundMessage.objects.exists()
 
-    time.sleep(LEASE_SECONDS)
     assert sweep.run(limit=100) == 300
 
     assert wait_until_executed(300) == 300
@@ -250,8 +275,8 @@ def test_the_same_batch_task_delivered_twice_to_a_worker_runs_once(tenant, worke
     tasks.process_batch.delay(ids, owner)
     workers.start("twice")
 
-    assert wait_until_executed(50) == 50
-    time.sleep(1)  # let the second delivery run too
+    wait_for(lambda: workers.batches("twice", "succeeded") == 2, what="both deliveries of the batch to run")
+    assert executed() == 50
     assert_exactly_once(enrollments, first)
     assert Activity.objects.filter(kind="step_executed").count() == 50
 
@@ -277,8 +302,9 @@ def test_a_worker_keeps_its_database_connection_from_one_batch_to_the_next(tenan
     for done in (1, 2):
         owner = sweep.new_owner()
         tasks.process_batch.delay(sweep.claim_batch(now=timezone.now(), owner=owner, limit=1), owner)
-        assert wait_until_executed(done) == done
-        time.sleep(0.5)  # past the task's end, where the connection used to be closed
+        # past the task's end, where the connection used to be closed
+        wait_for(lambda: workers.batches("keeper", "succeeded") == done, what=f"batch {done} to finish")
+        assert executed() == done
         seen = worker_backends("keeper")
         if done == 1:
             first_seen = seen

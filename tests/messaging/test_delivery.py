@@ -250,18 +250,21 @@ def test_a_message_approved_outside_the_steps_send_window_waits_for_it_to_open(t
     from datetime import datetime, time
     from zoneinfo import ZoneInfo
 
+    from tests.dates import MONDAY, next_weekday_at
+
     new_york = ZoneInfo("America/New_York")
     contact = ContactFactory(tenant=tenant, timezone="America/New_York")
     step = StepFactory(sequence=sequence, window_days=[0, 1, 2, 3, 4], window_start=time(9), window_end=time(17))
     message = _queued(tenant, sequence, contact=contact, step=step)
-    monday_late_evening = datetime(2026, 11, 23, 23, 0, tzinfo=new_york)
+    monday_late_evening = next_weekday_at(MONDAY, time(23), new_york)
 
     report = deliver_due(at=monday_late_evening)
 
     message.refresh_from_db()
     assert report["deferred"] == 1 and smtp_server.messages == []
     assert message.state == MessageState.QUEUED
-    assert message.next_attempt_at == datetime(2026, 11, 24, 9, 0, tzinfo=new_york)
+    assert message.next_attempt_at == datetime.combine(monday_late_evening.date() + timedelta(days=1), time(9),
+                                                       tzinfo=new_york)
     assert "send window" in message.error
     assert deliver_due(at=message.next_attempt_at)["sent"] == 1
 

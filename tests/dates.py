@@ -1,0 +1,18 @@
+"""Dates for tests that act at the real `now`: derived from today, never written down,
+so a test holds on any day the suite runs (a fixed date passes until the calendar
+overtakes it)."""
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+MONDAY = 0
+
+
+def next_weekday_at(weekday, at, zone, *, after=None):
+    """The first `weekday` (Monday=0) at local time `at` in `zone` that is later than
+    `after` (default: now)."""
+    after = (after or timezone.now()).astimezone(zone)
+    day = after.date() + timedelta(days=(weekday - after.weekday()) % 7)
+    moment = datetime.combine(day, at, tzinfo=zone)
+    return moment if moment > after else datetime.combine(day + timedelta(days=7), at, tzinfo=zone)
+

@@ -74,10 +74,17 @@ def outsider_client(client, outsider):
     return client
 
 
+def _real_clock_environment():
+    """The environment without libfaketime: the browser keeps the real clock when the
+    suite runs with the process clock moved (scripts/test.sh), as a user's browser would."""
+    return {key: value for key, value in os.environ.items() if key != "LD_PRELOAD" and not key.startswith("FAKETIME")}
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {
         **browser_type_launch_args,
+        "env": _real_clock_environment(),
         "executable_path": CHROMIUM,
         "args": [
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -25,7 +25,7 @@ def test_managers_see_pending_drafts_oldest_first_with_contact_context(tenant, m
     assert page.index("First draft") < page.index("Second draft")
     assert "Dana Older" in page and "VP Sales" in page and "Globex" in page
     assert f'id="approval-{older.pk}"' in page and f'id="approval-{newer.pk}"' in page
-    assert 'id="approvals-count"' in page
+    assert 'id="approvals-count">2</span>' in page
 
 
 def test_ai_and_contact_text_is_escaped_on_the_card(tenant, manager_client):
@@ -152,7 +152,8 @@ def test_reps_may_approve_their_own_contacts_drafts_when_the_tenant_allows(tenan
     tenant.reps_can_approve = True
     tenant.save()
     mine = pending_approval(tenant=tenant, contact=ContactFactory(tenant=tenant, owner=rep))
-    assert 'id="approvals-count"' in rep_client.get(QUEUE).content.decode()
+    pending_approval(tenant=tenant, contact=ContactFactory(tenant=tenant, owner=None))  # not the rep's
+    assert 'id="approvals-count">1</span>' in rep_client.get(QUEUE).content.decode()
     rep_client.post(_url("approve", mine))
     mine.refresh_from_db()
     assert mine.status == "approved"

@@ -3,11 +3,14 @@
 # random order (pytest-randomly prints the seed; `-p no:randomly` turns it off).
 #
 # With no arguments the suite runs twice: once at the real time, then with the clock of
-# every process it starts moved TEST_FUTURE_OFFSET ahead (libfaketime), while PostgreSQL
-# and Redis keep the real time. The second pass catches tests that pin a calendar date
-# against the real clock and code that mixes two clocks; the browser keeps the real clock.
+# every process it starts moved (libfaketime) to TEST_FUTURE_AT: by default more than 400
+# days ahead, two days before a DST change, two minutes before midnight in New York (see
+# scripts/future_moment.py). PostgreSQL and Redis keep the real time, the browser its own.
+# The second pass catches tests that pin a calendar date against the real clock, expect a
+# day to be 24 hours, or code that mixes two clocks.
 # Extra arguments go to pytest and run one pass (e.g. `scripts/test.sh tests/contacts -x`);
-# TEST_CLOCK_OFFSET=+400d runs that pass with the moved clock.
+# TEST_CLOCK_OFFSET runs that pass with a moved clock, in faketime's notation
+# (`+400d`, or `@2028-03-11 04:58:00` in UTC).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,8 +35,8 @@ run_pass() {  # run_pass OFFSET [pytest args...]; OFFSET "" is the real clock
   if [ -z "$offset" ]; then
     .venv/bin/python -m pytest "$@"
   else
-    echo "Running the suite with the clock moved $offset (libfaketime; PostgreSQL keeps the real time)"
-    faketime -f "$offset" .venv/bin/python -m pytest "$@"
+    echo "Running the suite with the clock at $offset (libfaketime; PostgreSQL keeps the real time)"
+    TZ=UTC faketime -f "$offset" .venv/bin/python -m pytest "$@"
   fi
 }
 
@@ -41,5 +44,5 @@ if [ $# -gt 0 ]; then
   run_pass "${TEST_CLOCK_OFFSET:-}" "$@"
 else
   run_pass ""
-  run_pass "${TEST_FUTURE_OFFSET:-+400d}"
+  run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}"
 fi

@@ -1,5 +1,6 @@
 """The enrollment state machine every part of the app goes through."""
-from datetime import timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -22,13 +23,18 @@ def two_step_enrollment(tenant):
 
 def test_completing_a_step_schedules_the_next_after_its_delay(two_step_enrollment):
     enrollment, first, second = two_step_enrollment
-    done_at = timezone.now()
+    # A day delay keeps the contact's wall-clock time (3 days can be 71 or 73 hours across
+    # a DST change), so the expectation is written in their zone, at noon, which no DST
+    # change skips.
+    zone = ZoneInfo(enrollment.contact.timezone)
+    today = timezone.now().astimezone(zone).date()
+    done_at = datetime.combine(today, time(12), tzinfo=zone)
 
     lifecycle.step_completed(enrollment=enrollment, at=done_at)
 
     enrollment.refresh_from_db()
     assert enrollment.current_step == second
-    assert enrollment.next_run_at == done_at + timedelta(days=3)
+    assert enrollment.next_run_at == datetime.combine(today + timedelta(days=3), time(12), tzinfo=zone)
     kinds = list(Activity.objects.filter(enrollment=enrollment).values_list("kind", flat=True))
     assert sorted(kinds) == ["step_executed", "step_scheduled"]
 

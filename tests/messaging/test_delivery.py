@@ -161,13 +161,13 @@ def test_a_send_interrupted_after_handover_becomes_unknown_and_is_never_resent(t
 
 
 @pytest.mark.parametrize("field, value, reason", [
-    ("unsubscribed_at", timezone.now(), "unsubscribed"),
-    ("do_not_contact", True, "do-not-contact"),
-    ("bounced_at", timezone.now(), "bounced"),
+    ("unsubscribed_at", timezone.now, "unsubscribed"),
+    ("do_not_contact", lambda: True, "do-not-contact"),
+    ("bounced_at", timezone.now, "bounced"),
 ])
 def test_a_suppressed_contact_is_checked_again_at_send_time(tenant, sequence, smtp_server, field, value, reason):
     message = _queued(tenant, sequence)
-    setattr(message.contact, field, value)
+    setattr(message.contact, field, value())
     message.contact.save()
 
     report = deliver_due()

@@ -149,6 +149,13 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ScendCore <no-reply@
 # Key for secrets stored in the database (mailbox passwords). Derived from SECRET_KEY
 # when unset so development works; production should set its own and keep it stable.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Hosts a workspace's model server, SMTP/IMAP host or the SMS gateway may be on although
+# they resolve to loopback, private, link-local or other non-public addresses: names,
+# addresses or networks (10.0.0.0/8). Development admits loopback for the demo mailbox's
+# SMTP catcher on 127.0.0.1:1025; production admits nothing unless listed.
+OUTBOUND_ALLOWED_HOSTS = env.list(
+    "OUTBOUND_ALLOWED_HOSTS", default=["127.0.0.1", "::1", "localhost"] if DEBUG else [],
+)
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
 # at SMS_API_BASE with the account SID and auth token.

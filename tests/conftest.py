@@ -103,6 +103,13 @@ def loopback_allowed(settings):
 
 
 @pytest.fixture
+def server_secret(monkeypatch):
+    """A value only the server holds, in a variable a tenant might try to name."""
+    monkeypatch.setenv("EMAIL_HOST_PASSWORD", "canary-server-secret-7d41")
+    return "canary-server-secret-7d41"
+
+
+@pytest.fixture
 def celery_eager():
     """Celery's loaded config ignores pytest's `settings` fixture: set it on the app."""
     from scendcore.celery import app

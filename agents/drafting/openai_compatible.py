@@ -1,5 +1,5 @@
 """Chat-completions over HTTP to any OpenAI-compatible server (hosted APIs, vLLM,
-llama.cpp, Ollama). Standard library only.
+llama.cpp, Ollama). Standard library only; the API key is the agent's stored secret.
 
 Short waits (429 with a small Retry-After, 5xx, timeouts) are retried here a couple
 of times; anything longer is raised as a TransientDraftError carrying `retry_after`, so
@@ -8,11 +8,12 @@ the agent job reschedules itself in the database instead of holding a worker.
 import email.utils
 import http.client
 import json
-import os
 import socket
 import time
 import urllib.error
 import urllib.request
+
+from scendcore import credentials
 
 from .merge import clean_value, field_values, render_body, render_line
 from .types import (
@@ -147,6 +148,14 @@ def _post(url, payload, headers, timeout):
         return json.loads(response.read().decode("utf-8"))
 
 
+def _api_key(agent):
+    try:
+        return credentials.reveal(token=getattr(agent, "api_key_encrypted", ""),
+                                  env_name=getattr(agent, "api_key_env", ""), label="API key")
+    except credentials.SecretUnavailable as exc:
+        raise PermanentDraftError(str(exc)) from None
+
+
 def call(request):
     """One completion with inline retries. Returns the decoded response JSON."""
     agent = request.agent
@@ -155,11 +164,8 @@ def call(request):
     if not base_url.startswith(("http://", "https://")) or not model:
         raise PermanentDraftError("The agent's provider needs a base URL (http or https) and a model.")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    key_env = setting(agent, "api_key_env")
-    if key_env:
-        key = os.environ.get(key_env)
-        if not key:
-            raise PermanentDraftError(f"The environment variable {key_env} (API key) is not set.")
+    key = _api_key(agent)
+    if key:
         headers["Authorization"] = f"Bearer {key}"
     payload = {
         "model": model,

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from scendcore import credentials
+from scendcore import credentials, outbound
 from scendcore.admin_base import OperatorOnlyFieldsAdmin, TenantAdmin
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
@@ -29,6 +29,7 @@ class AgentAdminForm(SecretInputs, forms.ModelForm):
             raise forms.ValidationError(
                 f"Unknown settings: {', '.join(unknown)}. Allowed: {', '.join(PROVIDER_SETTING_NAMES)}."
             )
+        outbound.validate_url(str(settings.get("base_url") or ""))
         return settings
 
     def clean_api_key_env(self):

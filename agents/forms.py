@@ -1,5 +1,6 @@
 from django import forms
 
+from scendcore import outbound
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
 from .drafting.merge import is_known_field
@@ -13,7 +14,9 @@ class AgentForm(SecretInputs, forms.ModelForm):
 
     SECRET_INPUTS = ("api_key",)
     base_url = forms.URLField(required=False, label="Base URL", assume_scheme="https",
-                              help_text="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1")
+                              validators=[outbound.validate_url],
+                              help_text="e.g. https://api.openai.com/v1. A server on a private network "
+                                        "needs your operator to allow it.")
     model = forms.CharField(required=False, max_length=200)
     api_key = secret_input("API key", what="key", strip=True)
     clear_api_key = clear_input("Remove the stored API key")

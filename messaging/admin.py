@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from scendcore import credentials
+from scendcore import credentials, outbound
 from scendcore.admin_base import OperatorOnlyFieldsAdmin, TenantAdmin
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
@@ -28,6 +28,14 @@ class MailboxAdminForm(SecretInputs, forms.ModelForm):
         name = self.cleaned_data["smtp_password_env"].strip()
         credentials.validate_env_reference(name)
         return name
+
+    def clean_smtp_host(self):
+        outbound.validate_host(self.cleaned_data["smtp_host"])
+        return self.cleaned_data["smtp_host"]
+
+    def clean_imap_host(self):
+        outbound.validate_host(self.cleaned_data["imap_host"])
+        return self.cleaned_data["imap_host"]
 
     def clean(self):
         data = super().clean()

@@ -1,5 +1,6 @@
 from django import forms
 
+from scendcore import outbound
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
 from .models import Mailbox, MailboxPool
@@ -8,7 +9,7 @@ from .models import Mailbox, MailboxPool
 class MailboxForm(SecretInputs, forms.ModelForm):
     """Passwords are write-only: never rendered back; left empty, the stored one stays.
     The tenant types them: no field here names a server environment variable (only an
-    operator can, in the Django admin)."""
+    operator can, in the Django admin). Hosts must pass the outbound rule."""
 
     SECRET_INPUTS = ("smtp_password", "imap_password")
     smtp_password = secret_input("SMTP password", what="password")
@@ -37,6 +38,14 @@ class MailboxForm(SecretInputs, forms.ModelForm):
             "signature": forms.Textarea(attrs={"rows": 3}),
             "warmup_start_date": forms.DateInput(attrs={"type": "date"}),
         }
+
+    def clean_smtp_host(self):
+        outbound.validate_host(self.cleaned_data["smtp_host"])
+        return self.cleaned_data["smtp_host"]
+
+    def clean_imap_host(self):
+        outbound.validate_host(self.cleaned_data["imap_host"])
+        return self.cleaned_data["imap_host"]
 
     def clean(self):
         data = super().clean()

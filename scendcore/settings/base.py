@@ -172,8 +172,10 @@ SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
 SMS_FROM = env.str("SMS_FROM", default="")
 SMS_API_BASE = env.str("SMS_API_BASE", default="https://api.twilio.com")
 # Backend for sequence mail; each mailbox's own SMTP host and credentials are passed in.
+# The default checks each host against OUTBOUND_ALLOWED_HOSTS and connects to the
+# address it checked.
 MESSAGING_EMAIL_BACKEND = env.str(
-    "MESSAGING_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
+    "MESSAGING_EMAIL_BACKEND", default="messaging.services.transport.GuardedSmtpBackend"
 )
 
 # Celery: with no broker configured, tasks run inline (zero-config mode).

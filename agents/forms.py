@@ -1,22 +1,25 @@
-import re
-
 from django import forms
+
+from scendcore import outbound
+from scendcore.forms import SecretInputs, clear_input, secret_input
 
 from .drafting.merge import is_known_field
 from .models import Agent, Provider
 
-ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
-
-class AgentForm(forms.ModelForm):
+class AgentForm(SecretInputs, forms.ModelForm):
     """The agent's persona and autonomy, plus its provider settings and merge-field
-    fallbacks, which are stored as JSON but edited as ordinary fields."""
+    fallbacks, which are stored as JSON but edited as ordinary fields. The API key is
+    typed here and write-only; no field names a server environment variable."""
 
+    SECRET_INPUTS = ("api_key",)
     base_url = forms.URLField(required=False, label="Base URL", assume_scheme="https",
-                              help_text="e.g. https://api.openai.com/v1 or http://127.0.0.1:11434/v1")
+                              validators=[outbound.validate_url],
+                              help_text="e.g. https://api.openai.com/v1. A server on a private network "
+                                        "needs your operator to allow it.")
     model = forms.CharField(required=False, max_length=200)
-    api_key_env = forms.CharField(required=False, max_length=100, label="API key environment variable",
-                                  help_text="The name of the variable holding the key, never the key itself.")
+    api_key = secret_input("API key", what="key", strip=True)
+    clear_api_key = clear_input("Remove the stored API key")
     timeout_seconds = forms.FloatField(required=False, min_value=1, max_value=300, initial=30)
     temperature = forms.FloatField(required=False, min_value=0, max_value=2, initial=0.7)
     max_tokens = forms.IntegerField(required=False, min_value=16, max_value=8000, initial=700)
@@ -36,7 +39,7 @@ class AgentForm(forms.ModelForm):
             "avoid": forms.Textarea(attrs={"rows": 3}),
         }
 
-    SETTING_FIELDS = ("base_url", "model", "api_key_env", "timeout_seconds", "temperature", "max_tokens")
+    SETTING_FIELDS = ("base_url", "model", "timeout_seconds", "temperature", "max_tokens")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -45,12 +48,6 @@ class AgentForm(forms.ModelForm):
             if name in settings:
                 self.initial[name] = settings[name]
         self.initial["fallbacks_text"] = "\n".join(f"{k}={v}" for k, v in (self.instance.fallbacks or {}).items())
-
-    def clean_api_key_env(self):
-        value = self.cleaned_data["api_key_env"].strip()
-        if value and not ENV_NAME.match(value):
-            raise forms.ValidationError("Use an environment variable name like OPENAI_API_KEY.")
-        return value
 
     def clean_fallbacks_text(self):
         fallbacks = {}
@@ -68,6 +65,7 @@ class AgentForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        self.check_secret_inputs(data)
         if data.get("provider") == Provider.OPENAI_COMPATIBLE:
             for name in ("base_url", "model"):
                 if not data.get(name):
@@ -80,4 +78,5 @@ class AgentForm(forms.ModelForm):
         settings = {n: self.cleaned_data[n] for n in self.SETTING_FIELDS if self.cleaned_data.get(n) not in (None, "")}
         data["provider_settings"] = settings
         data["fallbacks"] = self.cleaned_data["fallbacks_text"]
+        data["secret_changes"] = self.secret_changes()
         return data

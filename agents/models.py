@@ -2,6 +2,15 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from scendcore.credentials import SecretField
+
+# The keys provider_settings may hold. Credentials are never among them: they live in
+# their own encrypted column.
+PROVIDER_SETTING_NAMES = (
+    "base_url", "model", "timeout_seconds", "temperature", "max_tokens",
+    "max_retries", "retry_backoff_seconds", "max_inline_wait_seconds",
+)
+
 
 class Autonomy(models.TextChoices):
     REVIEW_ALL = "review_all", "Review every draft"
@@ -30,8 +39,15 @@ class Agent(models.Model):
     )
     approved_drafts = models.PositiveIntegerField(default=0)
     provider = models.CharField(max_length=24, choices=Provider.choices, default=Provider.TEMPLATE)
-    # base_url, model, api_key_env, timeout_seconds, temperature, max_tokens
+    # base_url, model, timeout_seconds, temperature, max_tokens (see PROVIDER_SETTING_NAMES)
     provider_settings = models.JSONField(default=dict, blank=True)
+    # The model server's API key, typed by the tenant; encrypted, never shown back.
+    api_key_encrypted = SecretField()
+    api_key_env = models.CharField(
+        "API key environment variable (operators only)", max_length=100, blank=True,
+        help_text="Set by operators only: a variable named SCENDCORE_TENANT_… and listed in "
+                  "TENANT_SECRET_ENV_NAMES, used when no key is stored.",
+    )
     # Merge-field fallbacks, e.g. {"first_name": "there", "company": "your team"}
     fallbacks = models.JSONField(default=dict, blank=True)
     is_active = models.BooleanField(default=True)

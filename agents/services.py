@@ -8,6 +8,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from scendcore import credentials
 from scendcore.models import AuditEntry
 from sequences import lifecycle
 from sequences.models import EnrollmentStatus, WaitingOn
@@ -37,22 +38,40 @@ def _audit(*, tenant, actor, agent, action, changes):
     )
 
 
+def _key_state(agent):
+    return "stored" if agent.api_key_encrypted else "none"
+
+
+def _apply_secret_changes(agent, secret_changes):
+    """`{"api_key": plaintext}` stores a new key, `{"api_key": ""}` removes it. The audit
+    trail only learns whether a key is stored."""
+    before = _key_state(agent)
+    if "api_key" in (secret_changes or {}):
+        agent.api_key_encrypted = credentials.encrypt(secret_changes["api_key"])
+        return {"api_key": [before, _key_state(agent)]}
+    return {}
+
+
 @transaction.atomic
-def agent_create(*, tenant, actor, **fields):
-    agent = Agent.objects.create(tenant=tenant, **{k: fields[k] for k in AGENT_FIELDS if k in fields})
-    _audit(tenant=tenant, actor=actor, agent=agent, action="created",
-           changes={k: _jsonable(getattr(agent, k)) for k in AGENT_FIELDS})
+def agent_create(*, tenant, actor, secret_changes=None, **fields):
+    agent = Agent(tenant=tenant, **{k: fields[k] for k in AGENT_FIELDS if k in fields})
+    key_change = _apply_secret_changes(agent, secret_changes)
+    agent.save()
+    changes = {k: _jsonable(getattr(agent, k)) for k in AGENT_FIELDS}
+    changes.update(key_change)
+    _audit(tenant=tenant, actor=actor, agent=agent, action="created", changes=changes)
     return agent
 
 
 @transaction.atomic
-def agent_update(*, tenant, agent, actor, **fields):
+def agent_update(*, tenant, agent, actor, secret_changes=None, **fields):
     agent = Agent.objects.select_for_update().get(pk=agent.pk, tenant=tenant)
     changes = {}
     for name in AGENT_FIELDS:
         if name in fields and fields[name] != getattr(agent, name):
             changes[name] = [_jsonable(getattr(agent, name)), _jsonable(fields[name])]
             setattr(agent, name, fields[name])
+    changes.update(_apply_secret_changes(agent, secret_changes))
     if changes:
         agent.save()
         _audit(tenant=tenant, actor=actor, agent=agent, action="updated", changes=changes)

@@ -3,6 +3,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from contacts.models import Contact
+from scendcore import credentials
 from scendcore.tenancy import admin_required, get_for_tenant, manager_required
 from sequences.models import Step
 
@@ -34,13 +35,15 @@ def agent_create(request):
 def agent_edit(request, agent_id):
     agent = get_agent_for_user(request, agent_id)
     form = AgentForm(request.POST or None, instance=agent)
+    context = {"form": form, "agent": agent,
+               "api_key_env": credentials.env_reference_status(agent.api_key_env, label="API key")}
     if request.method == "POST":
         if form.is_valid():
             services.agent_update(tenant=request.tenant, agent=agent, actor=request.user, **form.service_fields())
             messages.success(request, "Agent saved.")
             return redirect("agents:detail", agent_id=agent.pk)
-        return render(request, "agents/agent_form.html", {"form": form, "agent": agent}, status=422)
-    return render(request, "agents/agent_form.html", {"form": form, "agent": agent})
+        return render(request, "agents/agent_form.html", context, status=422)
+    return render(request, "agents/agent_form.html", context)
 
 
 @manager_required
@@ -57,6 +60,7 @@ def agent_detail(request, agent_id):
             preview_error = "Previews are written by the built-in template provider; this agent calls a model."
     context = {
         "agent": agent, "preview": preview, "preview_error": preview_error,
+        "api_key_env": credentials.env_reference_status(agent.api_key_env, label="API key"),
         "jobs": selectors.agent_jobs_recent(tenant=request.tenant, agent=agent),
         "failed_jobs": selectors.agent_jobs_failed(tenant=request.tenant, agent=agent),
         "preview_contacts": selectors.preview_contacts(tenant=request.tenant),

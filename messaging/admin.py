@@ -1,34 +1,51 @@
 from django import forms
 from django.contrib import admin
 
-from scendcore.admin_base import TenantAdmin
+from scendcore import credentials, outbound
+from scendcore.admin_base import OperatorOnlyFieldsAdmin, TenantAdmin
+from scendcore.forms import SecretInputs, clear_input, secret_input
 
 from .models import InboundMessage, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task
-from .services import crypto
+from .services.mailboxes import SECRET_COLUMNS
 
 
-class MailboxAdminForm(forms.ModelForm):
-    """Stored passwords are encrypted and never shown; typing a new one replaces it."""
+class MailboxAdminForm(SecretInputs, forms.ModelForm):
+    """Stored passwords are encrypted and never shown; typing a new one replaces it.
+    The environment reference is an operator's (superusers only, see MailboxAdmin) and
+    must name an allow-listed SCENDCORE_TENANT_ variable."""
 
-    new_smtp_password = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to keep the stored SMTP password.",
-    )
-    new_imap_password = forms.CharField(
-        required=False, widget=forms.PasswordInput(render_value=False),
-        help_text="Leave empty to keep the stored IMAP password.",
-    )
+    SECRET_INPUTS = ("smtp_password", "imap_password")
+    smtp_password = secret_input("SMTP password", what="password")
+    clear_smtp_password = clear_input("Remove the stored SMTP password")
+    imap_password = secret_input("IMAP password", what="password")
+    clear_imap_password = clear_input("Remove the stored IMAP password")
 
     class Meta:
         model = Mailbox
-        exclude = ["smtp_password_encrypted", "imap_password_encrypted"]
+        fields = "__all__"
+
+    def clean_smtp_password_env(self):
+        name = self.cleaned_data["smtp_password_env"].strip()
+        credentials.validate_env_reference(name)
+        return name
+
+    def clean_smtp_host(self):
+        outbound.validate_host(self.cleaned_data["smtp_host"])
+        return self.cleaned_data["smtp_host"]
+
+    def clean_imap_host(self):
+        outbound.validate_host(self.cleaned_data["imap_host"])
+        return self.cleaned_data["imap_host"]
+
+    def clean(self):
+        data = super().clean()
+        self.check_secret_inputs(data)
+        return data
 
     def save(self, commit=True):
         mailbox = super().save(commit=False)
-        if self.cleaned_data.get("new_smtp_password"):
-            mailbox.smtp_password_encrypted = crypto.encrypt(self.cleaned_data["new_smtp_password"])
-        if self.cleaned_data.get("new_imap_password"):
-            mailbox.imap_password_encrypted = crypto.encrypt(self.cleaned_data["new_imap_password"])
+        for name, plaintext in self.secret_changes().items():
+            setattr(mailbox, SECRET_COLUMNS[name], credentials.encrypt(plaintext))
         if commit:
             mailbox.save()
         return mailbox
@@ -41,8 +58,9 @@ class PoolMemberInline(admin.TabularInline):
 
 
 @admin.register(Mailbox)
-class MailboxAdmin(TenantAdmin):
+class MailboxAdmin(OperatorOnlyFieldsAdmin, TenantAdmin):
     form = MailboxAdminForm
+    operator_only_fields = ["smtp_password_env"]
     list_display = ["name", "from_email", "status", "daily_cap", "hourly_cap", "warmup_enabled", "imap_enabled"]
     list_filter = ["status", "tls_mode", "warmup_enabled", "imap_enabled"]
     search_fields = ["name", "from_email", "from_name", "smtp_host"]

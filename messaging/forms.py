@@ -1,35 +1,34 @@
 from django import forms
 
+from scendcore import outbound
+from scendcore.forms import SecretInputs, clear_input, secret_input
+
 from .models import Mailbox, MailboxPool
 
-# Never rendered back: an edit form shows an empty password field.
-WRITE_ONLY = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
 
+class MailboxForm(SecretInputs, forms.ModelForm):
+    """Passwords are write-only: never rendered back; left empty, the stored one stays.
+    The tenant types them: no field here names a server environment variable (only an
+    operator can, in the Django admin). Hosts must pass the outbound rule."""
 
-class MailboxForm(forms.ModelForm):
-    """Passwords are write-only: never rendered back; left empty, the stored one stays."""
-
-    smtp_password = forms.CharField(
-        label="SMTP password", required=False, strip=False, widget=WRITE_ONLY,
-        help_text="Leave empty to keep the current password.",
-    )
-    imap_password = forms.CharField(
-        label="IMAP password", required=False, strip=False, widget=WRITE_ONLY,
-        help_text="Leave empty to keep the current password.",
-    )
+    SECRET_INPUTS = ("smtp_password", "imap_password")
+    smtp_password = secret_input("SMTP password", what="password")
+    clear_smtp_password = clear_input("Remove the stored SMTP password")
+    imap_password = secret_input("IMAP password", what="password")
+    clear_imap_password = clear_input("Remove the stored IMAP password")
 
     class Meta:
         model = Mailbox
         fields = [
             "name", "from_name", "from_email", "reply_to", "signature", "status",
-            "smtp_host", "smtp_port", "smtp_username", "smtp_password", "smtp_password_env", "tls_mode",
+            "smtp_host", "smtp_port", "smtp_username", "smtp_password", "clear_smtp_password", "tls_mode",
             "daily_cap", "hourly_cap", "min_gap_seconds", "gap_jitter_seconds", "domain_daily_max",
             "warmup_enabled", "warmup_start_cap", "warmup_daily_increase", "warmup_target_cap", "warmup_start_date",
             "imap_enabled", "imap_host", "imap_port", "imap_use_ssl", "imap_username", "imap_password",
+            "clear_imap_password",
         ]
         labels = {
-            "smtp_host": "SMTP host", "smtp_port": "SMTP port", "smtp_username": "SMTP username",
-            "smtp_password_env": "Password environment variable", "tls_mode": "TLS",
+            "smtp_host": "SMTP host", "smtp_port": "SMTP port", "smtp_username": "SMTP username", "tls_mode": "TLS",
             "min_gap_seconds": "Minimum gap (seconds)", "gap_jitter_seconds": "Random extra gap (seconds)",
             "domain_daily_max": "Daily maximum per recipient domain", "warmup_enabled": "Warm up this mailbox",
             "imap_enabled": "Poll for replies over IMAP", "imap_host": "IMAP host", "imap_port": "IMAP port",
@@ -40,17 +39,21 @@ class MailboxForm(forms.ModelForm):
             "warmup_start_date": forms.DateInput(attrs={"type": "date"}),
         }
 
+    def clean_smtp_host(self):
+        outbound.validate_host(self.cleaned_data["smtp_host"])
+        return self.cleaned_data["smtp_host"]
+
+    def clean_imap_host(self):
+        outbound.validate_host(self.cleaned_data["imap_host"])
+        return self.cleaned_data["imap_host"]
+
     def clean(self):
         data = super().clean()
         if data.get("hourly_cap") and data.get("daily_cap") is not None and data["hourly_cap"] > data["daily_cap"]:
             self.add_error("hourly_cap", "The hourly cap cannot be above the daily cap.")
         if data.get("warmup_enabled") and not data.get("warmup_start_date"):
             self.add_error("warmup_start_date", "A warmup needs a start date.")
-        if data.get("smtp_password") and data.get("smtp_password_env"):
-            self.add_error("smtp_password_env", "Use either a stored password or an environment variable, not both.")
-        env = data.get("smtp_password_env") or ""
-        if env and not env.replace("_", "").isalnum():
-            self.add_error("smtp_password_env", "Letters, digits and underscores only.")
+        self.check_secret_inputs(data)
         if data.get("status") == "active" and not data.get("smtp_host"):
             self.add_error("smtp_host", "An active mailbox needs an SMTP host.")
         if data.get("imap_enabled") and not data.get("imap_host"):

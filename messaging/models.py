@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from scendcore.credentials import SecretField
+
 
 class TlsMode(models.TextChoices):
     NONE = "none", "None"
@@ -27,10 +29,12 @@ class Mailbox(models.Model):
     smtp_host = models.CharField(max_length=255, blank=True)
     smtp_port = models.PositiveIntegerField(default=587)
     smtp_username = models.CharField(max_length=255, blank=True)
-    # Encrypted at rest (messaging.crypto); never rendered back into a form.
-    smtp_password_encrypted = models.TextField(blank=True)
+    # Typed by the tenant, encrypted at rest (scendcore.credentials), never rendered back.
+    smtp_password_encrypted = SecretField()
     smtp_password_env = models.CharField(
-        max_length=100, blank=True, help_text="Or: name of an environment variable holding it."
+        "SMTP password environment variable (operators only)", max_length=100, blank=True,
+        help_text="Set by operators only: a variable named SCENDCORE_TENANT_… and listed in "
+                  "TENANT_SECRET_ENV_NAMES, used when no password is stored.",
     )
     tls_mode = models.CharField(max_length=8, choices=TlsMode.choices, default=TlsMode.STARTTLS)
     daily_cap = models.PositiveIntegerField(default=200)
@@ -49,7 +53,7 @@ class Mailbox(models.Model):
     imap_host = models.CharField(max_length=255, blank=True)
     imap_port = models.PositiveIntegerField(default=993)
     imap_username = models.CharField(max_length=255, blank=True)
-    imap_password_encrypted = models.TextField(blank=True)
+    imap_password_encrypted = SecretField()
     imap_use_ssl = models.BooleanField(default=True, help_text="IMAP over TLS (port 993).")
     imap_last_uid = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=8, choices=MailboxStatus.choices, default=MailboxStatus.ACTIVE)

@@ -30,13 +30,15 @@ def poll_imap_all():
 def poll_imap(tenant_id, mailbox_id):
     import imaplib
 
+    from scendcore.outbound import HostRefused
+
     from .models import Mailbox
     from .services.crypto import SecretUnavailable
     from .services.inbound import imap_poll
 
     try:
         counts = imap_poll(tenant_id=tenant_id, mailbox_id=mailbox_id)
-    except (imaplib.IMAP4.error, OSError, SecretUnavailable, Mailbox.DoesNotExist):
+    except (imaplib.IMAP4.error, OSError, SecretUnavailable, HostRefused, Mailbox.DoesNotExist):
         # One broken mailbox must not stop the others; the next poll tries again.
         logger.exception("IMAP polling failed for mailbox %s of tenant %s", mailbox_id, tenant_id)
         return

@@ -46,3 +46,16 @@ class TenantAdmin(admin.ModelAdmin):
             if target is None:
                 return "—"
         return target.name
+
+
+class OperatorOnlyFieldsAdmin(admin.ModelAdmin):
+    """Fields only platform operators (superusers) may change, such as a credential's
+    environment reference: read-only for every other staff user."""
+
+    operator_only_fields = ()
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            readonly += [f for f in self.operator_only_fields if f not in readonly]
+        return readonly

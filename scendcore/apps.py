@@ -6,4 +6,5 @@ class ScendcoreConfig(AppConfig):
     verbose_name = "Tenancy"
 
     def ready(self):
+        from . import credentials  # noqa: F401 - registers its system check
         from . import lookups  # noqa: F401 - registers field__any

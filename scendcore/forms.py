@@ -39,6 +39,50 @@ def normalise_domains(text):
     return "\n".join(domains)
 
 
+# Never rendered back: an edit form shows an empty input.
+WRITE_ONLY = forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class SecretInputs:
+    """For forms that take credentials: each name in SECRET_INPUTS is a write-only input
+    (left empty, the stored secret stays) plus a `clear_<name>` checkbox that removes
+    it. Declare both with `secret_input` and `clear_input`, call `check_secret_inputs`
+    from clean(), and hand `secret_changes()` to the service, which encrypts."""
+
+    SECRET_INPUTS = ()
+
+    def check_secret_inputs(self, data):
+        for name in self.SECRET_INPUTS:
+            if data.get(name) and data.get(f"clear_{name}"):
+                self.add_error(f"clear_{name}", "Either type a new one or remove the stored one, not both.")
+
+    def secret_changes(self):
+        """{name: new plaintext, or "" to remove} for each secret this submission changes."""
+        changes = {}
+        for name in self.SECRET_INPUTS:
+            if self.cleaned_data.get(f"clear_{name}"):
+                changes[name] = ""
+            elif self.cleaned_data.get(name):
+                changes[name] = self.cleaned_data[name]
+        return changes
+
+    def plain_changed_data(self):
+        """changed_data without the secret inputs, which services report themselves."""
+        secret = {*self.SECRET_INPUTS, *(f"clear_{n}" for n in self.SECRET_INPUTS)}
+        return [name for name in self.changed_data if name not in secret]
+
+
+def secret_input(label, *, what, strip=False):
+    return forms.CharField(
+        label=label, required=False, strip=strip, widget=WRITE_ONLY,
+        help_text=f"Stored encrypted and never shown. Leave empty to keep the current {what}.",
+    )
+
+
+def clear_input(label):
+    return forms.BooleanField(label=label, required=False)
+
+
 class TenantSettingsForm(forms.ModelForm):
     default_timezone = forms.ChoiceField(
         label="Default timezone", choices=timezone_choices,

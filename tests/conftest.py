@@ -94,6 +94,22 @@ def browser_type_launch_args(browser_type_launch_args):
 
 
 @pytest.fixture
+def loopback_allowed(settings):
+    """The local fake servers (model, SMTP, IMAP, SMS gateway) listen on 127.0.0.1 and
+    stand in for hosts on the internet: the operator allow-list names loopback for this
+    test only. Without this fixture the allow-list is empty, as in production."""
+    settings.OUTBOUND_ALLOWED_HOSTS = ["127.0.0.1"]
+    return settings.OUTBOUND_ALLOWED_HOSTS
+
+
+@pytest.fixture
+def server_secret(monkeypatch):
+    """A value only the server holds, in a variable a tenant might try to name."""
+    monkeypatch.setenv("EMAIL_HOST_PASSWORD", "canary-server-secret-7d41")
+    return "canary-server-secret-7d41"
+
+
+@pytest.fixture
 def celery_eager():
     """Celery's loaded config ignores pytest's `settings` fixture: set it on the app."""
     from scendcore.celery import app

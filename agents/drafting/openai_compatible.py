@@ -1,5 +1,7 @@
 """Chat-completions over HTTP to any OpenAI-compatible server (hosted APIs, vLLM,
-llama.cpp, Ollama). Standard library only.
+llama.cpp, Ollama). Standard library only; the connection goes through
+scendcore.outbound (no private hosts unless the operator allows them, no redirects,
+bounded responses) and the API key is the agent's stored secret.
 
 Short waits (429 with a small Retry-After, 5xx, timeouts) are retried here a couple
 of times; anything longer is raised as a TransientDraftError carrying `retry_after`, so
@@ -8,11 +10,10 @@ the agent job reschedules itself in the database instead of holding a worker.
 import email.utils
 import http.client
 import json
-import os
 import socket
 import time
-import urllib.error
-import urllib.request
+
+from scendcore import credentials, outbound
 
 from .merge import clean_value, field_values, render_body, render_line
 from .types import (
@@ -28,6 +29,9 @@ DEFAULTS = {
     "retry_backoff_seconds": 1.0,
     "max_inline_wait_seconds": 10.0,
 }
+# A completion of max_tokens (at most 8,000) is a few tens of kilobytes; anything far
+# beyond is not a draft and is never read into memory.
+MAX_RESPONSE_BYTES = 1_000_000
 CONTACT_FIELDS = ("first_name", "last_name", "company", "title", "timezone")
 sleep = time.sleep  # module attribute so tests can record waits instead of sleeping
 
@@ -140,11 +144,38 @@ def _retry_after(headers):
     return max(0.0, when.timestamp() - time.time())
 
 
+class _HttpStatus(Exception):
+    def __init__(self, status, headers, body):
+        super().__init__(status)
+        self.status, self.headers, self.body = status, headers, body
+
+
 def _post(url, payload, headers, timeout):
-    body = json.dumps(payload).encode()
-    req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(req, timeout=timeout) as response:  # noqa: S310 - admin-set URL
-        return json.loads(response.read().decode("utf-8"))
+    """The decoded JSON of a 2xx answer; _HttpStatus for any other (redirects included:
+    they are never followed, so a tenant's server cannot point the worker elsewhere)."""
+    response = outbound.http_request(url, method="POST", body=json.dumps(payload).encode(), headers=headers,
+                                     timeout=timeout, max_bytes=MAX_RESPONSE_BYTES)
+    if not 200 <= response.status < 300:
+        raise _HttpStatus(response.status, response.headers, response.body)
+    return json.loads(response.body.decode("utf-8"))
+
+
+def _error_message(body):
+    """The `error.message` of an OpenAI-style error body, and nothing else: whatever else
+    answers at the URL a tenant chose is never echoed back to them."""
+    try:
+        message = json.loads(body.decode("utf-8"))["error"]["message"]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return ""
+    return str(message)[:300] if isinstance(message, str) else ""
+
+
+def _api_key(agent):
+    try:
+        return credentials.reveal(token=getattr(agent, "api_key_encrypted", ""),
+                                  env_name=getattr(agent, "api_key_env", ""), label="API key")
+    except credentials.SecretUnavailable as exc:
+        raise PermanentDraftError(str(exc)) from None
 
 
 def call(request):
@@ -155,11 +186,8 @@ def call(request):
     if not base_url.startswith(("http://", "https://")) or not model:
         raise PermanentDraftError("The agent's provider needs a base URL (http or https) and a model.")
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    key_env = setting(agent, "api_key_env")
-    if key_env:
-        key = os.environ.get(key_env)
-        if not key:
-            raise PermanentDraftError(f"The environment variable {key_env} (API key) is not set.")
+    key = _api_key(agent)
+    if key:
         headers["Authorization"] = f"Bearer {key}"
     payload = {
         "model": model,
@@ -176,24 +204,34 @@ def call(request):
         wait = backoff * (2 ** attempt)
         try:
             return _post(f"{base_url}/chat/completions", payload, headers, timeout)
-        except urllib.error.HTTPError as exc:
-            status = exc.code
+        except _HttpStatus as exc:
+            status = exc.status
+            if 300 <= status < 400:
+                raise PermanentDraftError(
+                    f"The model server answered with a redirect (HTTP {status}); redirects are not followed. "
+                    "Set the base URL to the server's final address."
+                ) from None
             if status == 429 or status >= 500 or status == 408:
                 retry_after = _retry_after(exc.headers) if status == 429 else None
                 error = TransientDraftError(f"HTTP {status} from the model server.", retry_after=retry_after)
                 wait = max(wait, retry_after or 0)
             else:
-                detail = exc.read()[:300].decode("utf-8", "replace") if exc.fp else ""
-                raise PermanentDraftError(f"HTTP {status} from the model server: {detail}".strip()) from None
+                detail = _error_message(exc.body)
+                raise PermanentDraftError(
+                    f"HTTP {status} from the model server" + (f": {detail}" if detail else "")
+                ) from None
+        except outbound.HostRefused as exc:
+            raise PermanentDraftError(str(exc)) from None
+        except outbound.ResponseTooLarge:
+            raise PermanentDraftError(
+                f"The model server's response is larger than {MAX_RESPONSE_BYTES} bytes."
+            ) from None
         except (TimeoutError, socket.timeout):
             error = TransientDraftError(f"The model server did not answer within {timeout:g}s.")
-        except urllib.error.URLError as exc:
-            if isinstance(exc.reason, (TimeoutError, socket.timeout)):
-                error = TransientDraftError(f"The model server did not answer within {timeout:g}s.")
-            else:
-                error = TransientDraftError(f"Could not reach the model server: {exc.reason}")
         except (http.client.HTTPException, ConnectionError) as exc:
             error = TransientDraftError(f"The connection to the model server failed: {exc}")
+        except OSError as exc:
+            error = TransientDraftError(f"Could not reach the model server: {exc}")
         except ValueError:
             raise InvalidDraftOutput("The model server's response is not JSON.") from None
         if attempt == retries or wait > max_wait:

@@ -28,8 +28,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import linebreaks, urlize
 
+from scendcore import outbound
+
 from ..models import MessageState, OutboundMessage, TlsMode
-from . import compliance, crypto, sms, tracking
+from . import compliance, crypto, sms, tracking, transport
 from .limits import mailbox_reserve, recipient_domain, reservation_release, window_opens
 from .pools import mailbox_for, pool_earliest_slot
 
@@ -43,6 +45,8 @@ BACKOFF_MAX = timedelta(hours=6)
 CLAIM_LEASE = timedelta(minutes=10)
 SENDING_LEASE = timedelta(minutes=15)
 SMTP_TIMEOUT = 30
+DJANGO_SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+GUARDED_SMTP_BACKEND = "messaging.services.transport.GuardedSmtpBackend"
 PAUSED_RECHECK = timedelta(hours=1)
 ENQUEUEABLE = {
     MessageState.DRAFT, MessageState.APPROVED, MessageState.QUEUED,
@@ -155,7 +159,11 @@ def build_email(message):
 
 def mailbox_connection(mailbox, *, timeout=SMTP_TIMEOUT):
     """A Django email connection through the mailbox's own SMTP account."""
-    backend = getattr(settings, "MESSAGING_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+    backend = getattr(settings, "MESSAGING_EMAIL_BACKEND", GUARDED_SMTP_BACKEND)
+    if backend == DJANGO_SMTP_BACKEND:
+        # Configurations written before the outbound guard name Django's own backend: a
+        # tenant's host must still go through the guard.
+        backend = GUARDED_SMTP_BACKEND
     return get_connection(
         backend,
         host=mailbox.smtp_host,
@@ -473,6 +481,8 @@ def _smtp_send(message, connections):
         if exc.smtp_code >= 500:
             raise PermanentError(text) from exc
         raise TransientError(text) from exc
+    except outbound.HostRefused as exc:
+        raise TransientError(str(exc)) from exc
     except (smtplib.SMTPException, OSError, crypto.SecretUnavailable) as exc:
         connections.drop(mailbox.pk)
         raise TransientError(f"{type(exc).__name__}: {exc}") from exc
@@ -592,8 +602,8 @@ def message_resend(*, tenant, message, actor):
 
 
 def mailbox_send_test(*, mailbox, to_address):
-    """Send a test email through the mailbox now. Returns None on success, or the
-    error the server (or network) gave, for showing next to the button."""
+    """Send a test email through the mailbox now. Returns None on success, or what went
+    wrong as a category (never the server's own reply), for showing next to the button."""
     try:
         connection = mailbox_connection(mailbox, timeout=15)
         email = EmailMultiAlternatives(
@@ -607,7 +617,8 @@ def mailbox_send_test(*, mailbox, to_address):
             connection=connection,
         )
         email.send()
-    except (smtplib.SMTPException, OSError, crypto.SecretUnavailable, ValueError) as exc:
-        return f"{type(exc).__name__}: {exc}"
+    except transport.SEND_TEST_ERRORS as exc:
+        logger.info("send test of mailbox %s failed: %r", mailbox.pk, exc)
+        return transport.failure_category(exc)
     return None
 

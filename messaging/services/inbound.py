@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import InboundClassification, InboundMessage, Mailbox, MessageState, OutboundMessage
-from . import crypto
+from . import crypto, transport
 
 logger = logging.getLogger(__name__)
 
@@ -302,8 +302,7 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
     mailbox = Mailbox.objects.select_related("tenant").get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
     tenant = mailbox.tenant
     counts = {"processed": 0, "unmatched": 0, "malformed": 0}
-    cls = imaplib.IMAP4_SSL if mailbox.imap_use_ssl else imaplib.IMAP4
-    client = cls(mailbox.imap_host, mailbox.imap_port, timeout=30)
+    client = transport.imap_client(mailbox, timeout=30)
     try:
         client.login(mailbox.imap_username or mailbox.smtp_username, crypto.imap_password(mailbox))
         client.select("INBOX", readonly=True)

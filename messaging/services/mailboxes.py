@@ -6,7 +6,8 @@ from scendcore.models import AuditEntry
 from ..models import MailboxPool, PoolMember
 from . import crypto
 
-SECRET_FIELDS = {"smtp_password_encrypted", "imap_password_encrypted"}
+# The mailbox's secrets by the name forms use, and the column holding each, encrypted.
+SECRET_COLUMNS = {"smtp_password": "smtp_password_encrypted", "imap_password": "imap_password_encrypted"}
 
 
 def _audit(*, tenant, actor, obj, action, changes):
@@ -16,22 +17,18 @@ def _audit(*, tenant, actor, obj, action, changes):
     )
 
 
-def mailbox_save(*, tenant, mailbox, actor, changed=(), smtp_password="", imap_password=""):
-    """Create or update a mailbox from a validated (unsaved) instance. An empty password
-    keeps the stored one; secrets never appear in the audit trail."""
+def mailbox_save(*, tenant, mailbox, actor, changed=(), secret_changes=None):
+    """Create or update a mailbox from a validated (unsaved) instance. `secret_changes`
+    maps "smtp_password"/"imap_password" to a new plaintext, or "" to remove the stored
+    one; a secret not named stays. Only the names of changed secrets reach the audit trail."""
     creating = mailbox.pk is None
+    secret_changes = secret_changes or {}
     with transaction.atomic():
         mailbox.tenant = tenant
-        if smtp_password:
-            mailbox.smtp_password_encrypted = crypto.encrypt(smtp_password)
-        if imap_password:
-            mailbox.imap_password_encrypted = crypto.encrypt(imap_password)
+        for name, plaintext in secret_changes.items():
+            setattr(mailbox, SECRET_COLUMNS[name], crypto.encrypt(plaintext))
         mailbox.save()
-        changed = sorted(set(changed) - SECRET_FIELDS - {"smtp_password", "imap_password"})
-        if smtp_password:
-            changed.append("smtp_password")
-        if imap_password:
-            changed.append("imap_password")
+        changed = sorted(set(changed) - set(SECRET_COLUMNS) - set(SECRET_COLUMNS.values())) + sorted(secret_changes)
         _audit(tenant=tenant, actor=actor, obj=mailbox, action="create" if creating else "update",
                changes={"fields": changed})
     return mailbox

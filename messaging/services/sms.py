@@ -2,19 +2,23 @@
 message) and a Twilio-compatible HTTP backend. SMS_BACKEND picks one; SMS_API_BASE
 lets the HTTP backend talk to any Twilio-compatible endpoint (tests use a local one)."""
 import base64
+import http.client
 import json
 import logging
 import re
 import uuid
-from urllib import error, parse, request
+from urllib import parse
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from scendcore import outbound
+
 logger = logging.getLogger(__name__)
 
 STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+MAX_RESPONSE_BYTES = 100_000
 
 
 class SmsError(Exception):
@@ -47,20 +51,27 @@ class TwilioSmsBackend:
         url = f"{self.api_base}/2010-04-01/Accounts/{parse.quote(self.account_sid)}/Messages.json"
         data = parse.urlencode({"To": to, "From": self.from_number, "Body": body}).encode()
         auth = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
-        req = request.Request(url, data=data, method="POST", headers={
-            "Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded",
-        })
         try:
-            with request.urlopen(req, timeout=self.timeout) as response:
-                payload = json.loads(response.read() or b"{}")
-        except error.HTTPError as exc:
-            detail = exc.read()[:500].decode(errors="replace")
-            if exc.code >= 500 or exc.code == 429:
-                raise SmsTransientError(f"SMS provider answered {exc.code}: {detail}") from exc
-            raise SmsError(f"SMS provider refused the message ({exc.code}): {detail}") from exc
-        except (error.URLError, OSError, ValueError) as exc:
+            response = outbound.http_request(url, method="POST", body=data, timeout=self.timeout,
+                                             max_bytes=MAX_RESPONSE_BYTES, headers={
+                "Authorization": f"Basic {auth}", "Content-Type": "application/x-www-form-urlencoded",
+            })
+        except outbound.HostRefused as exc:
+            raise SmsTransientError(f"SMS provider not reached: {exc}") from exc
+        except (OSError, http.client.HTTPException, outbound.ResponseTooLarge) as exc:
             raise SmsTransientError(f"SMS provider unreachable: {exc}") from exc
-        return str(payload.get("sid") or "")
+        status, detail = response.status, response.body[:500].decode(errors="replace")
+        if 300 <= status < 400:
+            raise SmsError(f"SMS provider answered with a redirect ({status}); redirects are not followed.")
+        if status >= 500 or status == 429:
+            raise SmsTransientError(f"SMS provider answered {status}: {detail}")
+        if status >= 400:
+            raise SmsError(f"SMS provider refused the message ({status}): {detail}")
+        try:
+            payload = json.loads(response.body or b"{}")
+        except ValueError as exc:
+            raise SmsTransientError(f"SMS provider answered with something other than JSON: {exc}") from exc
+        return str(payload.get("sid") or "") if isinstance(payload, dict) else ""
 
 
 def sms_backend():

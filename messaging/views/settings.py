@@ -3,6 +3,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from scendcore import credentials
 from scendcore.tenancy import admin_required, manager_required
 
 from .. import selectors
@@ -29,8 +30,7 @@ def _mailbox_form_page(request, mailbox):
         if form.is_valid():
             saved = mailboxes.mailbox_save(
                 tenant=request.tenant, mailbox=form.save(commit=False), actor=request.user,
-                changed=form.changed_data, smtp_password=form.cleaned_data["smtp_password"],
-                imap_password=form.cleaned_data["imap_password"],
+                changed=form.plain_changed_data(), secret_changes=form.secret_changes(),
             )
             return redirect("messaging:mailbox-edit", mailbox_id=saved.pk)
         status = 422
@@ -41,7 +41,12 @@ def _mailbox_form_page(request, mailbox):
             field.disabled = True
     return render(request, "messaging/mailbox_form.html", {
         "form": form, "mailbox": mailbox if mailbox.pk else None, "can_edit": request.membership.is_admin,
+        "smtp_env": _smtp_env(mailbox),
     }, status=status)
+
+
+def _smtp_env(mailbox):
+    return credentials.env_reference_status(mailbox.smtp_password_env, label="SMTP password")
 
 
 @admin_required
@@ -66,7 +71,7 @@ def mailbox_test(request, mailbox_id):
     template = "messaging/mailbox_form.html#mailbox-test-result"
     if not request.htmx:
         form = MailboxForm(instance=mailbox)
-        context.update(form=form, can_edit=True)
+        context.update(form=form, can_edit=True, smtp_env=_smtp_env(mailbox))
         template = "messaging/mailbox_form.html"
     return render(request, template, context, status=200 if error is None else 422)
 

@@ -146,9 +146,23 @@ EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env.bool("EMAIL_USE_SSL", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ScendCore <no-reply@localhost>")
 
-# Key for secrets stored in the database (mailbox passwords). Derived from SECRET_KEY
-# when unset so development works; production should set its own and keep it stable.
+# Keys for the credentials workspaces store (LLM API keys, mailbox passwords): the first
+# encrypts, every one decrypts, so a new key goes first and `manage.py
+# rotate_field_encryption` re-encrypts with it. FIELD_ENCRYPTION_KEY is the older
+# single-key form and decrypts after them. Neither set: derived from SECRET_KEY (development);
+# that derived key always decrypts last, so rotation can move such secrets to a real key.
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Environment variables an operator may name as a workspace credential (in the Django
+# admin, as a superuser); each must start with SCENDCORE_TENANT_. Tenants never can.
+TENANT_SECRET_ENV_NAMES = env.list("TENANT_SECRET_ENV_NAMES", default=[])
+# Hosts a workspace's model server, SMTP/IMAP host or the SMS gateway may be on although
+# they resolve to loopback, private, link-local or other non-public addresses: names,
+# addresses or networks (10.0.0.0/8). Development admits loopback for the demo mailbox's
+# SMTP catcher on 127.0.0.1:1025; production admits nothing unless listed.
+OUTBOUND_ALLOWED_HOSTS = env.list(
+    "OUTBOUND_ALLOWED_HOSTS", default=["127.0.0.1", "::1", "localhost"] if DEBUG else [],
+)
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
 # at SMS_API_BASE with the account SID and auth token.
@@ -158,8 +172,10 @@ SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
 SMS_FROM = env.str("SMS_FROM", default="")
 SMS_API_BASE = env.str("SMS_API_BASE", default="https://api.twilio.com")
 # Backend for sequence mail; each mailbox's own SMTP host and credentials are passed in.
+# The default checks each host against OUTBOUND_ALLOWED_HOSTS and connects to the
+# address it checked.
 MESSAGING_EMAIL_BACKEND = env.str(
-    "MESSAGING_EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"
+    "MESSAGING_EMAIL_BACKEND", default="messaging.services.transport.GuardedSmtpBackend"
 )
 
 # Celery: with no broker configured, tasks run inline (zero-config mode).

@@ -24,6 +24,9 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Eager unless a test asks for a real worker; the broker still points at real Redis.
 CELERY_TASK_ALWAYS_EAGER = True
 AXES_ENABLED = True
+# Closed as in production: tests that talk to the local fake servers allow 127.0.0.1
+# themselves (the `loopback_allowed` fixture).
+OUTBOUND_ALLOWED_HOSTS = []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -6,7 +6,7 @@ from .fake_llm import FakeChatServer
 
 
 @pytest.fixture
-def llm():
+def llm(loopback_allowed):
     with FakeChatServer() as server:
         yield server
 

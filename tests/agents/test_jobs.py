@@ -11,6 +11,7 @@ from django.utils import timezone
 from agents.models import AgentJob
 from agents.services import agent_job_run, agent_job_start, agent_jobs_due
 from approvals.models import ApprovalRequest
+from scendcore import credentials
 from scendcore.models import AuditEntry
 from sequences import lifecycle
 from tests.approvals.builders import drafted_message
@@ -21,15 +22,10 @@ from .fake_llm import completion, error
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(autouse=True)
-def api_key(monkeypatch):
-    monkeypatch.setenv("SCEND_TEST_KEY", "sk-test")
-
-
 def _llm_agent(tenant, llm, **fields):
-    settings = {"base_url": llm.base_url, "model": "m", "api_key_env": "SCEND_TEST_KEY", "timeout_seconds": 2,
-                "max_retries": 0}
-    return AgentFactory(tenant=tenant, provider="openai_compatible", provider_settings=settings, **fields)
+    settings = {"base_url": llm.base_url, "model": "m", "timeout_seconds": 2, "max_retries": 0}
+    return AgentFactory(tenant=tenant, provider="openai_compatible", provider_settings=settings,
+                        api_key_encrypted=credentials.encrypt("sk-test"), **fields)
 
 
 def _started_job(tenant, agent, *, contact=None, steps=2):

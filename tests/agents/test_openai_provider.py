@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from agents.drafting import DraftRequest, InvalidDraftOutput, PermanentDraftError, TransientDraftError, draft
+from scendcore import credentials
 
 from .fake_llm import completion, error, slow
 
@@ -12,13 +13,13 @@ TENANT = SimpleNamespace(allowed_link_domains="scendly.example")
 
 
 def _agent(llm, **settings):
-    provider_settings = {"base_url": llm.base_url, "model": "test-model", "api_key_env": "SCEND_TEST_KEY",
+    provider_settings = {"base_url": llm.base_url, "model": "test-model",
                          "timeout_seconds": 2, "temperature": 0.2, "max_tokens": 300}
     provider_settings.update(settings)
     return SimpleNamespace(
         provider="openai_compatible", provider_settings=provider_settings, sender_name="Sam Seller",
         sender_title="AE", company_name="Scendly", company_description="books meetings", tone="warm",
-        avoid="", fallbacks={},
+        avoid="", fallbacks={}, api_key_encrypted=credentials.encrypt("sk-test-123"), api_key_env="",
     )
 
 
@@ -30,11 +31,6 @@ def _request(agent, *, channel="email", contact=None, thread=()):
     step = SimpleNamespace(pk=2, job_type="initial_outreach", channel=channel, angle="hiring", cta="a call",
                            value_proposition="more meetings", subject_template="", body_template="")
     return DraftRequest(agent=agent, tenant=TENANT, contact=contact, step=step, thread=thread)
-
-
-@pytest.fixture(autouse=True)
-def api_key(monkeypatch):
-    monkeypatch.setenv("SCEND_TEST_KEY", "sk-test-123")
 
 
 def test_a_valid_completion_becomes_a_draft_with_token_usage(llm):
@@ -129,8 +125,15 @@ def test_a_timeout_on_every_attempt_raises_a_transient_error(llm, waits):
         draft(_request(_agent(llm, timeout_seconds=0.2, max_retries=1, retry_backoff_seconds=0.01)))
 
 
-def test_a_missing_api_key_variable_fails_without_calling_the_server(llm, monkeypatch):
-    monkeypatch.delenv("SCEND_TEST_KEY")
-    with pytest.raises(PermanentDraftError, match="SCEND_TEST_KEY"):
-        draft(_request(_agent(llm)))
+def test_an_unreadable_key_or_an_unset_operator_variable_fails_without_calling_the_server(llm, settings):
+    unreadable = _agent(llm)
+    unreadable.api_key_encrypted = unreadable.api_key_encrypted[:-8] + "AAAAAAA="
+    with pytest.raises(PermanentDraftError, match="cannot be decrypted"):
+        draft(_request(unreadable))
+
+    settings.TENANT_SECRET_ENV_NAMES = ["SCENDCORE_TENANT_UNSET_KEY"]
+    from_server = _agent(llm)
+    from_server.api_key_encrypted, from_server.api_key_env = "", "SCENDCORE_TENANT_UNSET_KEY"
+    with pytest.raises(PermanentDraftError, match="SCENDCORE_TENANT_UNSET_KEY .API key. is not set"):
+        draft(_request(from_server))
     assert llm.requests == []

@@ -27,12 +27,12 @@ def test_an_admin_creates_an_agent_and_it_is_audited(tenant, admin_client_, admi
 
 
 def test_an_openai_agent_without_base_url_or_model_is_422_with_inline_errors(admin_client_):
-    data = {**VALID, "provider": "openai_compatible", "api_key_env": "not a name"}
+    data = {**VALID, "provider": "openai_compatible", "api_key": "sk-typed-in"}
     response = admin_client_.post(reverse("agents:create"), data)
     body = response.content.decode()
     assert response.status_code == 422
     assert "Required for the OpenAI-compatible provider." in body
-    assert "Use an environment variable name" in body
+    assert "sk-typed-in" not in body  # a write-only input is not echoed back on errors
 
 
 def test_an_unknown_fallback_field_is_refused(admin_client_):
@@ -43,14 +43,15 @@ def test_an_unknown_fallback_field_is_refused(admin_client_):
 
 def test_editing_records_what_changed(tenant, admin_client_):
     agent = AgentFactory(tenant=tenant, name="Old")
-    data = {**VALID, "name": "New", "provider": "openai_compatible", "base_url": "http://127.0.0.1:11434/v1",
-            "model": "llama3", "api_key_env": "LLM_KEY", "temperature": "0.3"}
+    data = {**VALID, "name": "New", "provider": "openai_compatible", "base_url": "https://llm.scendly.example/v1",
+            "model": "llama3", "api_key": "sk-new", "temperature": "0.3"}
     assert admin_client_.post(reverse("agents:edit", kwargs={"agent_id": agent.pk}), data).status_code == 302
     agent.refresh_from_db()
-    assert agent.provider_settings == {"base_url": "http://127.0.0.1:11434/v1", "model": "llama3",
-                                       "api_key_env": "LLM_KEY", "temperature": 0.3}
+    assert agent.provider_settings == {"base_url": "https://llm.scendly.example/v1", "model": "llama3",
+                                       "temperature": 0.3}
     entry = AuditEntry.objects.get(object_type="agent", object_id=str(agent.pk), action="updated")
     assert entry.changes["name"] == ["Old", "New"]
+    assert entry.changes["api_key"] == ["none", "stored"]
 
 
 def test_managers_may_view_but_not_change_agents(tenant, manager_client):

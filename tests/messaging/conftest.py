@@ -6,7 +6,7 @@ import threading
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
+from aiosmtpd.smtp import SMTP, AuthResult
 
 from messaging.models import MessageState, OutboundMessage
 from tests.factories import (
@@ -56,6 +56,21 @@ class RecordingHandler:
         return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
 
 
+class RecordingAuthenticator:
+    """Accepts every login and remembers it; `refuse` answers the next logins with
+    the given reply instead."""
+
+    def __init__(self):
+        self.logins = []
+        self.refusal = None
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        if self.refusal:
+            return AuthResult(success=False, handled=False, message=self.refusal)
+        return AuthResult(success=True)
+
+
 class SmtpServer:
     def __init__(self, controller, handler):
         self.controller, self.handler = controller, handler
@@ -75,13 +90,34 @@ class SmtpServer:
     def reject(self, address, reply):
         self.handler.rcpt_replies[address.lower()] = reply
 
+    @property
+    def logins(self):
+        return self.controller.SMTP_kwargs["authenticator"].logins
+
+    def refuse_logins(self, reply):
+        self.controller.SMTP_kwargs["authenticator"].refusal = reply
+
 
 @pytest.fixture
-def smtp_server():
+def smtp_server(loopback_allowed):
     handler = RecordingHandler()
     controller = CountingController(handler, hostname="127.0.0.1", port=0)
     controller.start()
     controller.connections = 0  # start() itself connects once to check readiness
+    try:
+        yield SmtpServer(controller, handler)
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def auth_smtp_server(loopback_allowed):
+    """An SMTP server that offers AUTH (without TLS, for the test) and records logins."""
+    handler = RecordingHandler()
+    controller = CountingController(handler, hostname="127.0.0.1", port=0,
+                                    authenticator=RecordingAuthenticator(), auth_require_tls=False)
+    controller.start()
+    controller.connections = 0
     try:
         yield SmtpServer(controller, handler)
     finally:

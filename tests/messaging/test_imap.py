@@ -62,7 +62,7 @@ class ImapHandler(socketserver.StreamRequestHandler):
 
 
 @pytest.fixture
-def imap_mailbox(tenant):
+def imap_mailbox(tenant, loopback_allowed):
     def build(messages):
         server = FakeImap(messages)
         threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -23,6 +23,7 @@ class FakeTwilio:
     def __init__(self):
         self.requests = []
         self.status = 201
+        self.location = None  # answer with a redirect there
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,10 +34,14 @@ class FakeTwilio:
                 payload = json.dumps({"sid": f"SM{len(fake.requests):032d}"} if fake.status < 300
                                      else {"message": "nope"}).encode()
                 self.send_response(fake.status)
+                if fake.location:
+                    self.send_header("Location", fake.location)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            do_GET = do_POST
 
             def log_message(self, *args):
                 pass
@@ -55,7 +60,7 @@ class FakeTwilio:
 
 
 @pytest.fixture
-def twilio(settings):
+def twilio(settings, loopback_allowed):
     with FakeTwilio() as fake:
         settings.SMS_BACKEND = "twilio"
         settings.SMS_ACCOUNT_SID = "AC123"

@@ -55,3 +55,14 @@ def test_env_example_documents_every_setting_read_from_the_environment():
     documented = set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.M))
     assert read, "no settings found: the pattern is out of date"
     assert read - documented == set()
+
+
+def test_the_outbound_allow_list_is_empty_in_production_and_admits_loopback_in_development():
+    # The zero-config demo's mailbox sends to an SMTP catcher on 127.0.0.1:1025.
+    code = ("from django.conf import settings; from scendcore import outbound; "
+            "print(settings.OUTBOUND_ALLOWED_HOSTS); outbound.check_addresses('127.0.0.1', 1025); print('allowed')")
+    production = manage("shell", "--no-imports", "-c", code, env={"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64),
+                                                  "ALLOWED_HOSTS": "scendcore.example.com"})
+    development = manage("shell", "--no-imports", "-c", code, env={"DEBUG": "true"})
+    assert production.stdout.splitlines()[0] == "[]" and "HostRefused" in production.stderr
+    assert "127.0.0.1" in development.stdout and "allowed" in development.stdout, development.stderr

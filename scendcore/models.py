@@ -43,6 +43,10 @@ class Tenant(models.Model):
     reps_may_auto_send = models.BooleanField(
         default=False, help_text="Reps may use agents that send drafts without review."
     )
+    # On: a rep sees and acts on only the contacts they own (contacts/visibility.py).
+    reps_see_only_own_contacts = models.BooleanField(
+        default=False, help_text="Reps see only the contacts they own; managers and admins see all."
+    )
     inbound_secret = models.CharField(max_length=64, default=new_inbound_secret)
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib import admin
 
-from scendcore.admin_base import TenantAdmin
+from scendcore.admin_base import TabularInline, TenantAdmin
 
 from .models import InboundMessage, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task
 from .services import crypto
@@ -34,7 +34,7 @@ class MailboxAdminForm(forms.ModelForm):
         return mailbox
 
 
-class PoolMemberInline(admin.TabularInline):
+class PoolMemberInline(TabularInline):
     model = PoolMember
     extra = 0
     raw_id_fields = ["mailbox"]

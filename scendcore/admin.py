@@ -5,6 +5,7 @@ from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext_lazy as _
 
 from .admin_base import ScopedModelAdmin, TabularInline, TenantAdmin, admin_tenant_ids
+from .audit import audit_record, field_changes
 from .models import ApiToken, AuditEntry, Membership, Tenant
 
 
@@ -37,6 +38,16 @@ class TenantModelAdmin(ScopedModelAdmin):
     readonly_fields = ["created_at"]
     exclude = ["inbound_secret"]
     inlines = [MembershipInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change:
+            # The workspace's policies are audited wherever they are changed.
+            changes = field_changes({name: form.initial.get(name) for name in form.changed_data},
+                                    {name: form.cleaned_data.get(name) for name in form.changed_data})
+            if changes:
+                audit_record(tenant=obj, actor=request.user, object_type="tenant", object_id=obj.pk,
+                             action="settings_updated", changes=changes)
 
     # Workspaces are created and removed by platform operators only.
     def has_add_permission(self, request):

@@ -421,3 +421,21 @@ def test_staff_who_administer_no_workspace_see_no_workspace_data(client, tenant,
     client.force_login(idle)
     assert client.get(_url(Contact, "changelist")).status_code == 403
     assert client.get(reverse("admin:index")).context["app_list"] == []
+
+
+def test_a_workspace_policy_changed_in_the_admin_is_audited_like_on_the_settings_page(client, staff, tenant, rf):
+    Tenant = apps.get_model("scendcore", "Tenant")
+    request = rf.get("/")
+    request.user = staff
+    model_admin = admin.site._registry[Tenant]
+    data = _form_data(model_admin.get_form(request, tenant)(instance=tenant))
+    data.update({"reps_may_auto_send": "on", "memberships-TOTAL_FORMS": "0", "memberships-INITIAL_FORMS": "0",
+                 "memberships-MIN_NUM_FORMS": "0", "memberships-MAX_NUM_FORMS": "1000"})
+    client.force_login(staff)
+
+    assert client.post(_url(Tenant, "change", tenant.pk), data).status_code == 302
+
+    tenant.refresh_from_db()
+    assert tenant.reps_may_auto_send is True
+    entry = AuditEntry.objects.get(tenant=tenant, object_type="tenant")
+    assert entry.actor == staff and entry.changes == {"reps_may_auto_send": [False, True]}

@@ -88,6 +88,13 @@ def role_subquery(*, tenant_field="tenant_id", user_field):
     )
 
 
+def membership_of(*, tenant, user_id):
+    """The user's membership of the tenant (its tenant loaded), or None."""
+    if user_id is None:
+        return None
+    return Membership.objects.select_related("tenant").filter(tenant=tenant, user_id=user_id).first()
+
+
 def role_of(*, tenant, user_id):
     """The user's role in the tenant, or None when they are not a member (or nobody)."""
     if user_id is None:

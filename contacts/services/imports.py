@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from scendcore.audit import audit_record as audit
+from scendcore.tenancy import membership_of
 
 from ..visibility import may_see, restricted_owner_id
 
@@ -272,7 +273,7 @@ class _Importer:
         self.owners = self._owners()
         # Who started the import decides which existing contacts it may change; a rep who
         # sees only their own contacts owns the new ones the file names no owner for.
-        self.importer = self._importer_membership()
+        self.importer = membership_of(tenant=self.tenant, user_id=self.job.created_by_id)
         self.default_owner_id = restricted_owner_id(self.importer)
         self.source = f"import: {job.file_name}"[:64]
         self.counts = dict(created=0, updated=0, unchanged=0, skipped=0, rejected=0, blank=0, processed=0)
@@ -286,14 +287,6 @@ class _Importer:
                 if key:
                     owners[key.lower()] = m.user_id
         return owners
-
-    def _importer_membership(self):
-        from scendcore.models import Membership
-
-        if self.job.created_by_id is None:
-            return None
-        return Membership.objects.select_related("tenant").filter(
-            tenant=self.tenant, user_id=self.job.created_by_id).first()
 
     def parse(self, line, values):
         """Validated field values of one record, or RowError with the reason."""

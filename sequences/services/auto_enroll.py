@@ -13,6 +13,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from contacts.visibility import contact_scope
+from scendcore.tenancy import membership_of
 
 from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus
 from .enrollments import OPEN, EnrollResult, enrollments_bulk_create
@@ -79,24 +80,15 @@ def auto_enroll_sequence(*, tenant, sequence, at=None):
     rules = sequence.entry_rules or {}
     if not (sequence.auto_enroll_enabled and sequence.status == SequenceStatus.ACTIVE and any(rules.get(k) for k in RULE_KEYS)):
         return EnrollResult()
-    candidates = matching_contacts(tenant=tenant, rules=rules, at=at).filter(
-        contact_scope(_owner_membership(tenant=tenant, sequence=sequence))
-    ).exclude(
+    # Rules pick from the contacts the sequence's owner may see: a rep who sees only their
+    # own contacts cannot reach a colleague's through a rule.
+    owner = membership_of(tenant=tenant, user_id=sequence.owner_id)
+    candidates = matching_contacts(tenant=tenant, rules=rules, at=at).filter(contact_scope(owner)).exclude(
         Exists(Enrollment.objects.filter(sequence=sequence, contact=OuterRef("pk"), status__in=OPEN))
     )
     return enrollments_bulk_create(
         tenant=tenant, sequence=sequence, contact_ids=candidates.values("pk"), actor=None, via="auto", at=at
     )
-
-
-def _owner_membership(*, tenant, sequence):
-    """Rules pick from the contacts the sequence's owner may see: a rep who sees only their
-    own contacts cannot reach a colleague's through a rule."""
-    from scendcore.models import Membership
-
-    if sequence.owner_id is None:
-        return None
-    return Membership.objects.select_related("tenant").filter(tenant=tenant, user_id=sequence.owner_id).first()
 
 
 def auto_enroll_all(*, at=None):

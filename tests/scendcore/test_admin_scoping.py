@@ -180,7 +180,7 @@ def test_the_changelist_and_its_search_show_none_of_another_workspaces_rows(
 
 @pytest.mark.parametrize("model", WORKSPACE_MODELS, ids=_label)
 def test_another_workspaces_object_cannot_be_opened_changed_or_deleted(model, client, staff, root, ours, theirs):
-    foreign = build(model, theirs)
+    mine, foreign = build(model, ours), build(model, theirs)
     views = ["change", "history", "delete"] + (["password_change"] if model is User else [])
 
     client.force_login(root)
@@ -188,6 +188,7 @@ def test_another_workspaces_object_cannot_be_opened_changed_or_deleted(model, cl
         assert client.get(_url(model, view, foreign.pk)).status_code == 200, f"control: {view}"
 
     client.force_login(staff)
+    assert client.get(_url(model, "change", mine.pk)).status_code == 200, "control: their own object opens"
     for view in views:
         response = client.get(_url(model, view, foreign.pk))
         assert response.status_code in (302, 403, 404), f"{view} answered {response.status_code}"

@@ -10,11 +10,13 @@ from django.utils import timezone
 
 from scendcore import credentials
 from scendcore.models import AuditEntry
+from scendcore.tenancy import role_of
 from sequences import lifecycle
 from sequences.models import EnrollmentStatus, WaitingOn
 
 from .drafting import Draft, DraftError, DraftRequest, draft
 from .models import Agent, AgentJob, Autonomy, JobStatus
+from .policy import owner_review_reason
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +86,9 @@ def _jsonable(value):
 
 # ---- the routing rule shared by the processor, agent jobs and approvals --------------
 
-def review_reasons(*, agent, step, draft, tenant):
-    """Why this draft needs a human before it may be sent; empty means auto-send."""
+def review_reasons(*, agent, step, draft, tenant, owner_role):
+    """Why this draft needs a human before it may be sent; empty means auto-send.
+    `owner_role`: the role of the sequence's owner in the tenant (None: not a member)."""
     reasons = []
     if agent is None or not agent.is_active:
         reasons.append("agent is inactive")
@@ -99,6 +102,9 @@ def review_reasons(*, agent, step, draft, tenant):
                 f"agent has {agent.approved_drafts} of {agent.auto_after_approved} approved drafts "
                 "needed to send automatically"
             )
+    policy = owner_review_reason(tenant=tenant, owner_role=owner_role, agent=agent)
+    if policy:
+        reasons.append(policy)
     reasons.extend(f for f in draft.flags if f not in reasons)
     return reasons
 
@@ -261,11 +267,12 @@ def _job_succeeded(*, job_id, enrollment_id, tenant_id, agent, result, started, 
             return job.status  # cancelled while drafting (unsubscribe, reply …): nothing to send
         apply_draft(message=message, result=result)
         same_step = enrollment.current_step_id == job.step_id and enrollment.step_pass == job.step_pass
-        if enrollment.status == EnrollmentStatus.ACTIVE and same_step:
-            reasons = review_reasons(agent=agent, step=job.step, draft=result, tenant=enrollment.sequence.tenant)
-        elif enrollment.status == EnrollmentStatus.PAUSED and same_step:
-            reasons = ["enrollment was paused while drafting"] + review_reasons(
-                agent=agent, step=job.step, draft=result, tenant=enrollment.sequence.tenant)
+        if same_step and enrollment.status in (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED):
+            sequence = enrollment.sequence
+            reasons = review_reasons(agent=agent, step=job.step, draft=result, tenant=sequence.tenant,
+                                     owner_role=role_of(tenant=sequence.tenant, user_id=sequence.owner_id))
+            if enrollment.status == EnrollmentStatus.PAUSED:
+                reasons = ["enrollment was paused while drafting"] + reasons
         else:
             message.state = MessageState.CANCELLED
             message.error = "The enrollment moved on while the draft was written."

@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from scendcore.admin_base import TenantAdmin
+from scendcore.admin_base import TabularInline, TenantAdmin
 
 from .models import ApprovalDecision, ApprovalRequest
 
 
-class DecisionInline(admin.TabularInline):
+class DecisionInline(TabularInline):
     model = ApprovalDecision
     extra = 0
     can_delete = False

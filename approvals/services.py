@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from scendcore.tenancy import role_of
 from sequences import lifecycle
 from sequences.models import EnrollmentStatus, RejectionPolicy, WaitingOn
 
@@ -278,7 +279,9 @@ def approval_regenerate(*, tenant, approval, actor, at=None):
         before = (message.subject, message.body_text)
         apply_draft(message=message, result=result)
         message.save()
-        approval.review_reasons = review_reasons(agent=agent, step=message.step, draft=result, tenant=tenant)
+        approval.review_reasons = review_reasons(
+            agent=agent, step=message.step, draft=result, tenant=tenant,
+            owner_role=role_of(tenant=tenant, user_id=enrollment.sequence.owner_id))
         approval.save(update_fields=["review_reasons"])
         ApprovalDecision.objects.create(
             tenant=tenant, request=approval, actor=actor, created_at=at, kind=DecisionKind.REGENERATED,

@@ -75,12 +75,14 @@ def seed(n):
     from agents.models import Agent
     from contacts.models import Contact
     from messaging.models import Mailbox
-    from scendcore.models import Tenant
+    from scendcore.models import Membership, Tenant
     from sequences.models import Enrollment, Sequence, Step
 
     tenant = Tenant.objects.create(name="Bench", slug="bench", default_timezone="America/New_York",
                                    postal_address="1 Bench Street")
     owner = get_user_model().objects.create(username="bench-owner")
+    # A manager's sequence: its auto-send agent's drafts go out without review.
+    Membership.objects.create(tenant=tenant, user=owner, role="manager")
     agent = Agent.objects.create(tenant=tenant, name="Auto", sender_name="Sam Seller", sender_title="AE",
                                  company_name="Scendly", company_description="a platform that books meetings",
                                  autonomy="auto_send", provider="template")

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from scendcore.admin_base import TenantAdmin
+from scendcore.admin_base import TabularInline, TenantAdmin
 
 from .models import Contact, ContactEvent, ContactList, ImportJob, ImportRejectedRow, ListMembership, Tag
 
@@ -25,7 +25,7 @@ class ContactAdmin(TenantAdmin):
         return super().get_queryset(request).select_related("owner")
 
 
-class ListMembershipInline(admin.TabularInline):
+class ListMembershipInline(TabularInline):
     model = ListMembership
     extra = 0
     raw_id_fields = ["contact"]
@@ -67,7 +67,7 @@ class ContactEventAdmin(TenantAdmin):
         return super().get_queryset(request).select_related("contact")
 
 
-class ImportRejectedRowInline(admin.TabularInline):
+class ImportRejectedRowInline(TabularInline):
     model = ImportRejectedRow
     extra = 0
     can_delete = False

@@ -1,9 +1,11 @@
-"""Reads for contacts, lists and imports. Every function takes the tenant."""
-from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Subquery
+"""Reads for contacts, lists and imports. Every function takes the tenant, and those
+that list contacts the viewer's membership (visibility.py decides what it may see)."""
+from django.db.models import Count, Exists, IntegerField, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce, Lower
 
 from .models import Contact, ContactEvent, ContactList, ListMembership, Tag
 from .search import apply_search
+from .visibility import contact_scope
 
 OPEN = ("active", "paused")
 SORTS = {
@@ -22,12 +24,18 @@ SORT_LABELS = {
 }
 
 
-def contact_filter(*, tenant, filters):
-    """The tenant's contacts matching `filters` (cleaned data of ContactFilterForm). The
-    same function serves the page and "select all matching", so both see one set."""
+def visible_contacts(*, tenant, membership):
+    """The tenant's contacts the member may see and act on."""
+    return Contact.objects.filter(contact_scope(membership), tenant=tenant)
+
+
+def contact_filter(*, tenant, membership, filters):
+    """The contacts the member may see matching `filters` (cleaned data of
+    ContactFilterForm). The same function serves the page and "select all matching", so
+    both see one set."""
     from sequences.models import Enrollment
 
-    qs = Contact.objects.filter(tenant=tenant)
+    qs = visible_contacts(tenant=tenant, membership=membership)
     qs = apply_search(qs, filters.get("q"))
     if filters.get("status"):
         qs = qs.filter(lead_status=filters["status"])
@@ -117,13 +125,16 @@ def contact_enrollments(*, tenant, contact):
     )
 
 
-def list_index(*, tenant):
-    return ContactList.objects.filter(tenant=tenant).annotate(member_count=Count("listmembership")).order_by("name")
+def list_index(*, tenant, membership):
+    """The tenant's lists, each with the number of its members the viewer may see."""
+    counted = Q(listmembership__isnull=False) & contact_scope(membership, path="listmembership__contact__")
+    return ContactList.objects.filter(tenant=tenant).annotate(member_count=Count("listmembership", filter=counted)) \
+        .order_by("name")
 
 
-def list_members(*, tenant, contact_list):
+def list_members(*, tenant, membership, contact_list):
     return (
-        Contact.objects.filter(tenant=tenant, listmembership__contact_list=contact_list)
+        visible_contacts(tenant=tenant, membership=membership).filter(listmembership__contact_list=contact_list)
         .select_related("owner")
         .order_by("last_name", "first_name", "id")
     )

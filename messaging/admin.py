@@ -2,7 +2,7 @@ from django import forms
 from django.contrib import admin
 
 from scendcore import credentials, outbound
-from scendcore.admin_base import OperatorOnlyFieldsAdmin, TenantAdmin
+from scendcore.admin_base import OperatorOnlyFieldsAdmin, TabularInline, TenantAdmin
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
 from .models import InboundMessage, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task
@@ -51,7 +51,7 @@ class MailboxAdminForm(SecretInputs, forms.ModelForm):
         return mailbox
 
 
-class PoolMemberInline(admin.TabularInline):
+class PoolMemberInline(TabularInline):
     model = PoolMember
     extra = 0
     raw_id_fields = ["mailbox"]

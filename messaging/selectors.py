@@ -4,6 +4,8 @@ from datetime import timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from contacts.visibility import contact_scope
+
 from .models import Mailbox, MailboxPool, MessageState, OutboundMessage, SendRecord, Task, TaskStatus
 from .services.limits import daily_cap
 
@@ -26,15 +28,19 @@ def pool_list(*, tenant):
     return MailboxPool.objects.filter(tenant=tenant).prefetch_related("poolmember_set__mailbox")
 
 
-def task_list(*, tenant, user, team=False, status=TaskStatus.OPEN):
-    tasks = Task.objects.filter(tenant=tenant, status=status).select_related("contact", "owner", "enrollment__sequence")
+def task_list(*, tenant, membership, team=False, status=TaskStatus.OPEN):
+    """The member's tasks and unassigned ones (the whole team's with `team`), of contacts
+    the member may see."""
+    tasks = Task.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant, status=status) \
+        .select_related("contact", "owner", "enrollment__sequence")
     if not team:
-        tasks = tasks.filter(Q(owner=user) | Q(owner__isnull=True))
+        tasks = tasks.filter(Q(owner_id=membership.user_id) | Q(owner__isnull=True))
     return tasks.order_by("due_at", "id") if status == TaskStatus.OPEN else tasks.order_by("-completed_at", "-id")
 
 
-def message_list(*, tenant, state=""):
-    messages = OutboundMessage.objects.filter(tenant=tenant).select_related("contact", "mailbox")
+def message_list(*, tenant, membership, state=""):
+    messages = OutboundMessage.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant) \
+        .select_related("contact", "mailbox")
     if state:
         messages = messages.filter(state=state)
     return messages.order_by("-created_at", "-id")

@@ -101,7 +101,8 @@ class TenantSettingsForm(forms.ModelForm):
             "name", "default_timezone", "postal_address",
             "frequency_cap_messages", "frequency_cap_hours",
             "send_window_enabled", "default_window_days", "default_window_start", "default_window_end",
-            "tracking_enabled", "allowed_link_domains", "reps_can_approve",
+            "tracking_enabled", "allowed_link_domains", "reps_can_approve", "reps_may_auto_send",
+            "reps_see_only_own_contacts",
         ]
         labels = {
             "frequency_cap_messages": "Frequency cap: messages",
@@ -109,10 +110,16 @@ class TenantSettingsForm(forms.ModelForm):
             "send_window_enabled": "Apply the default send window",
             "tracking_enabled": "Track opens and clicks",
             "reps_can_approve": "Reps may approve drafts for their own contacts",
+            "reps_may_auto_send": "Reps may use agents that send without review",
+            "reps_see_only_own_contacts": "Reps see only the contacts they own",
         }
         help_texts = {
             "frequency_cap_messages": "Most messages one contact gets across all sequences; 0 turns the cap off.",
             "reps_can_approve": "Managers and admins can always approve.",
+            "reps_may_auto_send": "Off: reps attach only agents that review every draft, and drafts of sequences "
+                                  "a rep owns always wait for review, whoever attached the agent.",
+            "reps_see_only_own_contacts": "Off: every member sees every contact. On: a rep sees, enrolls and "
+                                          "changes only contacts they own; managers and admins still see all.",
             "send_window_enabled": "Steps with a window of their own keep it.",
         }
         widgets = {

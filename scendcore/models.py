@@ -38,6 +38,15 @@ class Tenant(models.Model):
     reps_can_approve = models.BooleanField(
         default=False, help_text="Reps may approve drafts for their own contacts."
     )
+    # Off: reps may attach only agents that review every draft, and drafts of sequences
+    # not owned by a manager or admin always wait for review (agents/policy.py).
+    reps_may_auto_send = models.BooleanField(
+        default=False, help_text="Reps may use agents that send drafts without review."
+    )
+    # On: a rep sees and acts on only the contacts they own (contacts/visibility.py).
+    reps_see_only_own_contacts = models.BooleanField(
+        default=False, help_text="Reps see only the contacts they own; managers and admins see all."
+    )
     inbound_secret = models.CharField(max_length=64, default=new_inbound_secret)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -52,6 +61,9 @@ class Role(models.TextChoices):
     REP = "rep", "Rep"
     MANAGER = "manager", "Manager"
     ADMIN = "admin", "Admin"
+
+
+MANAGER_ROLES = (Role.MANAGER, Role.ADMIN)
 
 
 class Membership(models.Model):
@@ -73,7 +85,7 @@ class Membership(models.Model):
 
     @property
     def is_manager(self):
-        return self.role in (Role.MANAGER, Role.ADMIN)
+        return self.role in MANAGER_ROLES
 
     @property
     def is_admin(self):

@@ -8,7 +8,8 @@ SETTINGS_FIELDS = (
     "name", "default_timezone", "postal_address",
     "frequency_cap_messages", "frequency_cap_hours",
     "send_window_enabled", "default_window_days", "default_window_start", "default_window_end",
-    "tracking_enabled", "allowed_link_domains", "reps_can_approve",
+    "tracking_enabled", "allowed_link_domains", "reps_can_approve", "reps_may_auto_send",
+    "reps_see_only_own_contacts",
 )
 
 

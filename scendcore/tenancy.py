@@ -2,6 +2,7 @@
 from functools import wraps
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from .models import Membership
@@ -77,3 +78,25 @@ def get_for_tenant(queryset, request_or_tenant, **lookup):
     if obj is None:
         raise Http404("Not found.")
     return obj
+
+
+def role_subquery(*, tenant_field="tenant_id", user_field):
+    """The role of the row's `user_field` in the row's tenant, as an annotation (None when
+    that user is nobody, or not a member there)."""
+    return Subquery(
+        Membership.objects.filter(tenant_id=OuterRef(tenant_field), user_id=OuterRef(user_field)).values("role")[:1]
+    )
+
+
+def membership_of(*, tenant, user_id):
+    """The user's membership of the tenant (its tenant loaded), or None."""
+    if user_id is None:
+        return None
+    return Membership.objects.select_related("tenant").filter(tenant=tenant, user_id=user_id).first()
+
+
+def role_of(*, tenant, user_id):
+    """The user's role in the tenant, or None when they are not a member (or nobody)."""
+    if user_id is None:
+        return None
+    return Membership.objects.filter(tenant=tenant, user_id=user_id).values_list("role", flat=True).first()

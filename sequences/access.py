@@ -1,7 +1,9 @@
-"""The sequence and step a request may touch: another tenant's id is a 404."""
+"""The sequence, step and enrollment a request may touch: another tenant's id is a 404,
+and so is an enrollment of a contact the member may not see."""
+from contacts.visibility import contact_scope
 from scendcore.tenancy import get_for_tenant
 
-from .models import Sequence, Step
+from .models import Enrollment, Sequence, Step
 
 
 def get_sequence_for_user(request, sequence_id):
@@ -18,3 +20,12 @@ def get_step_for_user(request, sequence_id, step_id):
         request, pk=step_id, sequence_id=sequence_id,
     )
     return step.sequence, step
+
+
+def visible_enrollments(request):
+    """The tenant's enrollments of contacts the member may see (filter them further)."""
+    return Enrollment.objects.filter(contact_scope(request.membership, path="contact__"), tenant=request.tenant)
+
+
+def get_enrollment_for_user(request, enrollment_id, *, related=()):
+    return get_for_tenant(visible_enrollments(request).select_related(*related), request, pk=enrollment_id)

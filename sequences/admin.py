@@ -1,11 +1,11 @@
 from django.contrib import admin
 
-from scendcore.admin_base import TenantAdmin
+from scendcore.admin_base import TabularInline, TenantAdmin
 
 from .models import Activity, Enrollment, Sequence, Step
 
 
-class StepInline(admin.TabularInline):
+class StepInline(TabularInline):
     model = Step
     extra = 0
     fields = ["order", "job_type", "channel", "delay_value", "delay_unit", "business_days_only",

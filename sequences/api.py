@@ -5,7 +5,9 @@ from django.db.models import Count, Q
 from django.db.models.functions import Lower
 from django.http import JsonResponse
 
-from contacts.models import Contact, ContactList
+from contacts.models import ContactList
+from contacts.selectors import visible_contacts
+from contacts.visibility import contact_scope
 from messaging.models import OutboundMessage
 from scendcore.api import api_view, json_body
 
@@ -142,7 +144,7 @@ def _settings_from(data, *, tenant):
 def sequence_enroll(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
     data = json_body(request)
-    contact_ids = _contacts_to_enroll(data, tenant=request.tenant)
+    contact_ids = _contacts_to_enroll(data, tenant=request.tenant, membership=request.membership)
     result = enrollment_services.enrollments_bulk_create(
         tenant=request.tenant, sequence=sequence, contact_ids=contact_ids, actor=request.user, via="api")
     return JsonResponse({
@@ -152,8 +154,9 @@ def sequence_enroll(request, sequence_id):
     })
 
 
-def _contacts_to_enroll(data, *, tenant):
-    """Contact ids from `contact_ids`, `emails` or `list_id`, always scoped to the tenant."""
+def _contacts_to_enroll(data, *, tenant, membership):
+    """Contact ids from `contact_ids`, `emails` or `list_id`, always scoped to the contacts
+    the member may see (a colleague's contact is "not found" like another tenant's)."""
     given = [key for key in ("contact_ids", "emails", "list_id") if key in data]
     if len(given) != 1:
         raise ValidationError({"contact_ids": ["Send exactly one of contact_ids, emails or list_id."]})
@@ -163,11 +166,11 @@ def _contacts_to_enroll(data, *, tenant):
             if isinstance(data["list_id"], int) else None
         if contact_list is None:
             raise ValidationError({"list_id": ["No such list in this workspace."]})
-        return list(contact_list.contacts.values_list("pk", flat=True))
+        return list(contact_list.contacts.filter(contact_scope(membership)).values_list("pk", flat=True))
     values = data[key]
     if not isinstance(values, list) or not values or len(values) > MAX_ENROLL_IDS:
         raise ValidationError({key: [f"Must be a non-empty list of at most {MAX_ENROLL_IDS} items."]})
-    contacts = Contact.objects.filter(tenant=tenant)
+    contacts = visible_contacts(tenant=tenant, membership=membership)
     if key == "contact_ids":
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             raise ValidationError({key: ["Must contain contact ids (integers)."]})

@@ -4,6 +4,7 @@ from django import forms
 from django.forms.models import model_to_dict
 
 from agents.models import Agent
+from agents.policy import attach_refusal, may_auto_send
 from messaging.models import Mailbox, MailboxPool
 
 from . import merge_fields
@@ -54,11 +55,21 @@ class SequenceSettingsForm(forms.Form):
                                                label="Approval expires after (hours)",
                                                help_text="Empty: drafts wait until someone reviews them.")
 
-    def __init__(self, *args, tenant, **kwargs):
+    def __init__(self, *args, tenant, role, owner_role=None, **kwargs):
+        """`role`: the viewer's, which decides the agents they may attach; `owner_role`:
+        the sequence owner's, which decides whether its drafts may skip review."""
         super().__init__(*args, **kwargs)
         self.fields["sender_profile"].queryset = Mailbox.objects.filter(tenant=tenant)
         self.fields["mailbox_pool"].queryset = MailboxPool.objects.filter(tenant=tenant)
-        self.fields["agent"].queryset = Agent.objects.filter(tenant=tenant)
+        agent = self.fields["agent"]
+        agent.queryset = Agent.objects.filter(tenant=tenant)
+        agent.label_from_instance = lambda choice: (
+            f"{choice.name} — sends without review: managers only"
+            if attach_refusal(tenant=tenant, role=role, agent=choice) else choice.name
+        )
+        if not may_auto_send(tenant=tenant, role=owner_role):
+            agent.help_text = ("Drafts the messages. Drafts of this sequence always go to review: its owner is "
+                               "not a manager or admin (workspace policy).")
 
     @classmethod
     def initial_for(cls, sequence):

@@ -44,6 +44,13 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     role = Role.REP
 
 
+def manager_of(tenant):
+    """A manager of `tenant` (made on first use): the owner of sequences whose drafts may
+    be sent without review."""
+    membership = Membership.objects.filter(tenant=tenant, role=Role.MANAGER).select_related("user").first()
+    return membership.user if membership else MembershipFactory(tenant=tenant, role=Role.MANAGER).user
+
+
 class ContactFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Contact

@@ -21,8 +21,9 @@ from tests.factories import (
     UserFactory,
 )
 
-# The Django admin is for superusers only and is not tenant-scoped (its `object_id`
-# kwargs are the admin's own); everything else must follow the tenancy rule.
+# The Django admin's `object_id` kwargs are its own: its tenant scoping is walked from
+# the admin registry in tests/scendcore/test_admin_scoping.py. Everything else must
+# follow the tenancy rule here.
 SKIPPED_NAMESPACES = {"admin"}
 ID_KWARG = re.compile(r"^\w+_id$")
 ROUTE_PARAM = re.compile(r"<(?:(?P<conv>[^>:]+):)?(?P<name>\w+)>")

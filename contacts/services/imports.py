@@ -18,6 +18,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from scendcore.audit import audit_record as audit
+from scendcore.tenancy import membership_of
+
+from ..visibility import may_see, restricted_owner_id
 
 from ..models import (
     Contact,
@@ -268,6 +271,10 @@ class _Importer:
         ]
         self.seen = {}
         self.owners = self._owners()
+        # Who started the import decides which existing contacts it may change; a rep who
+        # sees only their own contacts owns the new ones the file names no owner for.
+        self.importer = membership_of(tenant=self.tenant, user_id=self.job.created_by_id)
+        self.default_owner_id = restricted_owner_id(self.importer)
         self.source = f"import: {job.file_name}"[:64]
         self.counts = dict(created=0, updated=0, unchanged=0, skipped=0, rejected=0, blank=0, processed=0)
 
@@ -348,7 +355,7 @@ class _Importer:
                                                   reason=f"duplicate email: already on line {self.seen[key]} of this file"))
                 continue
             self.seen[key] = line
-            chunk.append((line, data, custom, tags))
+            chunk.append((line, data, custom, tags, values))
             if len(chunk) + len(rejected) >= CHUNK:
                 self.flush(chunk, rejected)
                 chunk, rejected = [], []
@@ -377,21 +384,29 @@ class _Importer:
             c.email.lower(): c
             for c in Contact.objects.filter(tenant=self.tenant)
             .alias(email_lower=Lower("email"))
-            .filter(email_lower__in=[d["email"].lower() for _, d, _, _ in chunk])
+            .filter(email_lower__in=[d["email"].lower() for _, d, _, _, _ in chunk])
         }
         new, changed, touched, tag_rows = [], [], [], []
+        hidden = []
         update_fields = set()
-        for line, data, custom, tags in chunk:
+        for line, data, custom, tags, values in chunk:
             contact = existing.get(data["email"].lower())
             if contact is None:
                 # .get, not .pop: a retried flush (IntegrityError) reads the same row data again.
-                contact = Contact(tenant=self.tenant, custom_fields=custom, source=data.get("source") or self.source)
+                contact = Contact(tenant=self.tenant, custom_fields=custom, source=data.get("source") or self.source,
+                                  owner_id=self.default_owner_id)
                 for field, value in data.items():
                     if value not in ("", None):  # empty cells keep the model's defaults
                         setattr(contact, "owner_id" if field == "owner" else field, value)
                 new.append(contact)
             elif self.job.duplicate_policy == DuplicatePolicy.SKIP:
                 counts["skipped"] += 1
+                continue
+            elif not may_see(self.importer, contact):
+                hidden.append(ImportRejectedRow(
+                    job=self.job, line=line, email=data["email"], values=values,
+                    reason="a contact with this email belongs to another owner; ask a manager to update it",
+                ))
                 continue
             else:
                 fields = self._apply(contact, data, custom)
@@ -416,10 +431,10 @@ class _Importer:
                 [ListMembership(contact_list_id=self.job.contact_list_id, contact_id=c.pk) for c in touched],
                 batch_size=CHUNK, ignore_conflicts=True,
             )
-        ImportRejectedRow.objects.bulk_create(rejected, batch_size=CHUNK)
+        ImportRejectedRow.objects.bulk_create(rejected + hidden, batch_size=CHUNK)
         for key, n in counts.items():
             self.counts[key] += n
-        self.counts["rejected"] += len(rejected)
+        self.counts["rejected"] += len(rejected) + len(hidden)
 
     @staticmethod
     def _apply(contact, data, custom):

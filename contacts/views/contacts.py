@@ -12,7 +12,6 @@ from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_contact, get_list
 from ..forms import ContactFilterForm, ContactForm
-from ..models import Contact
 from ..selectors import (
     contact_enrollments,
     contact_filter,
@@ -20,6 +19,7 @@ from ..selectors import (
     contact_timeline,
     enrollable_sequences,
     filter_choices,
+    visible_contacts,
 )
 from ..services.contacts import contact_create, contact_update, contacts_delete, contacts_mark_do_not_contact
 from ..services.lists import list_add_contacts, list_remove_contacts
@@ -41,7 +41,8 @@ def _table_context(request, params, *, selected=(), select_all=False, result=Non
     choices = filter_choices(tenant=tenant)
     form = ContactFilterForm(params, choices=choices)
     filters = form.filters()
-    paginator = Paginator(contact_page_rows(contact_filter(tenant=tenant, filters=filters)), PAGE_SIZE)
+    paginator = Paginator(
+        contact_page_rows(contact_filter(tenant=tenant, membership=request.membership, filters=filters)), PAGE_SIZE)
     page = paginator.get_page(params.get("page"))
     return {
         "form": form, "filters": filters, "filter_query": _filter_query(filters).urlencode(), "page": page,
@@ -80,12 +81,14 @@ def contact_index(request):
 
 
 def _selected_ids(request, filters):
-    """The selection as a queryset of ids inside the tenant: "all matching" re-applies the
-    posted filter; otherwise posted ids are kept only if they are the tenant's contacts."""
+    """The selection as a queryset of ids the member may act on: "all matching" re-applies
+    the posted filter; otherwise posted ids are kept only if they are contacts the member
+    sees (of this tenant, and their own when reps see only their own)."""
     if request.POST.get("select_all") == "1":
-        return contact_filter(tenant=request.tenant, filters=filters).order_by().values("pk")
+        return contact_filter(tenant=request.tenant, membership=request.membership, filters=filters) \
+            .order_by().values("pk")
     ids = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
-    return Contact.objects.filter(tenant=request.tenant, pk__in=ids).values("pk")
+    return visible_contacts(tenant=request.tenant, membership=request.membership).filter(pk__in=ids).values("pk")
 
 
 def _bulk_apply(request, action, ids, count):

@@ -8,8 +8,8 @@ from django.views.decorators.http import require_POST
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_list
-from ..models import Contact, ListMembership
-from ..selectors import enrollable_sequences, list_index, list_members
+from ..models import ListMembership
+from ..selectors import enrollable_sequences, list_index, list_members, visible_contacts
 from ..services.lists import list_add_contacts, list_create, list_delete, list_remove_contacts, list_rename
 
 INDEX = "contacts/lists.html"
@@ -27,12 +27,14 @@ def lists(request):
         else:
             messages.success(request, f"List “{created.name}” created.")
             return redirect("contacts:list-detail", list_id=created.pk)
-    context = {"lists": list_index(tenant=request.tenant), "error": error, "name": request.POST.get("name", "")}
+    context = {"lists": list_index(tenant=request.tenant, membership=request.membership), "error": error,
+               "name": request.POST.get("name", "")}
     return render(request, f"{INDEX}#list-create" if request.htmx and error else INDEX, context, status=status)
 
 
 def _detail_context(request, contact_list, **extra):
-    page = Paginator(list_members(tenant=request.tenant, contact_list=contact_list), 50).get_page(request.GET.get("page"))
+    members = list_members(tenant=request.tenant, membership=request.membership, contact_list=contact_list)
+    page = Paginator(members, 50).get_page(request.GET.get("page"))
     return {"contact_list": contact_list, "page": page, "sequences": list(enrollable_sequences(tenant=request.tenant)),
             **extra}
 
@@ -87,7 +89,7 @@ def list_members_add(request, list_id):
     emails = {e.strip().lower() for e in request.POST.get("emails", "").replace(",", "\n").split() if e.strip()}
     if not emails:
         return _respond(request, contact_list, "list-members", 422, add_error="Enter at least one email address.")
-    found = {email.lower(): pk for pk, email in _matching(request.tenant, emails).values_list("pk", "email")}
+    found = {email.lower(): pk for pk, email in _matching(request, emails).values_list("pk", "email")}
     added = list_add_contacts(tenant=request.tenant, contact_list=contact_list, contact_ids=list(found.values()),
                               actor=request.user)
     missing = sorted(emails - set(found))
@@ -97,16 +99,18 @@ def list_members_add(request, list_id):
     return _respond(request, contact_list, "list-members", notice=notice)
 
 
-def _matching(tenant, emails):
-    return Contact.objects.filter(tenant=tenant).alias(e=Lower("email")).filter(e__in=list(emails))
+def _matching(request, emails):
+    visible = visible_contacts(tenant=request.tenant, membership=request.membership)
+    return visible.alias(e=Lower("email")).filter(e__in=list(emails))
 
 
 @tenant_required
 @require_POST
 def list_members_remove(request, list_id):
     contact_list = get_list(request, list_id)
-    ids = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
-    if not ids:
+    posted = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
+    ids = visible_contacts(tenant=request.tenant, membership=request.membership).filter(pk__in=posted).values("pk")
+    if not posted:
         return _respond(request, contact_list, "list-members", 422, add_error="Select the contacts to remove.")
     n = list_remove_contacts(tenant=request.tenant, contact_list=contact_list, contact_ids=ids, actor=request.user)
     return _respond(request, contact_list, "list-members", notice=f"Removed {n} contact{'s' * (n != 1)} from the list.")
@@ -124,7 +128,8 @@ def list_enroll(request, list_id):
     if not seq_id.isdigit():
         return _respond(request, contact_list, "list-enroll", 422, enroll_error="Choose a sequence.")
     sequence = get_for_tenant(Sequence.objects.all(), request, pk=int(seq_id))
-    member_ids = ListMembership.objects.filter(contact_list=contact_list).values("contact_id")
+    member_ids = visible_contacts(tenant=request.tenant, membership=request.membership).filter(
+        pk__in=ListMembership.objects.filter(contact_list=contact_list).values("contact_id")).values("pk")
     try:
         result = enrollments_bulk_create(tenant=request.tenant, sequence=sequence, contact_ids=member_ids,
                                          actor=request.user, via="list")

@@ -18,7 +18,8 @@ def message_list(request):
     state = request.GET.get("state", "")
     if state not in MessageState.values:
         state = ""
-    page = Paginator(selectors.message_list(tenant=request.tenant, state=state), 50).get_page(request.GET.get("page"))
+    rows = selectors.message_list(tenant=request.tenant, membership=request.membership, state=state)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
     template = "messaging/messages.html#message-table" if request.htmx else "messaging/messages.html"
     counts = selectors.message_state_counts(tenant=request.tenant)
     return render(request, template, {

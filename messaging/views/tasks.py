@@ -16,7 +16,7 @@ def _list_context(request):
     team = request.membership.is_manager and request.GET.get("scope") == "team"
     done = request.GET.get("status") == "done"
     tasks = selectors.task_list(
-        tenant=request.tenant, user=request.user, team=team,
+        tenant=request.tenant, membership=request.membership, team=team,
         status=TaskStatus.COMPLETED if done else TaskStatus.OPEN,
     )[:200]
     return {

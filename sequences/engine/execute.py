@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from scendcore.tenancy import role_subquery
+
 from ..models import ActivityKind, Channel, Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
 from ..lifecycle import jitter_seed
 from ..scheduling import contact_zone, defer_into_window, next_run_at
@@ -129,10 +131,12 @@ class Batch:
         return dict(self.report)
 
     def attach(self, rows):
-        """Sequences (with tenant, agent, mailbox) and steps are shared by many rows of a
-        batch: read each once and attach the same object to every row."""
+        """Sequences (with tenant, agent, mailbox, and the owner's role that the review
+        policy reads) and steps are shared by many rows of a batch: read each once and
+        attach the same object to every row."""
         sequences = {
             s.pk: s for s in Sequence.objects.select_related("tenant", "agent", "sender_profile")
+            .annotate(owner_role=role_subquery(user_field="owner_id"))
             .filter(pk__any=list({e.sequence_id for e in rows}))
         }
         steps = work.steps_by_sequence(sequences)

@@ -5,6 +5,9 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from agents.policy import owner_review_reason
+from scendcore.tenancy import role_of
+
 from ..models import EnrollmentStatus, SequenceStatus, WaitingOn
 from ..scheduling import contact_zone, defer_into_window, step_window
 from .gates import CAPPED_STATES
@@ -196,6 +199,10 @@ def _review(explanation, sequence, step):
     elif agent.autonomy == "auto_after_n" and agent.approved_drafts < agent.auto_after_approved:
         reasons.append(f"{agent.name} has {agent.approved_drafts} of {agent.auto_after_approved} approvals needed "
                        "to send on its own")
+    policy = owner_review_reason(tenant=sequence.tenant, agent=agent,
+                                 owner_role=role_of(tenant=sequence.tenant, user_id=sequence.owner_id))
+    if policy:
+        reasons.append(policy)
     if reasons:
         explanation.holds.append(Hold("approval", "The draft will wait for approval: " + "; ".join(reasons) + "."))
 

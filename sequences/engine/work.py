@@ -222,7 +222,8 @@ class StepWork:
             result = drafts[e.id]
             values.update(subject=result.subject, body_text=result.body_text, body_html=result.body_html,
                           flags=list(result.flags))
-            reasons = review_reasons(agent=sequence.agent, step=step, draft=result, tenant=sequence.tenant)
+            reasons = review_reasons(agent=sequence.agent, step=step, draft=result, tenant=sequence.tenant,
+                                     owner_role=sequence.owner_role)
             if reasons:
                 values["state"] = "pending_approval"
                 approvals.append((values["idempotency_key"], e, reasons))

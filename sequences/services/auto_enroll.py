@@ -12,6 +12,9 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from contacts.visibility import contact_scope
+from scendcore.tenancy import membership_of
+
 from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus
 from .enrollments import OPEN, EnrollResult, enrollments_bulk_create
 
@@ -77,7 +80,10 @@ def auto_enroll_sequence(*, tenant, sequence, at=None):
     rules = sequence.entry_rules or {}
     if not (sequence.auto_enroll_enabled and sequence.status == SequenceStatus.ACTIVE and any(rules.get(k) for k in RULE_KEYS)):
         return EnrollResult()
-    candidates = matching_contacts(tenant=tenant, rules=rules, at=at).exclude(
+    # Rules pick from the contacts the sequence's owner may see: a rep who sees only their
+    # own contacts cannot reach a colleague's through a rule.
+    owner = membership_of(tenant=tenant, user_id=sequence.owner_id)
+    candidates = matching_contacts(tenant=tenant, rules=rules, at=at).filter(contact_scope(owner)).exclude(
         Exists(Enrollment.objects.filter(sequence=sequence, contact=OuterRef("pk"), status__in=OPEN))
     )
     return enrollments_bulk_create(

@@ -5,7 +5,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents.policy import attach_refusal
 from scendcore.models import AuditEntry
+from scendcore.tenancy import role_of
 
 from .. import templates_catalog
 from ..lifecycle import activity_build
@@ -84,11 +86,21 @@ def sequence_create(*, tenant, actor, name, description=""):
     return sequence
 
 
+def agent_refusal(*, tenant, actor, agent):
+    """Why `actor` may not attach `agent` (the workspace's rep policy); "" when they may."""
+    if agent is None:
+        return ""
+    return attach_refusal(tenant=tenant, role=role_of(tenant=tenant, user_id=getattr(actor, "pk", None)), agent=agent)
+
+
 @transaction.atomic
 def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, sender_profile=None):
     template = templates_catalog.get(key)
     if template is None:
         raise ValidationError("There is no such template.")
+    refusal = agent_refusal(tenant=tenant, actor=actor, agent=agent)
+    if refusal:
+        raise ValidationError({"agent": refusal})
     sequence = Sequence.objects.create(
         tenant=tenant, name=_unique_name(tenant, (name or template.name).strip()[:190]),
         description=f"{template.summary} {template.best_for}", owner=actor, created_by=actor,
@@ -122,6 +134,11 @@ def sequence_update_settings(*, tenant, sequence, actor, values):
         obj = values.get(name)
         if obj is not None and obj.tenant_id != tenant.pk:
             errors[name] = "Choose one of this workspace's own."
+    if "agent" not in errors and values.get("agent") is not None and values["agent"].pk != sequence.agent_id:
+        # Only a change is checked: a rep saving other settings keeps what a manager attached.
+        refusal = agent_refusal(tenant=tenant, actor=actor, agent=values["agent"])
+        if refusal:
+            errors["agent"] = refusal
     if not (values.get("name", sequence.name) or "").strip():
         errors["name"] = "Give the sequence a name."
     if values.get("reenroll_policy", sequence.reenroll_policy) == ReenrollPolicy.AFTER_DAYS and not (
@@ -279,11 +296,16 @@ def sequence_archive(*, tenant, sequence, actor, now=None):
 
 @transaction.atomic
 def sequence_duplicate(*, tenant, sequence, actor):
-    """A draft copy with the same settings and steps (never the default, no auto-enroll)."""
-    source = Sequence.objects.get(pk=sequence.pk, tenant=tenant)
+    """A draft copy with the same settings and steps (never the default, no auto-enroll),
+    owned by `actor`. An agent the actor may not attach is left out of the copy."""
+    source = Sequence.objects.select_related("agent").get(pk=sequence.pk, tenant=tenant)
+    copied = {name: getattr(source, name) for name in COPIED_FIELDS}
+    dropped = source.agent if agent_refusal(tenant=tenant, actor=actor, agent=source.agent) else None
+    if dropped is not None:
+        copied["agent"] = None
     copy = Sequence.objects.create(
         tenant=tenant, name=_unique_name(tenant, f"Copy of {source.name}"[:190]), owner=actor,
-        created_by=actor, updated_by=actor, **{name: getattr(source, name) for name in COPIED_FIELDS},
+        created_by=actor, updated_by=actor, **copied,
     )
     steps = list(Step.objects.filter(sequence=source).order_by("order"))
     for step in steps:
@@ -292,6 +314,8 @@ def sequence_duplicate(*, tenant, sequence, actor):
         step.sequence = copy
         step._state.adding = True
     Step.objects.bulk_create(steps)
-    audit(tenant=tenant, actor=actor, sequence=copy, action="duplicated",
-          changes={"from_sequence": source.pk, "steps": len(steps)})
+    changes = {"from_sequence": source.pk, "steps": len(steps)}
+    if dropped is not None:
+        changes["agent_not_copied"] = dropped.pk
+    audit(tenant=tenant, actor=actor, sequence=copy, action="duplicated", changes=changes)
     return copy

@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from scendcore.tenancy import manager_required, tenant_required
+from scendcore.tenancy import manager_required, role_of, tenant_required
 
 from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
@@ -110,9 +110,8 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
         **state,
     }
     if "settings_form" not in context:
-        context["settings_form"] = SequenceSettingsForm(
-            initial=SequenceSettingsForm.initial_for(sequence), tenant=request.tenant
-        )
+        context["settings_form"] = _settings_form(
+            request, sequence, initial=SequenceSettingsForm.initial_for(sequence))
     template = f"{BUILDER}#{partial}" if request.htmx else BUILDER
     return render(request, template, context, status=status)
 
@@ -128,7 +127,7 @@ def sequence_settings(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
     if request.method != "POST":
         return redirect(_detail_url(sequence, "sequence-settings"))
-    form = SequenceSettingsForm(request.POST, tenant=request.tenant)
+    form = _settings_form(request, sequence, data=request.POST)
     if form.is_valid():
         try:
             sequence = service.sequence_update_settings(
@@ -142,6 +141,13 @@ def sequence_settings(request, sequence_id):
                 return redirect(_detail_url(sequence, "sequence-settings"))
             return _builder(request, sequence, partial="sequence-settings", settings_saved=True)
     return _builder(request, sequence, partial="sequence-settings", settings_form=form, status=422)
+
+
+def _settings_form(request, sequence, **kwargs):
+    return SequenceSettingsForm(
+        **kwargs, tenant=request.tenant, role=request.membership.role,
+        owner_role=role_of(tenant=request.tenant, user_id=sequence.owner_id),
+    )
 
 
 def _add_errors(form, error):
@@ -306,4 +312,7 @@ def sequence_duplicate(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
     copy = service.sequence_duplicate(tenant=request.tenant, sequence=sequence, actor=request.user)
     messages.success(request, f"“{copy.name}” is a draft copy of “{sequence.name}”.")
+    if sequence.agent_id and copy.agent_id is None:
+        refusal = service.agent_refusal(tenant=request.tenant, actor=request.user, agent=sequence.agent)
+        messages.warning(request, f"Its agent was not copied: {refusal}")
     return redirect(_detail_url(copy))

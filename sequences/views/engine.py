@@ -4,22 +4,20 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from scendcore.tenancy import get_for_tenant, tenant_required
+from scendcore.tenancy import tenant_required
 
+from ..access import get_enrollment_for_user
 from ..engine.explain import enrollment_explain
-from ..models import Activity, Enrollment, Priority
+from ..models import Activity, Priority
 
 TIMELINE_LIMIT = 200
 
 
 @tenant_required
 def enrollment_detail(request, enrollment_id, *, status=200):
-    enrollment = get_for_tenant(
-        Enrollment.objects.select_related(
-            "contact", "sequence", "sequence__agent", "sequence__sender_profile", "current_step",
-        ),
-        request, pk=enrollment_id,
-    )
+    enrollment = get_enrollment_for_user(request, enrollment_id, related=(
+        "contact", "sequence", "sequence__agent", "sequence__sender_profile", "current_step",
+    ))
     from messaging.models import OutboundMessage
 
     context = {
@@ -42,7 +40,7 @@ def enrollment_detail(request, enrollment_id, *, status=200):
 def enrollment_priority(request, enrollment_id):
     from ..services.enrollments import enrollment_set_priority
 
-    enrollment = get_for_tenant(Enrollment.objects.all(), request, pk=enrollment_id)
+    enrollment = get_enrollment_for_user(request, enrollment_id)
     try:
         value = int(request.POST.get("priority", ""))
     except ValueError:

@@ -12,7 +12,8 @@ from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import get_for_tenant, tenant_required
 
-from ..models import Enrollment, EnrollmentStatus, Sequence
+from ..access import get_enrollment_for_user, visible_enrollments
+from ..models import EnrollmentStatus, Sequence
 from ..services import enrollments as service
 from ..services.auto_enroll import entry_rules_update
 
@@ -46,7 +47,7 @@ def _sequence(request, sequence_id):
 def _table_context(request, sequence, params, **extra):
     status = params.get("status", "")
     rows = (
-        Enrollment.objects.filter(tenant=request.tenant, sequence=sequence)
+        visible_enrollments(request).filter(sequence=sequence)
         .select_related("contact", "current_step")
         .order_by("-enrolled_at", "-id")
     )
@@ -90,7 +91,7 @@ def enrollment_bulk(request, sequence_id):
     action = request.POST.get("action", "")
     ids = [int(v) for v in request.POST.getlist("enrollment_ids") if v.isdigit()]
     # Ids of other sequences or tenants are dropped here and again inside the service.
-    scoped = Enrollment.objects.filter(tenant=request.tenant, sequence=sequence, pk__in=ids).values("pk")
+    scoped = visible_enrollments(request).filter(sequence=sequence, pk__in=ids).values("pk")
     status, notice, error = 200, None, None
     if action not in BULK:
         status, error = 422, "Choose an action."
@@ -109,7 +110,7 @@ def enrollment_bulk(request, sequence_id):
 
 
 def _single(request, enrollment_id, function, verb):
-    enrollment = get_for_tenant(Enrollment.objects.select_related("sequence", "contact"), request, pk=enrollment_id)
+    enrollment = get_enrollment_for_user(request, enrollment_id, related=("sequence", "contact"))
     status, notice, error = 200, None, None
     try:
         function(tenant=request.tenant, enrollment=enrollment, actor=request.user)

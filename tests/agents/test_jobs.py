@@ -12,12 +12,14 @@ from agents.models import AgentJob
 from agents.services import agent_job_run, agent_job_start, agent_jobs_due
 from approvals.models import ApprovalRequest
 from scendcore import credentials
-from scendcore.models import AuditEntry
+from scendcore.models import AuditEntry, Role
 from sequences import lifecycle
 from tests.approvals.builders import drafted_message
-from tests.factories import AgentFactory, ContactFactory, SequenceFactory, StepFactory
+from tests.factories import AgentFactory, ContactFactory, SequenceFactory, StepFactory, manager_of
 
 from .fake_llm import completion, error
+
+MANAGER = Role.MANAGER  # the owner's role in the routing rule's direct tests: nothing forces review
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +31,7 @@ def _llm_agent(tenant, llm, **fields):
 
 
 def _started_job(tenant, agent, *, contact=None, steps=2):
-    sequence = SequenceFactory(tenant=tenant, agent=agent)
+    sequence = SequenceFactory(tenant=tenant, agent=agent, owner=manager_of(tenant))
     first = StepFactory(sequence=sequence, channel="email")
     for _ in range(steps - 1):
         StepFactory(sequence=sequence, channel="email", delay_value=2)
@@ -211,7 +213,7 @@ def test_the_template_writer_keeps_contact_text_on_one_line_and_flags_addresses(
 
     assert not any(line.lower().startswith("bcc") for line in result.body_text.splitlines())
     assert "email address on unapproved domain: evil.example" in result.flags
-    assert review_reasons(agent=agent, step=step, draft=result, tenant=tenant) == result.flags
+    assert review_reasons(agent=agent, step=step, draft=result, tenant=tenant, owner_role=MANAGER) == result.flags
     assert not hasattr(result, "to_address") and not hasattr(result, "headers")
 
 
@@ -228,8 +230,9 @@ def test_links_on_unapproved_domains_block_auto_send_and_allowed_ones_do_not(ten
     ok = draft(DraftRequest(agent=agent, tenant=tenant, contact=contact, step=ok_step))
     bad = draft(DraftRequest(agent=agent, tenant=tenant, contact=contact, step=bad_step))
 
-    assert review_reasons(agent=agent, step=ok_step, draft=ok, tenant=tenant) == []
-    assert review_reasons(agent=agent, step=bad_step, draft=bad, tenant=tenant) == ["link to unapproved domain: bit.ly"]
+    assert review_reasons(agent=agent, step=ok_step, draft=ok, tenant=tenant, owner_role=MANAGER) == []
+    assert review_reasons(agent=agent, step=bad_step, draft=bad, tenant=tenant, owner_role=MANAGER) == [
+        "link to unapproved domain: bit.ly"]
 
 
 def test_review_reasons_cover_step_autonomy_threshold_and_inactive_agents(tenant):
@@ -243,8 +246,10 @@ def test_review_reasons_cover_step_autonomy_threshold_and_inactive_agents(tenant
     inactive = AgentFactory(tenant=tenant, autonomy="auto_send", is_active=False)
     free_step = StepFactory(sequence=step.sequence)
 
-    assert review_reasons(agent=graduate, step=step, draft=clean, tenant=tenant) == ["step requires human approval"]
-    assert review_reasons(agent=learner, step=free_step, draft=clean, tenant=tenant) == [
-        "agent has 2 of 3 approved drafts needed to send automatically"]
-    assert review_reasons(agent=graduate, step=free_step, draft=clean, tenant=tenant) == []
-    assert review_reasons(agent=inactive, step=free_step, draft=clean, tenant=tenant) == ["agent is inactive"]
+    def reasons(agent, step):
+        return review_reasons(agent=agent, step=step, draft=clean, tenant=tenant, owner_role=MANAGER)
+
+    assert reasons(graduate, step) == ["step requires human approval"]
+    assert reasons(learner, free_step) == ["agent has 2 of 3 approved drafts needed to send automatically"]
+    assert reasons(graduate, free_step) == []
+    assert reasons(inactive, free_step) == ["agent is inactive"]

@@ -4,14 +4,18 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
 from sequences.engine import sweep
-from tests.factories import AgentFactory, ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
+from tests.factories import AgentFactory, ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory, manager_of
 
 # A Wednesday, 11:00 in New York (the contacts' timezone in the factories).
 WEDNESDAY = datetime(2025, 6, 11, 15, 0, tzinfo=dt_timezone.utc)
 
 
 def running_sequence(tenant, *, steps=3, autonomy="auto_send", delay_days=2, **fields):
+    """An active sequence owned by a manager (whose drafts the agent's autonomy routes)
+    unless `owner=` says otherwise."""
     agent = AgentFactory(tenant=tenant, autonomy=autonomy)
+    if "owner" not in fields:
+        fields["owner"] = manager_of(tenant)
     sequence = SequenceFactory(tenant=tenant, agent=agent, **{"status": "active", **fields})
     made = [
         StepFactory(sequence=sequence, order=n, delay_value=0 if n == 1 else delay_days,

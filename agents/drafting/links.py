@@ -31,6 +31,7 @@ EMAIL = re.compile(r"\b[\w.+-]+@((?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,63})\b
 BARE_DOMAIN = re.compile(
     r"(?<![\w@./:%\\-])((?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,63})(?![\w@-]|\.[^\W_])"
 )
+DOT_LETTER = re.compile(r"\.[^\W\d_]")  # what every bare domain has
 SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
 PORT = re.compile(r":\d*$")
 TRAILING = ".,;:!?"
@@ -155,22 +156,26 @@ def _trim(run):
 
 
 def text_links(text):
-    """([Link], [address domain], [bare domain]) that a mail client would make of `text`."""
+    """([Link], [address domain], [bare domain]) that a mail client would make of `text`.
+    Each pattern runs only where a cheap test finds what it needs: the processor checks
+    every draft, and most have no link at all."""
     links, spans = [], []
-    for match in TEXT_LINK.finditer(text):
-        run = _trim(match.group(0))
-        raw = run if SCHEME.match(run) and not run.lower().startswith("www.") else "http://" + run
-        links.append(parse_link(raw))
-        spans.append((match.start(), match.start() + len(run)))
+    if ":/" in text or ":\\" in text or "www." in text.lower():
+        for match in TEXT_LINK.finditer(text):
+            run = _trim(match.group(0))
+            raw = run if SCHEME.match(run) and not run.lower().startswith("www.") else "http://" + run
+            links.append(parse_link(raw))
+            spans.append((match.start(), match.start() + len(run)))
     # Each kind is looked for where no earlier kind matched: the "@" inside a link is
     # not an address, and the domain of an address is not a bare domain.
     masked = _mask(text, spans)
     addresses = []
-    for match in EMAIL.finditer(masked):
-        addresses.append(normal_host(match.group(1)))
-        spans.append(match.span())
-    masked = _mask(masked, spans)
-    bare = [normal_host(m.group(1)) for m in BARE_DOMAIN.finditer(masked)] if "." in masked else []
+    if "@" in masked:
+        for match in EMAIL.finditer(masked):
+            addresses.append(normal_host(match.group(1)))
+            spans.append(match.span())
+        masked = _mask(masked, spans)
+    bare = [normal_host(m.group(1)) for m in BARE_DOMAIN.finditer(masked)] if DOT_LETTER.search(masked) else []
     return links, [a for a in addresses if a], [b for b in bare if b]
 
 

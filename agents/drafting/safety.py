@@ -97,9 +97,18 @@ def html_link_flags(markup, tenant):
     allowed = _allowed_of(tenant)
     flags = _Flags()
     for href, text in links.html_anchors(markup):
-        found, _addresses, bare = links.text_links(text)
-        flags.link(links.parse_link(href), allowed, shows=[l.host for l in found if l.host] + bare)
+        for flag in _anchor_flags(href, text, allowed):
+            flags.add(flag)
     return list(flags)
+
+
+@lru_cache(maxsize=4096)
+def _anchor_flags(href, text, allowed):
+    # Cached: the drafts of one step repeat the same few anchors for every contact.
+    found, _addresses, bare = links.text_links(text)
+    flags = _Flags()
+    flags.link(links.parse_link(href), allowed, shows=[l.host for l in found if l.host] + bare)
+    return tuple(flags)
 
 
 def strip_header_lines(body):

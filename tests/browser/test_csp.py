@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django_celery_beat.models import CrontabSchedule
 from playwright.sync_api import expect
 
 from scendcore.management.commands.seed_demo import DEMO_PASSWORD
@@ -80,4 +81,10 @@ def test_the_app_and_the_admin_work_under_the_policy(demo, live_server, page, ou
         response = page.goto(f"{live_server.url}{path}")
         assert response.status == 200, path
     expect(page.locator(".field-crontab_translation")).to_be_hidden()
+    # Choosing a crontab shows it in words under the field (static/js/admin-periodic-task.js).
+    crontab = CrontabSchedule.objects.create(minute="30", hour="4", day_of_week="*", day_of_month="*",
+                                             month_of_year="*")
+    page.reload()
+    page.locator("#id_crontab").select_option(value=str(crontab.pk))
+    expect(page.locator(".field-crontab .help")).to_contain_text(f"Translation: {crontab.human_readable}")
     page.screenshot(path=Path(output_path, "admin-periodic-task-under-csp.png"), full_page=True)

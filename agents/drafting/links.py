@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
 
-from ada_url import URL, idna_to_unicode
+from ada_url import URL, HostType, idna_to_unicode
 
 ALLOWED_SCHEMES = {"http", "https", "mailto", "tel"}
 WEB_SCHEMES = {"http", "https"}
@@ -65,7 +65,7 @@ def printable(text):
     return spelled if len(spelled) <= SHOWN_MAX else spelled[: SHOWN_MAX - 1] + "…"
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def parse_link(raw):
     """The link `raw` as a browser opens it, with every ambiguity found in how it is written.
     Cached: a sequence's drafts repeat the same few links thousands of times."""
@@ -116,7 +116,7 @@ def _web_problems(link, url):
         problems.append(f"link contains a backslash: {shown(host)}")
     if any(unicodedata.category(ch) in HIDDEN_CATEGORIES for ch in link.raw):
         problems.append(f"link contains hidden or control characters: {shown(host)}")
-    if url.host_type != 0:
+    if url.host_type != HostType.DEFAULT:
         problems.append(f"link to an IP address: {host}")
     elif not fooled and ("%" in read or read not in (host, idna_to_unicode(host))):
         problems.append(f"link host is encoded or not written canonically: {shown(host)}")

@@ -102,7 +102,7 @@ def html_link_flags(markup, tenant):
     return list(flags)
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=1024)
 def _anchor_flags(href, text, allowed):
     # Cached: the drafts of one step repeat the same few anchors for every contact.
     found, _addresses, bare = links.text_links(text)

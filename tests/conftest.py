@@ -93,6 +93,40 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+# Every page of every browser test reports Content-Security-Policy violations here, so a
+# future inline script, inline style or eval fails the suite instead of silently not running.
+CSP_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__reportCspViolation({
+    directive: event.effectiveDirective, blocked: event.blockedURI, sample: event.sample,
+    page: event.documentURI, source: event.sourceFile, line: event.lineNumber,
+  });
+});
+"""
+
+
+@pytest.fixture
+def csp_violations():
+    """The CSP violations the browser reported during this test (a browser test that
+    provokes one on purpose empties the list once it has checked it)."""
+    return []
+
+
+@pytest.fixture
+def context(context, csp_violations):
+    context.expose_binding("__reportCspViolation", lambda _source, report: csp_violations.append(report))
+    context.add_init_script(CSP_LISTENER)
+    context.on("console", lambda message: csp_violations.append({"console": message.text})
+               if message.type == "error" and "Content Security Policy" in message.text else None)
+    yield context
+    for open_page in context.pages:  # deliver reports still on their way
+        try:
+            open_page.evaluate("0")
+        except Exception:  # a page that already closed has nothing left to deliver
+            pass
+    assert not csp_violations, f"Content-Security-Policy violations: {csp_violations}"
+
+
 @pytest.fixture
 def loopback_allowed(settings):
     """The local fake servers (model, SMTP, IMAP, SMS gateway) listen on 127.0.0.1 and

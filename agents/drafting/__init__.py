@@ -53,6 +53,7 @@ def finish(result: Draft, request: DraftRequest) -> Draft:
     result.subject = subject
     result.body_text = body
     result.body_html = safety.html_from_text(body) if channel == "email" else ""
+    flags.extend(f for f in safety.html_link_flags(result.body_html, request.tenant) if f not in flags)
     result.flags = flags
     return result
 

@@ -1,24 +1,26 @@
 """What every draft goes through before anyone sees it, whichever provider wrote it:
 header-like lines removed, links checked against the tenant's allowed domains, the
-email HTML built from the plain text and sanitized, SMS bounded."""
+email HTML built from the plain text and sanitized, SMS bounded. How links are read
+(as browsers parse them) lives in links.py."""
 import html
 import re
 from functools import lru_cache
 
 import nh3
 
+from . import links
 from .types import SMS_MAX_CHARS, SUBJECT_MAX_CHARS
 
 HEADER_LINE = re.compile(
     r"^\s*(to|cc|bcc|from|reply-to|sender|subject|return-path|x-[\w-]+)\s*:", re.IGNORECASE
 )
 URL_RE = re.compile(r"\b(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
-EMAIL_RE = re.compile(r"\b[\w.+-]+@((?:[a-z0-9-]+\.)+[a-z]{2,})\b", re.IGNORECASE)
-HOST_RE = re.compile(r"^(?:https?://)?(?:[^@/\s]*@)?([^/:?#\s]+)", re.IGNORECASE)
+ALLOWED_SCHEME_PREFIX = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 ALLOWED_TAGS = {"p", "br", "a", "strong", "em", "ul", "ol", "li"}
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 URL_SCHEMES = {"http", "https", "mailto"}
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+BARE_DOMAIN_FLAG = "unapproved domain that mail clients turn into a link"
 
 
 @lru_cache(maxsize=256)
@@ -28,40 +30,85 @@ def allowed_domains(raw):
         line = line.strip().lower()
         if not line:
             continue
-        host = HOST_RE.match(line)
-        domain = (host.group(1) if host else line).lstrip("*.").rstrip(".")
+        # Entries may be written as URLs ("https://www.acme.example/pricing").
+        domain = links.normal_host(ALLOWED_SCHEME_PREFIX.sub("", line).removeprefix("*."))
         if domain:
             domains.add(domain)
     return frozenset(domains)
 
 
 def domain_allowed(domain, allowed):
-    domain = domain.lower().rstrip(".")
-    if domain.startswith("www."):
-        domain = domain[4:]
+    domain = links.site(domain.lower().rstrip("."))
     return any(domain == ok or domain.endswith("." + ok) for ok in allowed)
 
 
+def _allowed_of(tenant):
+    return allowed_domains(getattr(tenant, "allowed_link_domains", "") or "")
+
+
+class _Flags(list):
+    def add(self, flag):
+        if flag not in self:
+            self.append(flag)
+
+    def link(self, link, allowed, *, shows=()):
+        """The link's own problems, hosts its text shows that it does not open, and its
+        domain when the tenant has not approved it."""
+        for problem in link.problems:
+            self.add(problem)
+        opens = links.site(link.host)
+        for host in shows:
+            if links.site(host) != opens:
+                self.add(f"link text shows {links.shown(links.site(host))} but opens "
+                         f"{links.shown(opens) if opens else 'another address'}")
+        if link.scheme == "mailto":
+            self.address(link.address_domain, allowed)
+        elif link.host and not domain_allowed(link.host, allowed):
+            self.add(f"link to unapproved domain: {links.shown(opens)}")
+
+    def address(self, domain, allowed):
+        if domain and not domain_allowed(domain, allowed):
+            self.add(f"email address on unapproved domain: {links.shown(domain)}")
+
+
 def link_flags(text, tenant):
-    """One flag per domain in a link or address that the tenant has not approved."""
-    if "." not in text:
+    """One flag per link or address a reader could be misled by or that leads off the
+    tenant's approved domains, in the order they appear."""
+    if "." not in text and ":" not in text:
         return []
-    allowed = allowed_domains(getattr(tenant, "allowed_link_domains", "") or "")
-    flags = []
-    for match in (URL_RE.finditer(text) if has_link(text) else ()):
-        host = HOST_RE.match(match.group(0))
-        domain = host.group(1).lower().rstrip(".,;:!?") if host else ""
-        domain = domain[4:] if domain.startswith("www.") else domain
-        flag = f"link to unapproved domain: {domain}"
-        if domain and not domain_allowed(domain, allowed) and flag not in flags:
-            flags.append(flag)
-    if "@" in text:
-        for match in EMAIL_RE.finditer(text):
-            domain = match.group(1).lower()
-            flag = f"email address on unapproved domain: {domain}"
-            if not domain_allowed(domain, allowed) and flag not in flags:
-                flags.append(flag)
-    return flags
+    allowed = _allowed_of(tenant)
+    found, addresses, bare = links.text_links(text)
+    flags = _Flags()
+    for link in found:
+        flags.link(link, allowed)
+    for domain in addresses:
+        flags.address(domain, allowed)
+    for domain in bare:
+        if not domain_allowed(domain, allowed):
+            flags.add(f"{BARE_DOMAIN_FLAG}: {links.shown(links.site(domain))}")
+    return list(flags)
+
+
+def html_link_flags(markup, tenant):
+    """Flags for the anchors of an HTML part: each href judged like a link in the text,
+    and its visible text may not show a host other than the one it opens."""
+    if "<a" not in markup.lower():
+        return []
+    allowed = _allowed_of(tenant)
+    flags = _Flags()
+    for href, text in links.html_anchors(markup):
+        for flag in _anchor_flags(href, text, allowed):
+            flags.add(flag)
+    return list(flags)
+
+
+@lru_cache(maxsize=1024)
+def _anchor_flags(href, text, allowed):
+    # Cached: the drafts of one step repeat the same few anchors for every contact.
+    found, _addresses, bare = links.text_links(text)
+    flags = _Flags()
+    flags.link(links.parse_link(href), allowed, shows=[l.host for l in found if l.host] + bare)
+    return tuple(flags)
 
 
 def strip_header_lines(body):

@@ -1,9 +1,7 @@
-import csv
-
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
+from scendcore.csv_cells import csv_response
 from scendcore.tenancy import tenant_required
 
 from ..access import get_import, get_list
@@ -67,17 +65,9 @@ def import_detail(request, import_id):
     return render(request, f"{DETAIL}#import-status" if request.htmx else DETAIL, context)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 @tenant_required
 def import_rejected_csv(request, import_id):
     job = get_import(request, import_id)
-    writer = csv.writer(_Echo())
-    rows = [writer.writerow(["line", "email", "reason", *job.headers])]
-    rows += [writer.writerow([r.line, r.email, r.reason, *r.values]) for r in job.rejected_rows.all().iterator()]
-    response = HttpResponse("".join(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="rejected-rows-import-{job.pk}.csv"'
-    return response
+    header = ["line", "email", "reason", *job.headers]
+    rows = ([r.line, r.email, r.reason, *r.values] for r in job.rejected_rows.all().iterator())
+    return csv_response([header, *rows], filename=f"rejected-rows-import-{job.pk}.csv")

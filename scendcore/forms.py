@@ -4,6 +4,8 @@ import zoneinfo
 from functools import lru_cache
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from .models import Tenant
 
@@ -37,6 +39,15 @@ def normalise_domains(text):
             params={"bad": ", ".join(bad[:5])},
         )
     return "\n".join(domains)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form sets the username's max_length only for the widget; the bound
+    here runs before authentication, so a long name never reaches the lockout records."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].validators.append(MaxLengthValidator(self.fields["username"].max_length))
 
 
 class TenantSettingsForm(forms.ModelForm):

@@ -10,12 +10,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import health, selectors, services
-from .forms import TenantSettingsForm
+from .forms import LoginForm, TenantSettingsForm
 from .models import Tenant
 from .tenancy import manager_required, switch_tenant, tenant_required
 
 
 class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 

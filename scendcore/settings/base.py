@@ -120,6 +120,10 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# On top of that, an address that fails this many times within the same 15 minutes is
+# locked whatever usernames it tries (password spraying); see scendcore.login_throttle.
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "scendcore.login_throttle.AddressThrottledAxesHandler"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,6 +1,7 @@
 """Provider webhooks, authenticated by the tenant's inbound secret (header
 X-Scendcore-Secret, or the password of HTTP basic auth for providers that can only
-put credentials in the URL). Errors are JSON with a clear message, and logged."""
+put credentials in the URL); the SMS hook also checks Twilio's request signature when an
+SMS auth token is set. Errors are JSON with a clear message, and logged."""
 import base64
 import binascii
 import hmac
@@ -122,6 +123,11 @@ def sms_inbound(request, tenant_slug):
         return error
     if declared_too_large(request, MAX_JSON_BYTES):
         return _too_large(MAX_JSON_BYTES)
+    token = sms.sms_webhook_token(tenant)
+    if token and not sms.sms_signature_valid(token=token, url=request.build_absolute_uri(), params=request.POST,
+                                             signature=request.headers.get("X-Twilio-Signature", "")):
+        logger.warning("inbound SMS for tenant %s with a bad signature from %s", tenant.pk, request.META.get("REMOTE_ADDR"))
+        return JsonResponse({"error": "Invalid or missing X-Twilio-Signature request signature."}, status=403)
     form = SmsInboundForm(request.POST)
     if not form.is_valid():
         return JsonResponse({"errors": form.errors}, status=422)

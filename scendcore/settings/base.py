@@ -155,7 +155,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ScendCore <no-reply@
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
-# at SMS_API_BASE with the account SID and auth token.
+# at SMS_API_BASE with the account SID and auth token. With an auth token set, inbound
+# SMS webhooks must also carry a valid X-Twilio-Signature made with it.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
 SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")

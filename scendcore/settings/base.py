@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "axes",
+    "ninja",  # its templates and static files: the API docs load nothing from a CDN
     "scendcore",
     "contacts",
     "sequences",

@@ -6,7 +6,7 @@ from typing import Optional
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import Lower
-from ninja import Query, Router, Schema
+from ninja import Query, Router, Schema, Status
 from pydantic import StrictBool
 
 from contacts.models import Contact, ContactList
@@ -197,7 +197,7 @@ def sequence_create(request):
     else:
         sequence = sequence_services.sequence_create(
             tenant=request.tenant, actor=request.user, name=data.name or "", description=data.description or "")
-    return 201, _sequence_json(sequence, steps=sequence.steps.order_by("order"))
+    return Status(201, _sequence_json(sequence, steps=sequence.steps.order_by("order")))
 
 
 @router.get("/sequences/{int:sequence_id}/", url_name="sequence", response=SEQUENCE, exclude_unset=True)

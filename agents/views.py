@@ -4,6 +4,7 @@ from django.views.decorators.http import require_POST
 
 from contacts.models import Contact
 from scendcore import credentials
+from scendcore.lookups import as_id
 from scendcore.tenancy import admin_required, get_for_tenant, manager_required
 from sequences.models import Step
 
@@ -51,9 +52,9 @@ def agent_detail(request, agent_id):
     agent = get_agent_for_user(request, agent_id)
     preview, preview_error = None, ""
     contact_id, step_id = request.GET.get("contact", ""), request.GET.get("step", "")
-    if contact_id.isdigit() and step_id.isdigit():
-        contact = get_for_tenant(Contact.objects.all(), request, pk=int(contact_id))
-        step = get_for_tenant(Step.objects.select_related("sequence"), request, pk=int(step_id))
+    if as_id(contact_id) and as_id(step_id):
+        contact = get_for_tenant(Contact.objects.all(), request, pk=as_id(contact_id))
+        step = get_for_tenant(Step.objects.select_related("sequence"), request, pk=as_id(step_id))
         if agent.provider == Provider.TEMPLATE:
             preview = draft(DraftRequest(agent=agent, tenant=request.tenant, contact=contact, step=step))
         else:

@@ -2,6 +2,8 @@
 membership: reps only ever see drafts for contacts they own."""
 from django.contrib.auth import get_user_model
 
+from scendcore.lookups import as_id
+
 from .models import ApprovalRequest, ApprovalStatus
 
 CHANNELS = (("email", "Email"), ("sms", "SMS"), ("task", "Task"), ("call_reminder", "Call reminder"))
@@ -35,9 +37,9 @@ def parse_filters(params):
     """The queue's filters from a query string: ints for ids, a known channel."""
     filters = {}
     for key in ("sequence", "agent", "owner"):
-        value = (params.get(key) or "").strip()
-        if value.isdigit():
-            filters[key] = int(value)
+        value = as_id(params.get(key))
+        if value is not None:
+            filters[key] = value
     channel = params.get("channel") or ""
     if channel in dict(CHANNELS):
         filters["channel"] = channel

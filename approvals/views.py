@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.selectors import threads_for
+from scendcore.lookups import as_ids
 from scendcore.tenancy import tenant_required
 from sequences.scheduling import contact_zone
 
@@ -128,7 +129,7 @@ def approval_regenerate(request, approval_id):
 @require_POST
 def approvals_bulk(request):
     action = request.POST.get("action")
-    ids = [int(v) for v in request.POST.getlist("approval_ids") if v.isdigit()]
+    ids = as_ids(request.POST.getlist("approval_ids"))
     reason = request.POST.get("reason", "")
     if action not in ("approve", "reject") or not ids:
         messages.error(request, "Select drafts and an action.")

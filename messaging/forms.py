@@ -92,3 +92,11 @@ class PoolForm(forms.ModelForm):
 
 class TaskFinishForm(forms.Form):
     outcome_note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SmsInboundForm(forms.Form):
+    """An inbound SMS as Twilio-compatible providers post it (field names are theirs).
+    Django's text fields refuse NUL characters, which PostgreSQL cannot store."""
+
+    From = forms.CharField(max_length=32)
+    Body = forms.CharField(max_length=1600, required=False, strip=False)

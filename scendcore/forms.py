@@ -4,6 +4,8 @@ import zoneinfo
 from functools import lru_cache
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+from django.core.validators import MaxLengthValidator
 
 from .models import Tenant
 
@@ -81,6 +83,15 @@ def secret_input(label, *, what, strip=False):
 
 def clear_input(label):
     return forms.BooleanField(label=label, required=False)
+
+
+class LoginForm(AuthenticationForm):
+    """Django's login form sets the username's max_length only for the widget; the bound
+    here runs before authentication, so a long name never reaches the lockout records."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["username"].validators.append(MaxLengthValidator(self.fields["username"].max_length))
 
 
 class TenantSettingsForm(forms.ModelForm):

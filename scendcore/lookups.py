@@ -82,3 +82,21 @@ class AnyOf(_ArrayParameter, In):
 @ForeignObject.register_lookup
 class RelatedAnyOf(_ArrayParameter, RelatedIn):
     pass
+
+
+MAX_ID = 2**63 - 1
+
+
+def as_id(value):
+    """A posted or queried object id as an int, or None. `str.isdigit()` is true for
+    digits such as "²" that int() refuses, and ids outside a bigint name no row."""
+    text = str(value or "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    number = int(text)
+    return number if 0 < number <= MAX_ID else None
+
+
+def as_ids(values):
+    """The valid ids among `values`, in order."""
+    return [n for n in map(as_id, values) if n is not None]

@@ -3,6 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from . import views
+from .api.site import api_urls, build_api
+
+# Each app's API router, mounted under /api/ (docs at /api/docs, schema at /api/openapi.json).
+api = build_api({"": "sequences.api.router"})
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -38,7 +42,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("admin/", admin.site.urls),
-    path("api/", include("sequences.urls_api")),
+    path("api/", api_urls(api)),
     path("", include("sequences.urls")),
     path("", include("contacts.urls")),
     path("", include("agents.urls")),

@@ -10,12 +10,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import health, selectors, services
-from .forms import TenantSettingsForm
+from .forms import LoginForm, TenantSettingsForm
+from .lookups import as_id
 from .models import Tenant
 from .tenancy import manager_required, switch_tenant, tenant_required
 
 
 class LoginView(auth_views.LoginView):
+    authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
@@ -35,8 +37,7 @@ def healthz(request):
 @login_required
 @require_POST
 def tenant_switch(request):
-    raw = (request.POST.get("tenant_id") or "").strip()
-    membership = switch_tenant(request, tenant_id=int(raw) if raw.isdigit() else 0)
+    membership = switch_tenant(request, tenant_id=as_id(request.POST.get("tenant_id")) or 0)
     messages.success(request, f"Switched to {membership.tenant.name}.")
     return redirect("dashboard")
 

@@ -1,28 +1,145 @@
-"""JSON API for sequences (the endpoints of the email-sequence spec): create, read,
-update settings, enroll, analytics, pause and resume."""
+"""JSON API for sequences (the endpoints of the email-sequence spec): list, create, read,
+update settings, enroll, analytics, pause and resume. Each operation checks access first
+and reads its body after, so another tenant's sequence is a 404 whatever was sent."""
+from typing import Optional
+
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.db.models.functions import Lower
-from django.http import JsonResponse
+from ninja import Query, Router, Schema, Status
+from pydantic import StrictBool
 
 from contacts.models import ContactList
 from contacts.selectors import visible_contacts
 from contacts.visibility import contact_scope
 from messaging.models import OutboundMessage
-from scendcore.api import api_view, json_body
+from scendcore.api.inputs import (
+    Body, Choice, Count as CountOf, ObjectId, PageLimit, PageOffset, Text, body_doc, read_body,
+)
+from scendcore.api.pagination import page
 
 from . import selectors
 from .access import get_sequence_for_user
-from .models import ReenrollPolicy, RejectionPolicy
+from .models import ReenrollPolicy, RejectionPolicy, Sequence, SequenceStatus
 from .services import enrollments as enrollment_services
 from .services import sequences as sequence_services
 
 MAX_ENROLL_IDS = 10_000
-BOOLEAN_SETTINGS = ("stop_on_reply", "stop_on_meeting", "is_default")
-TEXT_SETTINGS = ("name", "description")
-CHOICE_SETTINGS = {"reenroll_policy": ReenrollPolicy, "rejection_policy": RejectionPolicy}
-NUMBER_SETTINGS = ("reenroll_after_days", "approval_expiry_hours")
+NAME_LENGTH = Sequence._meta.get_field("name").max_length
+DESCRIPTION_LENGTH = 10_000
 RELATED_SETTINGS = {"agent_id": "agent", "sender_profile_id": "sender_profile", "mailbox_pool_id": "mailbox_pool"}
+
+router = Router(tags=["sequences"])
+
+
+class Errors(Schema):
+    errors: dict[str, list[str]]
+
+
+class StepOut(Schema):
+    id: int
+    order: int
+    kind: str
+    job_type: str
+    channel: str
+    delay_value: int
+    delay_unit: str
+    business_days_only: bool
+    jitter_minutes: int
+    window_days: Optional[list[int]]
+    window_start: Optional[str]
+    window_end: Optional[str]
+    angle: str
+    cta: str
+    value_proposition: str
+    subject_template: str
+    body_template: str
+    requires_human_approval: bool
+
+
+class SequenceOut(Schema):
+    id: int
+    name: str
+    description: str
+    status: str
+    version: int
+    stop_on_reply: bool
+    stop_on_meeting: bool
+    is_default: bool
+    agent_id: Optional[int]
+    sender_profile_id: Optional[int]
+    mailbox_pool_id: Optional[int]
+    reenroll_policy: str
+    reenroll_after_days: int
+    rejection_policy: str
+    approval_expiry_hours: Optional[int]
+    updated_at: str
+    enrollments: Optional[dict[str, int]] = None
+    steps: Optional[list[StepOut]] = None
+
+
+class SequencePage(Schema):
+    sequences: list[SequenceOut]
+    count: int
+    limit: int
+    offset: int
+    next: Optional[str]
+    previous: Optional[str]
+
+
+class SequenceCreate(Body):
+    name: Optional[Text(NAME_LENGTH)] = None
+    description: Optional[Text(DESCRIPTION_LENGTH)] = None
+    template: Optional[Text(64)] = None
+
+
+class SequencePatch(Body):
+    # A default of None is not validated, so an explicit null is an error where a field
+    # cannot be empty; fields left out stay as they are.
+    name: Text(NAME_LENGTH) = None
+    description: Optional[Text(DESCRIPTION_LENGTH)] = None
+    stop_on_reply: StrictBool = None
+    stop_on_meeting: StrictBool = None
+    is_default: StrictBool = None
+    reenroll_policy: Choice(ReenrollPolicy.values) = None
+    reenroll_after_days: CountOf(Sequence, "reenroll_after_days") = None
+    rejection_policy: Choice(RejectionPolicy.values) = None
+    approval_expiry_hours: Optional[CountOf(Sequence, "approval_expiry_hours")] = None
+    agent_id: Optional[ObjectId] = None
+    sender_profile_id: Optional[ObjectId] = None
+    mailbox_pool_id: Optional[ObjectId] = None
+
+
+class EnrollBody(Body):
+    contact_ids: Optional[list[ObjectId]] = None
+    emails: Optional[list[Text(254)]] = None
+    list_id: Optional[ObjectId] = None
+
+
+class EnrollResult(Schema):
+    enrolled: int
+    already_enrolled: int
+    skipped: dict[str, int]
+    summary: str
+
+
+class StepStats(Schema):
+    step_id: int
+    order: int
+    channel: str
+    sent: int
+    pending_approval: int
+    bounced: int
+    opened: int
+    clicked: int
+    replied: int
+    reply_rate: Optional[float]
+
+
+class Analytics(Schema):
+    sequence_id: int
+    enrollments: dict[str, int]
+    steps: list[StepStats]
 
 
 def _step_json(step):
@@ -58,126 +175,115 @@ def _sequence_json(sequence, *, stats=None, steps=None):
     return data
 
 
-@api_view(["GET", "POST"])
-def sequence_collection(request):
-    if request.method == "POST":
-        return _sequence_create(request)
-    sequences = list(selectors.sequence_list(tenant=request.tenant, status=request.GET.get("status", ""),
-                                             q=request.GET.get("q", ""))[:500])
+SEQUENCE = {200: SequenceOut, 404: Errors, 422: Errors}
+
+
+@router.get("/sequences/", url_name="sequences", response={200: SequencePage, 422: Errors}, exclude_unset=True)
+def sequence_list(request, status: Choice(("",) + tuple(SequenceStatus.values)) = Query(""),
+                  q: Text(200) = Query(""), limit: PageLimit = Query(100), offset: PageOffset = Query(0)):
+    """The workspace's sequences with their enrollment counts, a page at a time."""
+    sequences, meta = page(request, selectors.sequence_list(tenant=request.tenant, status=status, q=q),
+                           limit=limit, offset=offset)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[s.pk for s in sequences])
-    return JsonResponse({"sequences": [_sequence_json(s, stats=stats[s.pk]) for s in sequences]})
+    return {"sequences": [_sequence_json(s, stats=stats[s.pk]) for s in sequences], **meta}
 
 
-def _sequence_create(request):
-    data = json_body(request)
-    template = data.get("template")
-    if template:
+@router.post("/sequences/", url_name="sequences", response={201: SequenceOut, 422: Errors}, exclude_unset=True,
+             openapi_extra=body_doc(SequenceCreate))
+def sequence_create(request):
+    """Create a sequence: `{"name"}`, or `{"template": "cold_outreach"}` with its steps."""
+    data = read_body(request, SequenceCreate)
+    if data.template:
         sequence = sequence_services.sequence_create_from_template(
-            tenant=request.tenant, key=str(template), actor=request.user, name=data.get("name"))
+            tenant=request.tenant, key=data.template, actor=request.user, name=data.name)
     else:
         sequence = sequence_services.sequence_create(
-            tenant=request.tenant, actor=request.user, name=str(data.get("name") or ""),
-            description=str(data.get("description") or ""))
-    return JsonResponse(_sequence_json(sequence, steps=sequence.steps.order_by("order")), status=201)
+            tenant=request.tenant, actor=request.user, name=data.name or "", description=data.description or "")
+    return Status(201, _sequence_json(sequence, steps=sequence.steps.order_by("order")))
 
 
-@api_view(["GET", "PATCH"])
-def sequence_item(request, sequence_id):
+@router.get("/sequences/{int:sequence_id}/", url_name="sequence", response=SEQUENCE, exclude_unset=True)
+def sequence_get(request, sequence_id: int):
+    """The sequence with its steps and enrollment counts."""
+    return _sequence_detail(request, get_sequence_for_user(request, sequence_id))
+
+
+@router.patch("/sequences/{int:sequence_id}/", url_name="sequence", response=SEQUENCE, exclude_unset=True,
+              openapi_extra=body_doc(SequencePatch))
+def sequence_update(request, sequence_id: int):
+    """Change settings; every bad field is reported by name."""
     sequence = get_sequence_for_user(request, sequence_id)
-    if request.method == "PATCH":
-        values = _settings_from(json_body(request), tenant=request.tenant)
-        sequence = sequence_services.sequence_update_settings(
-            tenant=request.tenant, sequence=sequence, actor=request.user, values=values)
+    values = _settings_from(read_body(request, SequencePatch), tenant=request.tenant)
+    sequence = sequence_services.sequence_update_settings(
+        tenant=request.tenant, sequence=sequence, actor=request.user, values=values)
+    return _sequence_detail(request, sequence)
+
+
+def _sequence_detail(request, sequence):
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
-    return JsonResponse(_sequence_json(sequence, stats=stats, steps=sequence.steps.order_by("order")))
+    return _sequence_json(sequence, stats=stats, steps=sequence.steps.order_by("order"))
 
 
-def _settings_from(data, *, tenant):
-    """Shape-check a PATCH body; the service checks the rules."""
+def _settings_from(patch, *, tenant):
+    """The given settings with related ids turned into this tenant's objects; the service
+    checks the rules."""
     from agents.models import Agent
     from messaging.models import Mailbox, MailboxPool
 
     models = {"agent": Agent, "sender_profile": Mailbox, "mailbox_pool": MailboxPool}
-    known = set(BOOLEAN_SETTINGS) | set(TEXT_SETTINGS) | set(CHOICE_SETTINGS) | set(NUMBER_SETTINGS) | set(RELATED_SETTINGS)
-    errors, values = {}, {}
-    for key in set(data) - known:
-        errors[key] = ["Unknown field."]
-    for key in BOOLEAN_SETTINGS:
-        if key in data:
-            if isinstance(data[key], bool):
-                values[key] = data[key]
-            else:
-                errors[key] = ["Must be true or false."]
-    for key in TEXT_SETTINGS:
-        if key in data:
-            values[key] = str(data[key] or "")
-    for key, choices in CHOICE_SETTINGS.items():
-        if key in data:
-            if data[key] in choices.values:
-                values[key] = data[key]
-            else:
-                errors[key] = [f"Must be one of: {', '.join(choices.values)}."]
-    for key in NUMBER_SETTINGS:
-        if key in data:
-            value = data[key]
-            if value is None and key == "approval_expiry_hours":
-                values[key] = None
-            elif isinstance(value, int) and not isinstance(value, bool) and value > 0:
-                values[key] = value
-            else:
-                errors[key] = ["Must be a whole number above zero."]
+    values, errors = patch.model_dump(exclude_unset=True), {}
+    if "description" in values:
+        values["description"] = values["description"] or ""
     for key, name in RELATED_SETTINGS.items():
-        if key in data:
-            if data[key] is None:
-                values[name] = None
-                continue
-            obj = models[name].objects.filter(tenant=tenant, pk=data[key]).first() if isinstance(data[key], int) else None
-            if obj is None:
-                errors[key] = ["No such object in this workspace."]
-            values[name] = obj
+        if key not in values:
+            continue
+        pk = values.pop(key)
+        obj = None if pk is None else models[name].objects.filter(tenant=tenant, pk=pk).first()
+        if pk is not None and obj is None:
+            errors[key] = ["No such object in this workspace."]
+        values[name] = obj
     if errors:
         raise ValidationError(errors)
     return values
 
 
-@api_view(["POST"])
-def sequence_enroll(request, sequence_id):
+@router.post("/sequences/{int:sequence_id}/enroll/", url_name="sequence-enroll",
+             response={200: EnrollResult, 404: Errors, 422: Errors}, openapi_extra=body_doc(EnrollBody))
+def sequence_enroll(request, sequence_id: int):
+    """Enroll `{"contact_ids": [...]}`, `{"emails": [...]}` or `{"list_id": n}`; counts by reason."""
     sequence = get_sequence_for_user(request, sequence_id)
-    data = json_body(request)
-    contact_ids = _contacts_to_enroll(data, tenant=request.tenant, membership=request.membership)
+    contact_ids = _contacts_to_enroll(read_body(request, EnrollBody), tenant=request.tenant,
+                                      membership=request.membership)
     result = enrollment_services.enrollments_bulk_create(
         tenant=request.tenant, sequence=sequence, contact_ids=contact_ids, actor=request.user, via="api")
-    return JsonResponse({
+    return {
         "enrolled": result.enrolled, "already_enrolled": result.already_enrolled,
         "skipped": {key: n for key, n in result.skipped.items() if n},
         "summary": result.summary(),
-    })
+    }
 
 
-def _contacts_to_enroll(data, *, tenant, membership):
+def _contacts_to_enroll(body, *, tenant, membership):
     """Contact ids from `contact_ids`, `emails` or `list_id`, always scoped to the contacts
     the member may see (a colleague's contact is "not found" like another tenant's)."""
-    given = [key for key in ("contact_ids", "emails", "list_id") if key in data]
+    given = [key for key in ("contact_ids", "emails", "list_id") if key in body.model_fields_set]
     if len(given) != 1:
         raise ValidationError({"contact_ids": ["Send exactly one of contact_ids, emails or list_id."]})
     key = given[0]
     if key == "list_id":
-        contact_list = ContactList.objects.filter(tenant=tenant, pk=data["list_id"]).first() \
-            if isinstance(data["list_id"], int) else None
+        contact_list = ContactList.objects.filter(tenant=tenant, pk=body.list_id).first() if body.list_id else None
         if contact_list is None:
             raise ValidationError({"list_id": ["No such list in this workspace."]})
         return list(contact_list.contacts.filter(contact_scope(membership)).values_list("pk", flat=True))
-    values = data[key]
-    if not isinstance(values, list) or not values or len(values) > MAX_ENROLL_IDS:
+    values = getattr(body, key)
+    if not values or len(values) > MAX_ENROLL_IDS:
         raise ValidationError({key: [f"Must be a non-empty list of at most {MAX_ENROLL_IDS} items."]})
     contacts = visible_contacts(tenant=tenant, membership=membership)
     if key == "contact_ids":
-        if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-            raise ValidationError({key: ["Must contain contact ids (integers)."]})
         found = set(contacts.filter(pk__in=values).values_list("pk", flat=True))
         missing = [v for v in values if v not in found]
     else:
-        wanted = {str(v).strip().lower(): v for v in values}
+        wanted = {v.strip().lower(): v for v in values}
         rows = contacts.annotate(email_lower=Lower("email")).filter(email_lower__in=list(wanted))
         by_email = dict(rows.values_list("email_lower", "pk"))
         found = set(by_email.values())
@@ -187,8 +293,10 @@ def _contacts_to_enroll(data, *, tenant, membership):
     return list(found)
 
 
-@api_view(["GET"])
-def sequence_analytics(request, sequence_id):
+@router.get("/sequences/{int:sequence_id}/analytics/", url_name="sequence-analytics",
+            response={200: Analytics, 404: Errors})
+def sequence_analytics(request, sequence_id: int):
+    """Enrollments by status; sent, opened, clicked, replied per step."""
     sequence = get_sequence_for_user(request, sequence_id)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
     sent_states = ("sent", "bounced", "unknown")
@@ -214,18 +322,18 @@ def sequence_analytics(request, sequence_id):
             **{k: row.get(k, 0) for k in ("sent", "pending_approval", "bounced", "opened", "clicked", "replied")},
             "reply_rate": round(row.get("replied", 0) / sent, 4) if sent else None,
         })
-    return JsonResponse({"sequence_id": sequence.pk, "enrollments": stats, "steps": steps})
+    return {"sequence_id": sequence.pk, "enrollments": stats, "steps": steps}
 
 
-@api_view(["POST"])
-def sequence_pause(request, sequence_id):
+@router.post("/sequences/{int:sequence_id}/pause/", url_name="sequence-pause", response=SEQUENCE, exclude_unset=True)
+def sequence_pause(request, sequence_id: int):
+    """Pause the whole sequence."""
     sequence = get_sequence_for_user(request, sequence_id)
-    sequence = sequence_services.sequence_pause(tenant=request.tenant, sequence=sequence, actor=request.user)
-    return JsonResponse(_sequence_json(sequence))
+    return _sequence_json(sequence_services.sequence_pause(tenant=request.tenant, sequence=sequence, actor=request.user))
 
 
-@api_view(["POST"])
-def sequence_resume(request, sequence_id):
+@router.post("/sequences/{int:sequence_id}/resume/", url_name="sequence-resume", response=SEQUENCE, exclude_unset=True)
+def sequence_resume(request, sequence_id: int):
+    """Resume a paused sequence."""
     sequence = get_sequence_for_user(request, sequence_id)
-    sequence = sequence_services.sequence_resume(tenant=request.tenant, sequence=sequence, actor=request.user)
-    return JsonResponse(_sequence_json(sequence))
+    return _sequence_json(sequence_services.sequence_resume(tenant=request.tenant, sequence=sequence, actor=request.user))

@@ -109,8 +109,13 @@ def decode_upload(raw):
     """UTF-8 text of the upload (a BOM is dropped), or ValidationError saying why not."""
     if not raw:
         raise ValidationError("The file is empty.")
-    if b"\x00" in raw[:65536]:
-        raise ValidationError("This is not a CSV file (it contains binary data). Export your sheet as CSV, UTF-8.")
+    # The whole file, not a prefix: PostgreSQL cannot store a NUL anywhere in the text.
+    nul = raw.find(b"\x00")
+    if nul != -1:
+        line = raw.count(b"\n", 0, nul) + 1
+        raise ValidationError(
+            f"This is not a CSV file (it contains binary data, first on line {line}). Export your sheet as CSV, UTF-8."
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

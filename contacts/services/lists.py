@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 
 from scendcore.audit import audit_record as audit
@@ -12,6 +13,7 @@ def _clean_name(name):
         raise ValidationError("Give the list a name.")
     if len(name) > 200:
         raise ValidationError("A list name has at most 200 characters.")
+    ProhibitNullCharactersValidator()(name)
     return name
 
 

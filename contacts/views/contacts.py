@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from scendcore.lookups import as_id, as_ids
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_contact, get_list
@@ -87,7 +88,7 @@ def _selected_ids(request, filters):
     if request.POST.get("select_all") == "1":
         return contact_filter(tenant=request.tenant, membership=request.membership, filters=filters) \
             .order_by().values("pk")
-    ids = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
+    ids = as_ids(request.POST.getlist("contact_ids"))
     return visible_contacts(tenant=request.tenant, membership=request.membership).filter(pk__in=ids).values("pk")
 
 
@@ -123,7 +124,7 @@ def _bulk_apply(request, action, ids, count):
 
 
 def _int(value):
-    return int(value) if value and str(value).isdigit() else 0
+    return as_id(value) or 0
 
 
 @tenant_required
@@ -144,7 +145,7 @@ def contact_bulk(request):
     select_all = request.POST.get("select_all") == "1"
     keep = () if action == "delete_confirmed" else request.POST.getlist("contact_ids")
     if request.htmx or status != 200 or "confirm_delete" in result:
-        context = _table_context(request, request.POST, selected=[v for v in keep if v.isdigit()],
+        context = _table_context(request, request.POST, selected=[str(n) for n in as_ids(keep)],
                                  select_all=select_all and action != "delete_confirmed", result=result)
         return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context, status=status)
     if "enroll" in result:

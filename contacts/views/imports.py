@@ -2,6 +2,7 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
 from scendcore.csv_cells import csv_response
+from scendcore.lookups import as_id
 from scendcore.tenancy import tenant_required
 
 from ..access import get_import, get_list
@@ -50,7 +51,8 @@ def import_detail(request, import_id):
     job = get_import(request, import_id)
     if request.method == "POST":
         mapping = {str(i): request.POST.get(f"col_{i}", IGNORE) for i in range(len(job.headers))}
-        contact_list = get_list(request, int(request.POST["contact_list"])) if request.POST.get("contact_list", "").isdigit() else None
+        list_id = as_id(request.POST.get("contact_list"))
+        contact_list = get_list(request, list_id) if list_id else None
         try:
             job = import_start(
                 tenant=request.tenant, job=job, mapping=mapping, actor=request.user,

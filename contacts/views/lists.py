@@ -5,6 +5,8 @@ from django.db.models.functions import Lower
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from scendcore.lookups import as_id, as_ids
+from scendcore.request_body import NUL_MESSAGE
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_list
@@ -86,7 +88,10 @@ def list_delete_view(request, list_id):
 def list_members_add(request, list_id):
     """Add contacts by email address (one per line or separated by commas)."""
     contact_list = get_list(request, list_id)
-    emails = {e.strip().lower() for e in request.POST.get("emails", "").replace(",", "\n").split() if e.strip()}
+    raw = request.POST.get("emails", "")
+    if "\x00" in raw:
+        return _respond(request, contact_list, "list-members", 422, add_error=NUL_MESSAGE)
+    emails = {e.strip().lower() for e in raw.replace(",", "\n").split() if e.strip()}
     if not emails:
         return _respond(request, contact_list, "list-members", 422, add_error="Enter at least one email address.")
     found = {email.lower(): pk for pk, email in _matching(request, emails).values_list("pk", "email")}
@@ -108,7 +113,7 @@ def _matching(request, emails):
 @require_POST
 def list_members_remove(request, list_id):
     contact_list = get_list(request, list_id)
-    posted = [int(v) for v in request.POST.getlist("contact_ids") if v.isdigit()]
+    posted = as_ids(request.POST.getlist("contact_ids"))
     ids = visible_contacts(tenant=request.tenant, membership=request.membership).filter(pk__in=posted).values("pk")
     if not posted:
         return _respond(request, contact_list, "list-members", 422, add_error="Select the contacts to remove.")
@@ -124,10 +129,10 @@ def list_enroll(request, list_id):
     from sequences.services.enrollments import enrollments_bulk_create
 
     contact_list = get_list(request, list_id)
-    seq_id = request.POST.get("sequence", "")
-    if not seq_id.isdigit():
+    seq_id = as_id(request.POST.get("sequence"))
+    if seq_id is None:
         return _respond(request, contact_list, "list-enroll", 422, enroll_error="Choose a sequence.")
-    sequence = get_for_tenant(Sequence.objects.all(), request, pk=int(seq_id))
+    sequence = get_for_tenant(Sequence.objects.all(), request, pk=seq_id)
     member_ids = visible_contacts(tenant=request.tenant, membership=request.membership).filter(
         pk__in=ListMembership.objects.filter(contact_list=contact_list).values("contact_id")).values("pk")
     try:

@@ -2,6 +2,8 @@
 message) and a Twilio-compatible HTTP backend. SMS_BACKEND picks one; SMS_API_BASE
 lets the HTTP backend talk to any Twilio-compatible endpoint (tests use a local one)."""
 import base64
+import hashlib
+import hmac
 import http.client
 import json
 import logging
@@ -84,6 +86,28 @@ def sms_backend():
             from_number=settings.SMS_FROM, api_base=settings.SMS_API_BASE,
         )
     raise SmsError(f"Unknown SMS_BACKEND {name!r} (use 'console' or 'twilio').")
+
+
+def twilio_signature(token, url, params):
+    """Twilio's request signature: HMAC-SHA1, keyed with the auth token, of the full URL
+    it called (query string included) followed by every POST parameter name and value,
+    sorted by name (and a repeated name's values sorted), base64-encoded."""
+    data = url
+    for name in sorted(set(params)):
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        data += "".join(name + value for value in sorted(set(values)))
+    return base64.b64encode(hmac.new(token.encode(), data.encode(), hashlib.sha1).digest()).decode()
+
+
+def sms_webhook_token(tenant):
+    """The auth token that signs this tenant's inbound SMS webhooks ("" when none is set,
+    and then only the shared secret is checked)."""
+    return getattr(settings, "SMS_AUTH_TOKEN", "")
+
+
+def sms_signature_valid(*, token, url, params, signature):
+    expected = twilio_signature(token, url, params)
+    return hmac.compare_digest(expected.encode(), (signature or "").encode())
 
 
 def normalize_phone(value):

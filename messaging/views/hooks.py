@@ -1,10 +1,10 @@
 """Provider webhooks, authenticated by the tenant's inbound secret (header
 X-Scendcore-Secret, or the password of HTTP basic auth for providers that can only
-put credentials in the URL). Errors are JSON with a clear message, and logged."""
+put credentials in the URL); the SMS hook also checks Twilio's request signature when an
+SMS auth token is set. Errors are JSON with a clear message, and logged."""
 import base64
 import binascii
 import hmac
-import json
 import logging
 
 from django.core.exceptions import ValidationError
@@ -15,7 +15,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from scendcore.models import Tenant
+from scendcore.request_body import BodyError, declared_too_large, json_object, read_limited, size_text
 
+from ..forms import SmsInboundForm
 from ..services import inbound, sms
 
 logger = logging.getLogger(__name__)
@@ -47,23 +49,8 @@ def _authenticate(request, tenant_slug):
     return tenant, None
 
 
-def _declared_too_large(request, limit):
-    # CONTENT_LENGTH is whatever the client sent: not necessarily a number.
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    return declared.isdigit() and int(declared) > limit
-
-
-def _read_body(request, limit):
-    """The body, or None when it is larger than `limit` (read no further than that)."""
-    if _declared_too_large(request, limit):
-        return None
-    data = request.read(limit + 1)
-    return None if len(data) > limit else data
-
-
 def _too_large(limit):
-    size = f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
-    return JsonResponse({"error": f"Payload too large (limit {size})."}, status=413)
+    return JsonResponse({"error": f"Payload too large (limit {size_text(limit)})."}, status=413)
 
 
 @csrf_exempt
@@ -72,7 +59,7 @@ def inbound_mail(request, tenant_slug):
     tenant, error = _authenticate(request, tenant_slug)
     if error:
         return error
-    raw = _read_body(request, inbound.MAX_RAW_BYTES)
+    raw = read_limited(request, inbound.MAX_RAW_BYTES)
     if raw is None:
         logger.warning("inbound mail for tenant %s refused: too large", tenant.pk)
         return _too_large(inbound.MAX_RAW_BYTES)
@@ -95,15 +82,11 @@ def meeting_booked(request, tenant_slug):
     tenant, error = _authenticate(request, tenant_slug)
     if error:
         return error
-    raw = _read_body(request, MAX_JSON_BYTES)
-    if raw is None:
-        return _too_large(MAX_JSON_BYTES)
     try:
-        payload = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
-    if not isinstance(payload, dict):
-        return JsonResponse({"errors": {"__all__": ["The body must be a JSON object."]}}, status=400)
+        payload = json_object(request, limit=MAX_JSON_BYTES)
+    except BodyError as exc:
+        logger.info("meeting webhook for tenant %s refused: %s", tenant.pk, exc.errors)
+        return _too_large(MAX_JSON_BYTES) if exc.status == 413 else JsonResponse({"errors": exc.errors}, status=exc.status)
     errors = {}
     address = payload.get("email")
     contact = None
@@ -138,12 +121,18 @@ def sms_inbound(request, tenant_slug):
     tenant, error = _authenticate(request, tenant_slug)
     if error:
         return error
-    if _declared_too_large(request, MAX_JSON_BYTES):
+    if declared_too_large(request, MAX_JSON_BYTES):
         return _too_large(MAX_JSON_BYTES)
-    from_number = request.POST.get("From", "")
-    if not from_number:
-        return JsonResponse({"errors": {"From": ["This field is required."]}}, status=422)
-    contact, outcome = sms.sms_inbound(tenant=tenant, from_number=from_number, body=request.POST.get("Body", ""))
+    token = sms.sms_webhook_token(tenant)
+    if token and not sms.sms_signature_valid(token=token, url=request.build_absolute_uri(), params=request.POST,
+                                             signature=request.headers.get("X-Twilio-Signature", "")):
+        logger.warning("inbound SMS for tenant %s with a bad signature from %s", tenant.pk, request.META.get("REMOTE_ADDR"))
+        return JsonResponse({"error": "Invalid or missing X-Twilio-Signature request signature."}, status=403)
+    form = SmsInboundForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=422)
+    contact, outcome = sms.sms_inbound(tenant=tenant, from_number=form.cleaned_data["From"],
+                                       body=form.cleaned_data["Body"])
     if contact is None:
         logger.info("inbound SMS for tenant %s from an unknown number", tenant.pk)
         return JsonResponse({"errors": {"From": ["No contact with this phone number."]}}, status=422)

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "axes",
     "csp",
+    "ninja",  # its templates and static files: the API docs load nothing from a CDN
     "scendcore",
     "contacts",
     "sequences",
@@ -141,6 +142,10 @@ AXES_COOLOFF_TIME = 0.25
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# On top of that, an address that fails this many times within the same 15 minutes is
+# locked whatever usernames it tries (password spraying); see scendcore.login_throttle.
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+AXES_HANDLER = "scendcore.login_throttle.AddressThrottledAxesHandler"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -186,7 +191,8 @@ OUTBOUND_ALLOWED_HOSTS = env.list(
 )
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
-# at SMS_API_BASE with the account SID and auth token.
+# at SMS_API_BASE with the account SID and auth token. With an auth token set, inbound
+# SMS webhooks must also carry a valid X-Twilio-Signature made with it.
 SMS_BACKEND = env.str("SMS_BACKEND", default="console")
 SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
 SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from scendcore.lookups import as_ids
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_enrollment_for_user, visible_enrollments
@@ -89,7 +90,7 @@ BULK = {
 def enrollment_bulk(request, sequence_id):
     sequence = _sequence(request, sequence_id)
     action = request.POST.get("action", "")
-    ids = [int(v) for v in request.POST.getlist("enrollment_ids") if v.isdigit()]
+    ids = as_ids(request.POST.getlist("enrollment_ids"))
     # Ids of other sequences or tenants are dropped here and again inside the service.
     scoped = visible_enrollments(request).filter(sequence=sequence, pk__in=ids).values("pk")
     status, notice, error = 200, None, None

@@ -141,6 +141,8 @@ def test_a_reject_needs_a_reason(tenant, manager):
 
 
 @pytest.mark.django_db
+# Times are taken when the test runs, not when it is collected: a slow suite would
+# otherwise make "a minute from now" lie in the past.
 @pytest.mark.parametrize("change, why", [
     # Values are worked out when the test runs (after the draft is written), never when
     # the suite is collected: a reply "one minute from now" must still come after it.

@@ -232,6 +232,43 @@ class InboundMessage(models.Model):
         indexes = [models.Index(fields=["tenant", "-received_at"])]
 
 
+class QuarantineStatus(models.TextChoices):
+    HELD = "held", "Held for review"
+    RELEASED = "released", "Processed on retry"
+    DISCARDED = "discarded", "Discarded"
+
+
+class InboundQuarantine(models.Model):
+    """An inbound message that failed processing for a reason other than being
+    malformed or unmatched (a defect, or input nobody foresaw). The exact bytes are kept
+    so a retry processes what arrived; the webhook answered and IMAP polling moved on."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=16)  # webhook | imap
+    status = models.CharField(max_length=10, choices=QuarantineStatus.choices, default=QuarantineStatus.HELD)
+    from_address = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    raw = models.BinaryField(blank=True)
+    raw_sha256 = models.CharField(max_length=64)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "-received_at"])]
+
+    def __str__(self):
+        return f"{self.subject or '(no subject)'} from {self.from_address or '?'} ({self.status})"
+
+
 class TaskStatus(models.TextChoices):
     OPEN = "open", "Open"
     COMPLETED = "completed", "Completed"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import hooks, messages, public, settings, tasks
+from .views import hooks, messages, public, quarantine, settings, tasks
 
 app_name = "messaging"
 
@@ -17,6 +17,11 @@ urlpatterns = [
     path("messages/", messages.message_list, name="message-list"),
     path("messages/<int:message_id>/", messages.message_detail, name="message-detail"),
     path("messages/<int:message_id>/resend/", messages.message_resend_view, name="message-resend"),
+    path("inbound/quarantine/", quarantine.quarantine_list, name="quarantine-list"),
+    path("inbound/quarantine/<int:quarantine_id>/", quarantine.quarantine_detail, name="quarantine-detail"),
+    path("inbound/quarantine/<int:quarantine_id>/retry/", quarantine.quarantine_retry_view, name="quarantine-retry"),
+    path("inbound/quarantine/<int:quarantine_id>/discard/", quarantine.quarantine_discard_view,
+         name="quarantine-discard"),
     path("u/<str:token>/", public.unsubscribe, name="unsubscribe"),
     path("t/o/<str:token>.gif", public.track_open, name="track-open"),
     path("t/c/<str:token>/", public.track_click, name="track-click"),

@@ -4,6 +4,11 @@ inbound webhook or IMAP polling; and booked meetings from the meetings webhook.
 Each inbound message is handled in one transaction: it is matched to the message we
 sent (In-Reply-To / References, else the sender's recent thread), classified, and
 recorded together with its effect on the contact, or nothing is written at all.
+
+Everything read from a message passes through db_text: mail may carry NUL (an encoded
+=00) and bytes the parser keeps as surrogates, which PostgreSQL refuses. A message that
+still fails is quarantined by inbound_receive, so neither the webhook nor IMAP polling
+ever stops on it.
 """
 import email
 import email.policy
@@ -15,6 +20,8 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+
+from scendcore.text import db_text
 
 from ..models import InboundClassification, InboundMessage, Mailbox, MessageState, OutboundMessage
 from . import crypto
@@ -46,12 +53,13 @@ class UnmatchedMessage(InboundError):
 
 @dataclass
 class Outcome:
-    inbound: InboundMessage
+    inbound: InboundMessage | None
     duplicate: bool = False
+    quarantined: object = None  # the InboundQuarantine row when processing failed
 
     @property
     def classification(self):
-        return self.inbound.classification
+        return self.inbound.classification if self.inbound else "quarantined"
 
 
 # ---------------------------------------------------------------- parsing
@@ -75,7 +83,7 @@ def header(message, name):
         value = message.get(name)
     except Exception:  # a header the strict policy cannot parse
         value = message.get_all(name, [None])[0] if hasattr(message, "get_all") else None
-    return " ".join(str(value).split()) if value is not None else ""
+    return db_text(" ".join(str(value).split())) if value is not None else ""
 
 
 def address_of(message, name="From"):
@@ -95,7 +103,12 @@ def text_of(message, limit=20000):
         content = part.get_content() if part is not None else ""
     except Exception:
         content = ""
-    return (content or "")[:limit]
+    return db_text((content or "")[:limit])
+
+
+def raw_text(raw):
+    """The raw message as storable text, for showing (not for parsing again)."""
+    return db_text(raw[:MAX_RAW_BYTES].decode("utf-8", errors="replace"))
 
 
 def is_auto_reply(message):
@@ -137,9 +150,9 @@ def parse_dsn(message):
             fields = {}
             for block in part.get_payload() if part.is_multipart() else []:
                 for key, value in block.items():
-                    fields.setdefault(key.lower(), str(value))
+                    fields.setdefault(key.lower(), db_text(str(value)))
             if not fields:  # some parsers leave the status as text
-                for line in str(part.get_payload()).splitlines():
+                for line in db_text(str(part.get_payload())).splitlines():
                     if ":" in line:
                         key, value = line.split(":", 1)
                         fields.setdefault(key.strip().lower(), value.strip())
@@ -152,7 +165,9 @@ def parse_dsn(message):
             if ctype == "message/rfc822":
                 inner = part.get_payload()[0] if part.is_multipart() else None
             else:
-                inner = email.message_from_string(part.get_content(), policy=email.policy.default)
+                # The payload's bytes, not get_content(): that raises on an unknown charset.
+                headers = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+                inner = email.message_from_string(headers, policy=email.policy.default)
             if inner is not None:
                 original_ids += MSGID.findall(header(inner, "Message-ID"))
     return Dsn(status=status, action=action, recipient=recipient, original_ids=original_ids)
@@ -219,7 +234,7 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
             tenant=tenant, mailbox=mailbox or (matched.mailbox if matched else None), contact=contact,
             matched_message=matched, from_address=sender[:320], subject=header(message, "Subject")[:500],
             message_id=message_id, in_reply_to=header(message, "In-Reply-To")[:255],
-            body_text=text_of(message), raw=raw[:MAX_RAW_BYTES].decode("utf-8", errors="replace"),
+            body_text=text_of(message), raw=raw_text(raw),
             received_at=at,
         )
         if dsn is not None:
@@ -293,6 +308,24 @@ def _record_unsubscribe_request(inbound, *, contact, matched, at):
     contact_unsubscribe(tenant=inbound.tenant, contact_id=contact.pk, source="mailto", at=at)
 
 
+def inbound_receive(*, tenant, raw, source, mailbox=None, at=None):
+    """inbound_process for mail as it arrives (webhook, IMAP). MalformedMessage and
+    UnmatchedMessage still raise (the sender is told); any other failure rolls the
+    message back and keeps it in the quarantine with the error, for a person to retry
+    or discard, and returns an Outcome saying so."""
+    from .quarantine import quarantine_hold
+
+    try:
+        with transaction.atomic():  # a savepoint: a failed statement must not spoil the caller's transaction
+            return inbound_process(tenant=tenant, raw=raw, mailbox=mailbox, at=at)
+    except InboundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the message is kept, not lost
+        logger.exception("inbound mail for tenant %s failed processing; quarantined", tenant.pk)
+        held = quarantine_hold(tenant=tenant, raw=raw, mailbox=mailbox, source=source, error=exc, at=at)
+        return Outcome(inbound=None, quarantined=held)
+
+
 # ---------------------------------------------------------------- IMAP
 
 
@@ -301,7 +334,7 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
     each message through inbound_process. Returns counts by outcome."""
     mailbox = Mailbox.objects.select_related("tenant").get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
     tenant = mailbox.tenant
-    counts = {"processed": 0, "unmatched": 0, "malformed": 0}
+    counts = {"processed": 0, "unmatched": 0, "malformed": 0, "quarantined": 0}
     cls = imaplib.IMAP4_SSL if mailbox.imap_use_ssl else imaplib.IMAP4
     client = cls(mailbox.imap_host, mailbox.imap_port, timeout=30)
     try:
@@ -313,12 +346,16 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
             status, parts = client.uid("fetch", str(uid), "(RFC822)")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
             try:
-                outcome = inbound_process(tenant=tenant, raw=raw, mailbox=mailbox)
-                counts["processed"] += 0 if outcome.duplicate else 1
+                outcome = inbound_receive(tenant=tenant, raw=raw, mailbox=mailbox, source="imap")
+                if outcome.quarantined:
+                    counts["quarantined"] += 1
+                else:
+                    counts["processed"] += 0 if outcome.duplicate else 1
             except UnmatchedMessage:
                 counts["unmatched"] += 1
             except MalformedMessage:
                 counts["malformed"] += 1
+            # Past this message whatever became of it: one bad message never stalls the mailbox.
             Mailbox.objects.filter(pk=mailbox.pk).update(imap_last_uid=uid)
     finally:
         try:

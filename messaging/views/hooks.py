@@ -77,10 +77,17 @@ def inbound_mail(request, tenant_slug):
         logger.warning("inbound mail for tenant %s refused: too large", tenant.pk)
         return _too_large(inbound.MAX_RAW_BYTES)
     try:
-        outcome = inbound.inbound_process(tenant=tenant, raw=raw)
+        outcome = inbound.inbound_receive(tenant=tenant, raw=raw, source="webhook")
     except inbound.InboundError as exc:
         logger.warning("inbound mail for tenant %s refused: %s", tenant.pk, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
+    if outcome.quarantined:
+        # Accepted: the message is stored and a person will look at it, so the provider
+        # must not keep retrying (nor learn what went wrong inside).
+        return JsonResponse({
+            "ok": False, "quarantined": True, "id": outcome.quarantined.pk,
+            "error": "The message could not be processed; it is kept for review.",
+        }, status=202)
     return JsonResponse({
         "ok": True, "id": outcome.inbound.pk, "classification": outcome.classification,
         "duplicate": outcome.duplicate,

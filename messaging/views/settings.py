@@ -18,6 +18,7 @@ def mailbox_list(request):
         "mailboxes": selectors.mailbox_list(tenant=request.tenant),
         "pools": selectors.pool_list(tenant=request.tenant),
         "can_edit": request.membership.is_admin,
+        "quarantined": selectors.quarantine_held_count(tenant=request.tenant),
     })
 
 

@@ -3,7 +3,9 @@ from django.contrib import admin
 
 from scendcore.admin_base import TenantAdmin
 
-from .models import InboundMessage, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task
+from .models import (
+    InboundMessage, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task,
+)
 from .services import crypto
 
 
@@ -118,3 +120,17 @@ class TaskAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner", "contact")
+
+
+@admin.register(InboundQuarantine)
+class InboundQuarantineAdmin(TenantAdmin):
+    list_display = ["received_at", "status", "source", "from_address", "subject", "attempts"]
+    list_filter = ["status", "source"]
+    search_fields = ["from_address", "subject", "message_id"]
+    raw_id_fields = ["mailbox", "inbound", "decided_by"]
+    readonly_fields = ["raw_sha256", "received_at", "decided_at"]
+    exclude = ["raw"]  # the message's bytes: retried or discarded from the app's quarantine page
+    date_hierarchy = "received_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw")

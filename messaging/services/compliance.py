@@ -66,9 +66,11 @@ def signature_html(signature):
 
 def contact_unsubscribe(*, tenant, contact_id, source="link", at=None):
     """Unsubscribe at once from every sequence of the tenant: the contact is marked,
-    an event is recorded, open enrollments end and unsent messages are cancelled.
-    Idempotent: a second unsubscribe records nothing new. Returns True if it changed."""
-    from contacts.models import Contact, ContactEvent, EventKind
+    its address goes on the suppression list (where it outlives the contact), an event
+    is recorded, open enrollments end and unsent messages are cancelled. Idempotent: a
+    second unsubscribe records nothing new. Returns True if it changed."""
+    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
+    from contacts.services.suppressions import suppression_add
     from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
@@ -79,6 +81,9 @@ def contact_unsubscribe(*, tenant, contact_id, source="link", at=None):
         changed = Contact.objects.filter(tenant=tenant, pk=contact_id, unsubscribed_at__isnull=True).update(
             unsubscribed_at=at, updated_at=at
         )
+        addresses = Contact.objects.filter(tenant=tenant, pk=contact_id).values_list("email", flat=True)
+        suppression_add(tenant=tenant, addresses=list(addresses), reason=SuppressionReason.UNSUBSCRIBED,
+                        source=f"unsubscribe ({source})", at=at)
         if changed:
             ContactEvent.objects.create(
                 tenant=tenant, contact_id=contact_id, kind=EventKind.UNSUBSCRIBED,

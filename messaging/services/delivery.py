@@ -318,6 +318,7 @@ def _prepare(message_id, *, run_id, at):
     """Re-check everything at send time and, if the message may go, reserve its slot
     and commit it as `sending`. Returns a Ready or the name of the outcome."""
     from contacts.models import Contact
+    from contacts.suppression import label, suppression_reason
 
     with transaction.atomic():
         message = (
@@ -333,12 +334,9 @@ def _prepare(message_id, *, run_id, at):
         tenant = message.tenant
         if contact.tenant_id != message.tenant_id:
             return _finish(message, state=MessageState.FAILED, why="Contact belongs to another workspace.")
-        if contact.do_not_contact:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact is do-not-contact")
-        if contact.unsubscribed_at:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact unsubscribed")
-        if contact.bounced_at:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact address bounced")
+        suppressed = suppression_reason(contact)
+        if suppressed:
+            return _finish(message, state=MessageState.CANCELLED, why=f"Cancelled: {label(suppressed)}")
         if message.channel == "sms" and contact.sms_opted_out_at:
             return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact opted out of SMS")
         until = _frequency_slot(message, contact, tenant, at)
@@ -550,7 +548,8 @@ def _record_failure(message, *, run_id, why, record_id):
 def _record_bounce(message, *, run_id, why, at):
     """The server refused the recipient: the message failed and the address is a hard
     bounce, which stops every sequence for the contact."""
-    from contacts.models import Contact, ContactEvent, EventKind
+    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
+    from contacts.services.suppressions import suppression_add
     from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
@@ -561,6 +560,8 @@ def _record_bounce(message, *, run_id, why, at):
         )
         outreach_stop(tenant=message.tenant, contact_ids=[message.contact_id], reason="bounced", at=at)
         Contact.objects.filter(pk=message.contact_id, bounced_at__isnull=True).update(bounced_at=at, updated_at=at)
+        suppression_add(tenant=message.tenant, addresses=[message.to_address], reason=SuppressionReason.HARD_BOUNCE,
+                        source="bounce (refused at send)", at=at)
         ContactEvent.objects.create(
             tenant_id=message.tenant_id, contact_id=message.contact_id, message_id=message.pk,
             kind=EventKind.BOUNCED, data={"smtp": why[:500], "during": "send"}, occurred_at=at,

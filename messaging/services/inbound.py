@@ -258,7 +258,8 @@ def _event(inbound, kind, contact, matched, at, **data):
 
 
 def _record_bounce(inbound, *, dsn, contact, matched, at):
-    from contacts.models import EventKind
+    from contacts.models import EventKind, SuppressionReason
+    from contacts.services.suppressions import suppression_add
     from sequences.services.reactions import outreach_stop
 
     detail = {"status": dsn.status, "action": dsn.action, "recipient": dsn.recipient}
@@ -272,6 +273,8 @@ def _record_bounce(inbound, *, dsn, contact, matched, at):
         outreach_stop(tenant=inbound.tenant, contact_ids=[contact.pk], reason="bounced", at=at)
         contact.bounced_at = contact.bounced_at or at
         contact.save(update_fields=["bounced_at", "updated_at"])
+        suppression_add(tenant=inbound.tenant, addresses=[dsn.recipient or contact.email],
+                        reason=SuppressionReason.HARD_BOUNCE, source=f"bounce (DSN {dsn.status})".strip(), at=at)
         _event(inbound, EventKind.BOUNCED, contact, matched, at, **detail)
     else:
         inbound.classification = InboundClassification.SOFT_BOUNCE

@@ -149,6 +149,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="ScendCore <no-reply@
 # Key for secrets stored in the database (mailbox passwords). Derived from SECRET_KEY
 # when unset so development works; production should set its own and keep it stable.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
+# Key of the suppression list's address hashes (HMAC-SHA256; contacts.suppression).
+# Derived from SECRET_KEY when unset, which the deploy check warns about: changing the
+# key orphans every stored hash, and the addresses behind them could be mailed again.
+SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
 # at SMS_API_BASE with the account SID and auth token.

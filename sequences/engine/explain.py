@@ -5,6 +5,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from contacts.suppression import EXPLANATIONS, suppression_reason
+
 from ..models import EnrollmentStatus, SequenceStatus, WaitingOn
 from ..scheduling import contact_zone, defer_into_window, step_window
 from .gates import CAPPED_STATES
@@ -95,10 +97,10 @@ def _stoppers(explanation, enrollment, sequence, contact):
         explanation.holds.append(Hold("sequence", "The sequence is archived: the next run unenrolls this contact.", True))
     elif sequence.status == SequenceStatus.DRAFT:
         explanation.holds.append(Hold("sequence", "The sequence is still a draft: it does not run yet.", True))
-    for flag, text in (("do_not_contact", "marked do-not-contact"), ("unsubscribed_at", "unsubscribed"),
-                       ("bounced_at", "the address bounced")):
-        if getattr(contact, flag):
-            explanation.holds.append(Hold("contact", f"The contact is {text}: the next run exits the enrollment.", True))
+    suppressed = suppression_reason(contact)
+    if suppressed:
+        explanation.holds.append(Hold(
+            "contact", f"The contact {EXPLANATIONS[suppressed]}: the next run exits the enrollment.", True))
     if contact.lead_status in ("converted", "disqualified"):
         explanation.holds.append(Hold("contact", f"The lead is {contact.lead_status}: the next run exits the enrollment.", True))
     if sequence.stop_on_reply and contact.last_replied_at and contact.last_replied_at > enrollment.enrolled_at:

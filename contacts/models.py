@@ -126,6 +126,7 @@ class EventKind(models.TextChoices):
     SMS_OPT_OUT = "sms_opt_out", "SMS opt-out"
     STATUS_CHANGED = "status_changed", "Status changed"
     DO_NOT_CONTACT = "do_not_contact", "Marked do-not-contact"
+    COMPLAINED = "complained", "Marked an email as spam"
     NOTE = "note", "Note"
 
 

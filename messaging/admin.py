@@ -4,7 +4,8 @@ from django.contrib import admin
 from scendcore.admin_base import TenantAdmin
 
 from .models import (
-    InboundMessage, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task,
+    DeliveryFeedback, InboundMessage, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord,
+    Task,
 )
 from .services import crypto
 
@@ -134,3 +135,15 @@ class InboundQuarantineAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).defer("raw")
+
+
+@admin.register(DeliveryFeedback)
+class DeliveryFeedbackAdmin(TenantAdmin):
+    list_display = ["occurred_at", "kind", "mailbox", "message", "source"]
+    list_filter = ["kind", "source"]
+    search_fields = ["mailbox__from_email", "source"]
+    raw_id_fields = ["mailbox", "message"]
+    date_hierarchy = "occurred_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("mailbox")

@@ -9,6 +9,8 @@ urlpatterns = [
     path("settings/mailboxes/new/", settings.mailbox_create, name="mailbox-create"),
     path("settings/mailboxes/<int:mailbox_id>/", settings.mailbox_edit, name="mailbox-edit"),
     path("settings/mailboxes/<int:mailbox_id>/test/", settings.mailbox_test, name="mailbox-test"),
+    path("settings/mailboxes/<int:mailbox_id>/resume/", settings.mailbox_resume_view, name="mailbox-resume"),
+    path("settings/mailboxes/reputation/", settings.reputation_settings, name="reputation-settings"),
     path("settings/pools/new/", settings.pool_create, name="pool-create"),
     path("settings/pools/<int:pool_id>/", settings.pool_edit, name="pool-edit"),
     path("tasks/", tasks.task_list, name="task-list"),
@@ -28,4 +30,5 @@ urlpatterns = [
     path("hooks/inbound/<slug:tenant_slug>/", hooks.inbound_mail, name="hook-inbound"),
     path("hooks/meetings/<slug:tenant_slug>/", hooks.meeting_booked, name="hook-meetings"),
     path("hooks/sms/<slug:tenant_slug>/", hooks.sms_inbound, name="hook-sms"),
+    path("hooks/esp/<slug:tenant_slug>/", hooks.esp_events_hook, name="hook-esp"),
 ]

@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import linebreaks, urlize
 
-from ..models import MessageState, OutboundMessage, TlsMode
+from ..models import MailboxStatus, MessageState, OutboundMessage, TlsMode
 from . import compliance, crypto, sms, tracking
 from .limits import mailbox_reserve, recipient_domain, reservation_release, window_opens
 from .pools import mailbox_for, pool_earliest_slot
@@ -370,6 +370,9 @@ def _ready_email(message, at):
         return _finish(message, state=MessageState.FAILED, why="No sender mailbox is set for this sequence.")
     if mailbox.tenant_id != message.tenant_id:
         return _finish(message, state=MessageState.FAILED, why="The mailbox belongs to another workspace.")
+    if mailbox.status != MailboxStatus.ACTIVE:
+        why = f"mailbox {mailbox.from_email} is paused" + (f": {mailbox.pause_reason}" if mailbox.pause_reason else "")
+        return _defer(message, until=at + PAUSED_RECHECK, why=why)
     reservation = mailbox_reserve(
         mailbox_id=mailbox.pk, tenant_id=message.tenant_id,
         recipient_domain=recipient_domain(message.to_address), at=at,
@@ -548,9 +551,7 @@ def _record_failure(message, *, run_id, why, record_id):
 def _record_bounce(message, *, run_id, why, at):
     """The server refused the recipient: the message failed and the address is a hard
     bounce, which stops every sequence for the contact."""
-    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
-    from contacts.services.suppressions import suppression_add
-    from sequences.services.reactions import outreach_stop
+    from .feedback import hard_bounce_record
 
     at = at or timezone.now()
     with transaction.atomic():
@@ -558,14 +559,8 @@ def _record_bounce(message, *, run_id, why, at):
             state=MessageState.FAILED, claimed_by="", next_attempt_at=None,
             error=f"Recipient rejected: {why}"[:2000], updated_at=at,
         )
-        outreach_stop(tenant=message.tenant, contact_ids=[message.contact_id], reason="bounced", at=at)
-        Contact.objects.filter(pk=message.contact_id, bounced_at__isnull=True).update(bounced_at=at, updated_at=at)
-        suppression_add(tenant=message.tenant, addresses=[message.to_address], reason=SuppressionReason.HARD_BOUNCE,
-                        source="bounce (refused at send)", at=at)
-        ContactEvent.objects.create(
-            tenant_id=message.tenant_id, contact_id=message.contact_id, message_id=message.pk,
-            kind=EventKind.BOUNCED, data={"smtp": why[:500], "during": "send"}, occurred_at=at,
-        )
+        hard_bounce_record(tenant=message.tenant, source="refused at send", address=message.to_address,
+                           message=message, at=at, event_data={"smtp": why[:500], "during": "send"})
     logger.info("message %s: recipient rejected (%s); contact %s marked bounced", message.pk, why, message.contact_id)
     return "bounced"
 

@@ -173,6 +173,66 @@ def parse_dsn(message):
     return Dsn(status=status, action=action, recipient=recipient, original_ids=original_ids)
 
 
+@dataclass
+class FeedbackReport:
+    """An ARF report (RFC 5965) a mailbox provider's feedback loop sends when a
+    recipient marks mail as spam."""
+
+    feedback_type: str
+    recipient: str
+    original_ids: list
+    user_agent: str = ""
+
+    @property
+    def complaint(self):
+        return self.feedback_type in COMPLAINT_FEEDBACK_TYPES
+
+
+COMPLAINT_FEEDBACK_TYPES = ("abuse", "fraud")
+
+
+def _report_fields(part):
+    """The name: value fields of a message/feedback-report part, lowercased names."""
+    fields = {}
+    blocks = part.get_payload() if part.is_multipart() else []
+    for block in blocks:
+        for key, value in block.items():
+            fields.setdefault(key.lower(), db_text(str(value)).strip())
+    if not fields:  # left as text by the parser
+        for line in db_text(str(part.get_payload())).splitlines():
+            if ":" in line:
+                key, value = line.split(":", 1)
+                fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def parse_feedback_report(message):
+    """The feedback report of a multipart/report; report-type=feedback-report, or None."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    if message.get_param("report-type", "").lower() != "feedback-report":
+        return None
+    fields, original_ids, original_to = {}, [], ""
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/feedback-report" and not fields:
+            fields = _report_fields(part)
+        elif ctype in ("message/rfc822", "text/rfc822-headers") and not original_ids:
+            if ctype == "message/rfc822":
+                inner = part.get_payload()[0] if part.is_multipart() else None
+            else:
+                text = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+                inner = email.message_from_string(text, policy=email.policy.default)
+            if inner is not None:
+                original_ids = MSGID.findall(header(inner, "Message-ID"))
+                original_to = address_of(inner, "To")
+    recipient = fields.get("original-rcpt-to", "").strip().strip("<>").lower() or original_to
+    return FeedbackReport(
+        feedback_type=fields.get("feedback-type", "").lower(), recipient=db_text(recipient)[:254],
+        original_ids=original_ids, user_agent=fields.get("user-agent", "")[:100],
+    )
+
+
 # ---------------------------------------------------------------- matching
 
 
@@ -213,19 +273,24 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
         seen = InboundMessage.objects.filter(tenant=tenant, message_id=message_id).first()
         if seen:
             return Outcome(inbound=seen, duplicate=True)
-    dsn = parse_dsn(message)
+    report = parse_feedback_report(message)
+    dsn = parse_dsn(message) if report is None else None
     sender = address_of(message)
-    if dsn is not None:
-        matched = match_message(tenant=tenant, ids=dsn.original_ids, sender=None)
-        if matched is None and dsn.recipient:
-            matched = match_message(tenant=tenant, ids=[], sender=dsn.recipient)
+    about = report or dsn
+    if about is not None:
+        # A report on one of our messages comes from a mail system, not from the
+        # contact: it is matched by the message it quotes or its recipient, never by its sender.
+        matched = match_message(tenant=tenant, ids=about.original_ids, sender=None)
+        if matched is None and about.recipient:
+            matched = match_message(tenant=tenant, ids=[], sender=about.recipient)
         contact = matched.contact if matched else (
-            Contact.objects.filter(tenant=tenant, email__iexact=dsn.recipient).first() if dsn.recipient else None
+            Contact.objects.filter(tenant=tenant, email__iexact=about.recipient).first() if about.recipient else None
         )
     else:
         matched = match_message(tenant=tenant, ids=referenced_ids(message), sender=sender)
         contact = matched.contact if matched else None
-    if contact is None:
+    # A complaint about an address we hold no contact for still suppresses the address.
+    if contact is None and not (report is not None and report.recipient):
         logger.warning("inbound mail for tenant %s matched nothing (from %s, id %s)", tenant.pk, sender, message_id)
         raise UnmatchedMessage("No message or contact of this workspace matches this email.")
 
@@ -237,7 +302,9 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
             body_text=text_of(message), raw=raw_text(raw),
             received_at=at,
         )
-        if dsn is not None:
+        if report is not None:
+            _record_feedback_report(inbound, report=report, contact=contact, matched=matched, at=at)
+        elif dsn is not None:
             _record_bounce(inbound, dsn=dsn, contact=contact, matched=matched, at=at)
         elif is_auto_reply(message):
             _record_auto_reply(inbound, contact=contact, matched=matched, at=at)
@@ -258,9 +325,9 @@ def _event(inbound, kind, contact, matched, at, **data):
 
 
 def _record_bounce(inbound, *, dsn, contact, matched, at):
-    from contacts.models import EventKind, SuppressionReason
-    from contacts.services.suppressions import suppression_add
-    from sequences.services.reactions import outreach_stop
+    from contacts.models import EventKind
+
+    from .feedback import hard_bounce_record
 
     detail = {"status": dsn.status, "action": dsn.action, "recipient": dsn.recipient}
     if dsn.hard:
@@ -270,16 +337,33 @@ def _record_bounce(inbound, *, dsn, contact, matched, at):
             OutboundMessage.objects.filter(pk=matched.pk).update(
                 state=MessageState.BOUNCED, error=f"Bounced: {dsn.status} {dsn.action}".strip(), updated_at=at
             )
-        outreach_stop(tenant=inbound.tenant, contact_ids=[contact.pk], reason="bounced", at=at)
-        contact.bounced_at = contact.bounced_at or at
-        contact.save(update_fields=["bounced_at", "updated_at"])
-        suppression_add(tenant=inbound.tenant, addresses=[dsn.recipient or contact.email],
-                        reason=SuppressionReason.HARD_BOUNCE, source=f"bounce (DSN {dsn.status})".strip(), at=at)
-        _event(inbound, EventKind.BOUNCED, contact, matched, at, **detail)
+        hard_bounce_record(
+            tenant=inbound.tenant, source=f"DSN {dsn.status}".strip(), address=dsn.recipient or contact.email,
+            message=matched, contact=contact, at=at,
+            event_data={"inbound_id": inbound.pk, "subject": inbound.subject[:200], **detail},
+        )
     else:
         inbound.classification = InboundClassification.SOFT_BOUNCE
         inbound.save()
         _event(inbound, EventKind.SOFT_BOUNCED, contact, matched, at, **detail)
+
+
+def _record_feedback_report(inbound, *, report, contact, matched, at):
+    from .feedback import complaint_record
+
+    if not report.complaint:  # not-spam, virus, auth-failure …: kept, nothing to act on
+        inbound.classification = InboundClassification.FEEDBACK
+        inbound.save()
+        return
+    inbound.classification = InboundClassification.COMPLAINT
+    inbound.save()
+    complaint_record(
+        # The report's recipient may be redacted by the provider: the matched message knows better.
+        tenant=inbound.tenant, source="ARF report", address=matched.to_address if matched else report.recipient,
+        message=matched, contact=contact,
+        at=at, event_data={"inbound_id": inbound.pk, "feedback_type": report.feedback_type,
+                           "reported_by": report.user_agent},
+    )
 
 
 def _record_auto_reply(inbound, *, contact, matched, at):

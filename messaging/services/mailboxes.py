@@ -1,9 +1,10 @@
 """Mailbox and pool configuration, audited."""
 from django.db import transaction
+from django.utils import timezone
 
 from scendcore.models import AuditEntry
 
-from ..models import MailboxPool, PoolMember
+from ..models import MailboxPool, MailboxStatus, PoolMember
 from . import crypto
 
 SECRET_FIELDS = {"smtp_password_encrypted", "imap_password_encrypted"}
@@ -22,6 +23,9 @@ def mailbox_save(*, tenant, mailbox, actor, changed=(), smtp_password="", imap_p
     creating = mailbox.pk is None
     with transaction.atomic():
         mailbox.tenant = tenant
+        if not creating and "status" in changed and mailbox.status == MailboxStatus.ACTIVE:
+            # Set active again by hand: the same as resuming it (messaging.services.reputation).
+            mailbox.pause_reason, mailbox.paused_at, mailbox.reputation_since = "", None, timezone.now()
         if smtp_password:
             mailbox.smtp_password_encrypted = crypto.encrypt(smtp_password)
         if imap_password:

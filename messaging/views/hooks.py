@@ -16,11 +16,13 @@ from django.views.decorators.http import require_POST
 
 from scendcore.models import Tenant
 
-from ..services import inbound, sms
+from ..services import esp_events, inbound, sms
 
 logger = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 64 * 1024
+# ESPs batch their events (SendGrid posts up to a thousand at once).
+MAX_ESP_BYTES = 1024 * 1024
 
 
 def _secret_given(request):
@@ -156,3 +158,29 @@ def sms_inbound(request, tenant_slug):
         return JsonResponse({"errors": {"From": ["No contact with this phone number."]}}, status=422)
     # Twilio expects TwiML; an empty response sends no automatic answer.
     return HttpResponse('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def esp_events_hook(request, tenant_slug):
+    """Complaint and bounce events of an email service provider (SendGrid, Mailgun,
+    Amazon SES through SNS, Postmark), as JSON."""
+    tenant, error = _authenticate(request, tenant_slug)
+    if error:
+        return error
+    raw = _read_body(request, MAX_ESP_BYTES)
+    if raw is None:
+        return _too_large(MAX_ESP_BYTES)
+    try:
+        payload = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return JsonResponse({"errors": {"__all__": ["The body must be JSON."]}}, status=400)
+    try:
+        provider, events = esp_events.esp_events_read(payload)
+    except esp_events.UnknownPayload as exc:
+        return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=422)
+    except ValidationError as exc:
+        logger.info("ESP events for tenant %s refused: %s", tenant.pk, exc.message_dict)
+        return JsonResponse({"errors": exc.message_dict}, status=422)
+    counts = esp_events.esp_events_record(tenant=tenant, provider=provider, events=events)
+    return JsonResponse({"ok": True, **counts})

@@ -80,6 +80,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "scendcore.context_processors.tenancy",
                 "approvals.context_processors.pending_count",
+                "messaging.context_processors.paused_mailboxes",
             ],
         },
     },

@@ -212,11 +212,15 @@ def _mailbox(explanation, sequence, contact, when, zone):
     if mailbox is None:
         explanation.holds.append(Hold("mailbox", "The sequence has no sender mailbox: delivery cannot send it.", True))
         return
+    if mailbox.status != "active":
+        why = f" by the circuit breaker: {mailbox.pause_reason}" if mailbox.pause_reason else ""
+        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is paused{why}; nothing is sent "
+                                                 "from it until an admin resumes it.", True))
+        return
     slot = mailbox_next_slot(mailbox=mailbox, recipient_domain=recipient_domain(contact.email), at=when)
     limits = f"{daily_cap(mailbox, at=when)} a day (today), {mailbox.hourly_cap} an hour"
     if slot is not None and slot > when:
-        state = "is paused" if mailbox.status != "active" else "is at its sending limit"
-        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} {state} ({limits}); "
+        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is at its sending limit ({limits}); "
                                                  f"it waits until {_local(slot, zone)}.", True))
     else:
         explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email}: up to {limits}."))

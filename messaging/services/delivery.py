@@ -116,7 +116,8 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     rewritten links and the open pixel."""
     tenant = message.tenant
     mailbox = message.mailbox
-    url = unsubscribe_url or compliance.unsubscribe_url(tenant_id=tenant.pk, contact_id=message.contact_id)
+    url = unsubscribe_url or compliance.unsubscribe_url(
+        tenant_id=tenant.pk, contact_id=message.contact_id, address=message.to_address)
     signature = mailbox.signature if mailbox else ""
     text = message.body_text or ""
     if signature:
@@ -135,7 +136,8 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
 
 def build_email(message):
     mailbox = message.mailbox
-    url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id)
+    url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id,
+                                     address=message.to_address)
     text, html_body = render_bodies(message, unsubscribe_url=url)
     headers = {"Message-ID": message.message_id, **compliance.unsubscribe_headers(url=url, mailbox=mailbox)}
     if message.in_reply_to:

@@ -12,6 +12,7 @@ from ..suppression import address_hash, normalize_address
 
 ERASED_REFUSAL = "this address was erased at the person's request and may not be added again"
 MAX_MANUAL = 1000
+MAX_ADDRESS = 254
 
 
 def suppression_add(*, tenant, reason, source, addresses=(), hashes=(), actor=None, at=None):
@@ -23,7 +24,8 @@ def suppression_add(*, tenant, reason, source, addresses=(), hashes=(), actor=No
     for address in addresses:
         normalized = normalize_address(address)
         if normalized:
-            wanted[address_hash(normalized)] = normalized
+            # Longer than any real address: listed by its hash only (the column holds 254).
+            wanted[address_hash(normalized)] = normalized if len(normalized) <= MAX_ADDRESS else ""
     for digest in hashes:
         wanted.setdefault(digest, "")
     if not wanted:
@@ -47,13 +49,19 @@ def refuse_erased(*, tenant, address, field="email"):
         raise ValidationError({field: ERASED_REFUSAL[0].upper() + ERASED_REFUSAL[1:] + "."})
 
 
+def _validate_address(address):
+    if len(address) > MAX_ADDRESS:  # RFC 5321's limit on a path, and the list's column
+        raise ValidationError("too long")
+    validate_email(address)
+
+
 def parse_addresses(text):
     """(valid normalized addresses, invalid entries) from text with one or more per line."""
     valid, invalid = [], []
     for item in (text or "").replace(",", "\n").replace(";", "\n").split():
         address = normalize_address(item)
         try:
-            validate_email(address)
+            _validate_address(address)
         except ValidationError:
             invalid.append(item[:100])
             continue
@@ -107,8 +115,10 @@ def person_erase(*, tenant, address, actor, at=None):
 
     at = at or timezone.now()
     normalized = normalize_address(address)
-    if not normalized:
-        raise ValidationError({"address": "Enter the email address of the person to erase."})
+    try:
+        _validate_address(normalized)
+    except ValidationError:
+        raise ValidationError({"address": "Enter the email address of the person to erase."}) from None
     digest = address_hash(normalized)
     contacts = list(Contact.objects.filter(tenant=tenant, email__iexact=normalized).values_list("pk", flat=True))
     removed = {

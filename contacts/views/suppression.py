@@ -6,6 +6,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import admin_required, manager_required
+from scendcore.text import db_text
 
 from ..access import get_contact
 from ..selectors import suppression_list
@@ -16,7 +17,7 @@ PAGE = "contacts/suppression.html"
 
 
 def _page(request, *, status=200, **extra):
-    query = request.GET.get("q", "")[:254]
+    query = db_text(request.GET.get("q", ""))[:254]
     page = Paginator(suppression_list(tenant=request.tenant, query=query), 50).get_page(request.GET.get("page"))
     context = {"page": page, "q": query, "can_edit": request.membership.is_admin, **extra}
     return render(request, PAGE, context, status=status)
@@ -54,8 +55,11 @@ def suppression_erase_view(request):
     address = request.POST.get("address", "")[:254]
     if normalize_address(address) != normalize_address(request.POST.get("confirm", "")) or not address.strip():
         return _page(request, status=422, erase_error="Type the address twice, exactly, to confirm the erasure.",
-                     erase_address=address)
-    _erase(request, address)
+                     erase_address=db_text(address))
+    try:
+        _erase(request, address)
+    except ValidationError as exc:
+        return _page(request, status=422, erase_error=" ".join(exc.messages), erase_address=db_text(address))
     return redirect("contacts:suppression")
 
 

@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
+from scendcore.text import db_text
+
 COMPLAINT, HARD_BOUNCE, IGNORED = "complaint", "hard_bounce", ""
 
 
@@ -24,7 +26,7 @@ class EspEvent:
 
 
 def _bracketed(value):
-    value = str(value or "").strip()
+    value = db_text(str(value or "")).strip()[:253]
     return value if not value or value.startswith("<") else f"<{value}>"
 
 

@@ -346,3 +346,14 @@ def test_the_outsider_sees_nothing_of_our_list(client, tenant, outsider):
     for query in ({}, {"q": "ours@acme.example"}, {"q": "ours"}):
         page = client.get(reverse("contacts:suppression"), query).content.decode()
         assert 'id="suppression-entries"' not in page and "Unsubscribed" not in page
+
+
+def test_hostile_input_on_the_list_page_gets_a_4xx_never_a_500(client, tenant, admin):
+    client.force_login(admin)
+    assert client.get(reverse("contacts:suppression"), {"q": "pat\x00@acme.example"}).status_code == 200
+    assert client.get(reverse("contacts:suppression"), {"q": "x" * 5000}).status_code == 200
+    for address in ("pat\x00@acme.example", "not an address", "a" * 300 + "@acme.example"):
+        response = client.post(reverse("contacts:suppression-erase"), {"address": address, "confirm": address})
+        assert response.status_code == 422, address
+        assert client.post(reverse("contacts:suppression-add"), {"addresses": address}).status_code == 422
+    assert not Suppression.objects.exists()

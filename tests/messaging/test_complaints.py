@@ -368,3 +368,24 @@ def test_an_admin_sets_the_breaker_thresholds_and_the_change_is_audited(client, 
     assert bad.status_code == 422
     body = bad.content.decode()
     assert "at most 100" in body and "cannot be above the window" in body
+
+
+def test_a_nul_in_an_echoed_message_id_is_harmless(client, tenant, sent):
+    message, enrollment, _ = sent
+    payload = [{"email": message.contact.email, "event": "spamreport", "smtp-id": "<x\u0000y@scendly.example>"}]
+
+    response = esp(client, tenant, payload)
+
+    assert response.status_code == 200 and response.json()["complaints"] == 1
+    enrollment.refresh_from_db()
+    assert enrollment.exit_reason == "spam complaint"  # matched by the recipient instead
+
+
+def test_an_overlong_recipient_in_an_esp_event_is_still_suppressed(client, tenant, sent):
+    address = "a" * 300 + "@acme.example"
+
+    response = esp(client, tenant, {"RecordType": "SpamComplaint", "Email": address})
+
+    assert response.status_code == 200
+    entry = Suppression.objects.get(tenant=tenant)
+    assert entry.address == "" and entry.address_hash == address_hash(address)

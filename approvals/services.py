@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from contacts.suppression import EXPLANATIONS, suppression_reason
 from scendcore.tenancy import role_of
 from sequences import lifecycle
 from sequences.models import EnrollmentStatus, RejectionPolicy, WaitingOn
@@ -35,15 +36,16 @@ def content_hash(subject, body):
     return hashlib.sha256(json.dumps([subject or "", body or ""], ensure_ascii=False).encode()).hexdigest()
 
 
-def blocked_reason_for(*, approval, message, enrollment):
-    """Why this draft can no longer be sent, or ''. Shown on the card and enforced on approve."""
+def blocked_reason_for(*, approval, message, enrollment, suppressed=None):
+    """Why this draft can no longer be sent, or ''. Shown on the card and enforced on
+    approve. `suppressed`: the suppression rule's answers for a page of cards (one
+    query for all of them), else it is asked for this contact."""
     contact = message.contact
-    if contact.do_not_contact:
-        return "The contact is marked do-not-contact."
-    if contact.unsubscribed_at:
+    reason = suppressed.get(contact.id) if suppressed is not None else suppression_reason(contact)
+    if reason == "unsubscribed" and contact.unsubscribed_at:
         return f"The contact unsubscribed on {contact.unsubscribed_at:%Y-%m-%d}."
-    if contact.bounced_at:
-        return "The contact's email address bounced."
+    if reason:
+        return f"The contact {EXPLANATIONS[reason]}."
     if message.channel == "sms" and contact.sms_opted_out_at:
         return "The contact opted out of SMS."
     if contact.last_replied_at and contact.last_replied_at >= approval.created_at:

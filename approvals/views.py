@@ -7,6 +7,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agents.selectors import threads_for
+from contacts.suppression import suppression_reasons
 from scendcore.lookups import as_ids
 from scendcore.tenancy import tenant_required
 from sequences.scheduling import contact_zone
@@ -24,6 +25,7 @@ def _queue_context(request, *, errors=None, posted=None):
     approvals = list(page.object_list)
     threads = threads_for(tenant=request.tenant, enrollment_ids={a.enrollment_id for a in approvals})
     now = timezone.now()
+    suppressed = suppression_reasons(a.message.contact for a in approvals)
     cards = []
     for approval in approvals:
         contact = approval.message.contact
@@ -36,7 +38,7 @@ def _queue_context(request, *, errors=None, posted=None):
             "thread": threads.get(approval.enrollment_id, []),
             "local_time": now.astimezone(contact_zone(contact, request.tenant)),
             "blocked": services.blocked_reason_for(
-                approval=approval, message=approval.message, enrollment=approval.enrollment),
+                approval=approval, message=approval.message, enrollment=approval.enrollment, suppressed=suppressed),
             "can_decide": selectors.can_decide(membership=request.membership, approval=approval),
             "errors": (errors or {}) if posted and posted.get("id") == approval.pk else {},
             "posted": posted if posted and posted.get("id") == approval.pk else None,

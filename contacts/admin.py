@@ -2,7 +2,10 @@ from django.contrib import admin
 
 from scendcore.admin_base import TabularInline, TenantAdmin
 
-from .models import Contact, ContactEvent, ContactList, ImportJob, ImportRejectedRow, ListMembership, Tag
+from .models import (
+    Contact, ContactEvent, ContactList, ImportJob, ImportRejectedRow, ListMembership, Suppression, Tag,
+)
+from .suppression import address_hash, normalize_address
 
 
 @admin.register(Tag)
@@ -101,3 +104,19 @@ class ImportRejectedRowAdmin(TenantAdmin):
     def get_queryset(self, request):
         # The job is joined for its tenant and name; not for its uploaded file.
         return super().get_queryset(request).defer("job__source_text")
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(TenantAdmin):
+    list_display = ["address", "reason", "source", "created_at", "erased_at"]
+    list_filter = ["reason", ("erased_at", admin.EmptyFieldListFilter)]
+    search_fields = ["address", "address_hash", "source"]
+    raw_id_fields = ["created_by"]
+    readonly_fields = ["address_hash", "erased_at"]
+
+    def save_model(self, request, obj, form, change):
+        # The hash is the key the rule looks entries up by: it follows the address typed here.
+        if obj.address:
+            obj.address = normalize_address(obj.address)
+            obj.address_hash = address_hash(obj.address)
+        super().save_model(request, obj, form, change)

@@ -85,10 +85,6 @@ class Contact(models.Model):
     def full_name(self):
         return f"{self.first_name} {self.last_name}".strip()
 
-    @property
-    def is_suppressed(self):
-        return bool(self.do_not_contact or self.unsubscribed_at or self.bounced_at)
-
 
 class ContactList(models.Model):
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
@@ -130,6 +126,7 @@ class EventKind(models.TextChoices):
     SMS_OPT_OUT = "sms_opt_out", "SMS opt-out"
     STATUS_CHANGED = "status_changed", "Status changed"
     DO_NOT_CONTACT = "do_not_contact", "Marked do-not-contact"
+    COMPLAINED = "complained", "Marked an email as spam"
     NOTE = "note", "Note"
 
 
@@ -154,6 +151,42 @@ class ContactEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} — {self.contact_id}"
+
+
+class SuppressionReason(models.TextChoices):
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    MANUAL = "manual", "Added by hand"
+    ERASURE = "erasure", "Erased at the person's request"
+
+
+class Suppression(models.Model):
+    """An address of the tenant that must never be contacted again (contacts.suppression
+    holds the rule). Keyed by the address's keyed hash, so it outlives the contact; an
+    erased person's entry keeps the hash only."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    # Normalized (trimmed, lowercase); empty once the person was erased.
+    address = models.CharField(max_length=254, blank=True)
+    address_hash = models.CharField(max_length=64)
+    reason = models.CharField(max_length=16, choices=SuppressionReason.choices)
+    source = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    erased_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "address_hash"], name="unique_suppression_per_tenant")
+        ]
+        indexes = [models.Index(fields=["tenant", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.address or self.address_hash[:12] + '…'} ({self.get_reason_display()})"
 
 
 class ImportStatus(models.TextChoices):
@@ -197,6 +230,8 @@ class ImportJob(models.Model):
     unchanged_count = models.PositiveIntegerField(default=0)
     skipped_existing_count = models.PositiveIntegerField(default=0)
     rejected_count = models.PositiveIntegerField(default=0)
+    # Imported, but their address is on the suppression list: they will not be contacted.
+    suppressed_count = models.PositiveIntegerField(default=0)
     blank_lines = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -138,3 +138,18 @@ def list_members(*, tenant, membership, contact_list):
         .select_related("owner")
         .order_by("last_name", "first_name", "id")
     )
+
+
+def suppression_list(*, tenant, query=""):
+    """The tenant's suppression list, newest first. An address finds its entry by hash,
+    erased ones included; other text searches the addresses still kept."""
+    from .models import Suppression
+    from .suppression import address_hash
+
+    entries = Suppression.objects.filter(tenant=tenant).select_related("created_by")
+    query = (query or "").strip()
+    if "@" in query:
+        entries = entries.filter(address_hash=address_hash(query))
+    elif query:
+        entries = entries.filter(address__icontains=query)
+    return entries.order_by("-created_at", "-id")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import contacts, imports, lists
+from .views import contacts, imports, lists, suppression
 
 app_name = "contacts"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("contacts/<int:contact_id>/", contacts.contact_detail, name="detail"),
     path("contacts/<int:contact_id>/edit/", contacts.contact_edit, name="edit"),
     path("contacts/<int:contact_id>/enroll/", contacts.contact_enroll, name="enroll"),
+    path("contacts/<int:contact_id>/erase/", suppression.contact_erase, name="erase"),
+    path("contacts/suppression/", suppression.suppression_index, name="suppression"),
+    path("contacts/suppression/add/", suppression.suppression_add_view, name="suppression-add"),
+    path("contacts/suppression/erase/", suppression.suppression_erase_view, name="suppression-erase"),
     path("contacts/import/", imports.import_upload, name="import-upload"),
     path("contacts/import/<int:import_id>/", imports.import_detail, name="import-detail"),
     path("contacts/import/<int:import_id>/rejected.csv", imports.import_rejected_csv, name="import-rejected-csv"),

@@ -4,7 +4,7 @@ from django.db.models import Q
 from contacts.visibility import contact_scope
 from scendcore.tenancy import get_for_tenant
 
-from .models import Mailbox, MailboxPool, OutboundMessage, Task
+from .models import InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, Task
 
 
 def get_mailbox_for_user(request, mailbox_id):
@@ -29,3 +29,7 @@ def get_task_for_user(request, task_id):
         queryset = queryset.filter(Q(owner=request.user) | Q(owner__isnull=True)).filter(
             contact_scope(request.membership, path="contact__"))
     return get_for_tenant(queryset, request, pk=task_id)
+
+
+def get_quarantined_for_user(request, quarantine_id):
+    return get_for_tenant(InboundQuarantine.objects.select_related("mailbox", "inbound"), request, pk=quarantine_id)

@@ -5,7 +5,10 @@ from scendcore import credentials, outbound
 from scendcore.admin_base import OperatorOnlyFieldsAdmin, TabularInline, TenantAdmin
 from scendcore.forms import SecretInputs, clear_input, secret_input
 
-from .models import InboundMessage, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord, Task
+from .models import (
+    DeliveryFeedback, InboundMessage, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, PoolMember, SendRecord,
+    Task,
+)
 from .services.mailboxes import SECRET_COLUMNS
 
 
@@ -136,3 +139,29 @@ class TaskAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("owner", "contact")
+
+
+@admin.register(InboundQuarantine)
+class InboundQuarantineAdmin(TenantAdmin):
+    list_display = ["received_at", "status", "source", "from_address", "subject", "attempts"]
+    list_filter = ["status", "source"]
+    search_fields = ["from_address", "subject", "message_id"]
+    raw_id_fields = ["mailbox", "inbound", "decided_by"]
+    readonly_fields = ["raw_sha256", "received_at", "decided_at"]
+    exclude = ["raw"]  # the message's bytes: retried or discarded from the app's quarantine page
+    date_hierarchy = "received_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("raw")
+
+
+@admin.register(DeliveryFeedback)
+class DeliveryFeedbackAdmin(TenantAdmin):
+    list_display = ["occurred_at", "kind", "mailbox", "message", "source"]
+    list_filter = ["kind", "source"]
+    search_fields = ["mailbox__from_email", "source"]
+    raw_id_fields = ["mailbox", "message"]
+    date_hierarchy = "occurred_at"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("mailbox")

@@ -100,3 +100,50 @@ class SmsInboundForm(forms.Form):
 
     From = forms.CharField(max_length=32)
     Body = forms.CharField(max_length=1600, required=False, strip=False)
+
+
+class ReputationSettingsForm(forms.ModelForm):
+    """The tenant's circuit-breaker thresholds (rates in percent)."""
+
+    class Meta:
+        from scendcore.models import Tenant
+
+        model = Tenant
+        fields = ["reputation_window_sends", "reputation_min_sends", "complaint_rate_limit", "bounce_rate_limit"]
+        labels = {
+            "reputation_window_sends": "Count over the last … sends",
+            "reputation_min_sends": "Only once a mailbox has … sends",
+            "complaint_rate_limit": "Pause above this complaint rate (%)",
+            "bounce_rate_limit": "Pause above this hard-bounce rate (%)",
+        }
+        help_texts = {
+            "complaint_rate_limit": "Gmail and Yahoo ask bulk senders to stay below 0.3 %.",
+            "reputation_min_sends": "Fewer sends say too little: one complaint in ten sends is 10 %.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reputation_window_sends"].min_value = 1
+        for name in ("complaint_rate_limit", "bounce_rate_limit"):
+            self.fields[name].widget.attrs.update(step="0.01", min="0.01", max="100")
+
+    def _rate(self, name):
+        value = self.cleaned_data[name]
+        if value <= 0 or value > 100:
+            raise forms.ValidationError("A rate above 0 and at most 100 (%).")
+        return value
+
+    def clean_complaint_rate_limit(self):
+        return self._rate("complaint_rate_limit")
+
+    def clean_bounce_rate_limit(self):
+        return self._rate("bounce_rate_limit")
+
+    def clean(self):
+        data = super().clean()
+        window, minimum = data.get("reputation_window_sends"), data.get("reputation_min_sends")
+        if window is not None and window < 1:
+            self.add_error("reputation_window_sends", "Count over at least one send.")
+        if window and minimum is not None and minimum > window:
+            self.add_error("reputation_min_sends", "The minimum cannot be above the window.")
+        return data

@@ -57,6 +57,11 @@ class Mailbox(models.Model):
     imap_use_ssl = models.BooleanField(default=True, help_text="IMAP over TLS (port 993).")
     imap_last_uid = models.PositiveBigIntegerField(default=0)
     status = models.CharField(max_length=8, choices=MailboxStatus.choices, default=MailboxStatus.ACTIVE)
+    # Set when the circuit breaker paused the mailbox (shown to admins, who resume it).
+    pause_reason = models.CharField(max_length=300, blank=True)
+    paused_at = models.DateTimeField(null=True, blank=True)
+    # The breaker counts sends and feedback from here on: a resume starts a fresh count.
+    reputation_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -212,6 +217,8 @@ class InboundClassification(models.TextChoices):
     AUTO_REPLY = "auto_reply", "Auto-reply"
     HARD_BOUNCE = "hard_bounce", "Hard bounce"
     SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+    COMPLAINT = "complaint", "Spam complaint"
+    FEEDBACK = "feedback", "Feedback report (no action)"
     UNMATCHED = "unmatched", "Unmatched"
 
 
@@ -234,6 +241,74 @@ class InboundMessage(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         indexes = [models.Index(fields=["tenant", "-received_at"])]
+
+
+class FeedbackKind(models.TextChoices):
+    COMPLAINT = "complaint", "Spam complaint"
+    HARD_BOUNCE = "hard_bounce", "Hard bounce"
+
+
+class DeliveryFeedback(models.Model):
+    """A complaint or hard bounce about mail a mailbox sent: what the circuit breaker
+    counts against the mailbox's sends. Holds no address, so it outlives an erasure."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, on_delete=models.CASCADE, related_name="feedback")
+    message = models.ForeignKey(
+        OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="feedback"
+    )
+    kind = models.CharField(max_length=16, choices=FeedbackKind.choices)
+    source = models.CharField(max_length=40)
+    occurred_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            # One complaint (or bounce) per message, however many reports say so.
+            models.UniqueConstraint(fields=["message", "kind"], condition=Q(message__isnull=False),
+                                    name="one_feedback_per_message_and_kind"),
+        ]
+        indexes = [models.Index(fields=["mailbox", "kind", "occurred_at"])]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.mailbox_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class QuarantineStatus(models.TextChoices):
+    HELD = "held", "Held for review"
+    RELEASED = "released", "Processed on retry"
+    DISCARDED = "discarded", "Discarded"
+
+
+class InboundQuarantine(models.Model):
+    """An inbound message that failed processing for a reason other than being
+    malformed or unmatched (a defect, or input nobody foresaw). The exact bytes are kept
+    so a retry processes what arrived; the webhook answered and IMAP polling moved on."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
+    mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    source = models.CharField(max_length=16)  # webhook | imap
+    status = models.CharField(max_length=10, choices=QuarantineStatus.choices, default=QuarantineStatus.HELD)
+    from_address = models.CharField(max_length=320, blank=True)
+    subject = models.CharField(max_length=500, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    raw = models.BinaryField(blank=True)
+    raw_sha256 = models.CharField(max_length=64)
+    error = models.TextField()
+    attempts = models.PositiveIntegerField(default=1)
+    inbound = models.ForeignKey(InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    received_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "-received_at"])]
+
+    def __str__(self):
+        return f"{self.subject or '(no subject)'} from {self.from_address or '?'} ({self.status})"
 
 
 class TaskStatus(models.TextChoices):

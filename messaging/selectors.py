@@ -6,7 +6,10 @@ from django.utils import timezone
 
 from contacts.visibility import contact_scope
 
-from .models import Mailbox, MailboxPool, MessageState, OutboundMessage, SendRecord, Task, TaskStatus
+from .models import (
+    InboundQuarantine, Mailbox, MailboxPool, MessageState, OutboundMessage, QuarantineStatus, SendRecord, Task,
+    TaskStatus,
+)
 from .services.limits import daily_cap
 
 
@@ -56,3 +59,16 @@ def attention_count(*, tenant):
     return OutboundMessage.objects.filter(
         tenant=tenant, state__in=[MessageState.UNKNOWN, MessageState.FAILED]
     ).count()
+
+
+def quarantine_list(*, tenant, status=QuarantineStatus.HELD):
+    """Held (or released, discarded) inbound messages, newest first; the bytes stay behind."""
+    return (
+        InboundQuarantine.objects.filter(tenant=tenant, status=status)
+        .select_related("mailbox", "inbound", "decided_by").defer("raw")
+        .order_by("-received_at", "-id")
+    )
+
+
+def quarantine_held_count(*, tenant):
+    return InboundQuarantine.objects.filter(tenant=tenant, status=QuarantineStatus.HELD).count()

@@ -43,3 +43,11 @@ def poll_imap(tenant_id, mailbox_id):
         logger.exception("IMAP polling failed for mailbox %s of tenant %s", mailbox_id, tenant_id)
         return
     logger.info("IMAP mailbox %s: %s", mailbox_id, counts)
+
+
+@shared_task(name="messaging.notify_mailbox_paused", ignore_result=True)
+def notify_mailbox_paused(tenant_id, mailbox_id):
+    """Tell the tenant's admins that the circuit breaker paused a mailbox."""
+    from .services.reputation import pause_notice_send
+
+    pause_notice_send(tenant_id=tenant_id, mailbox_id=mailbox_id)

@@ -1,5 +1,6 @@
 import secrets
 from datetime import time
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
@@ -48,6 +49,14 @@ class Tenant(models.Model):
         default=False, help_text="Reps see only the contacts they own; managers and admins see all."
     )
     inbound_secret = models.CharField(max_length=64, default=new_inbound_secret)
+    # The mailbox circuit breaker (messaging.services.reputation): over a mailbox's last
+    # `reputation_window_sends` sends, once there are at least `reputation_min_sends`,
+    # a complaint or hard-bounce rate above these percentages pauses it. 0.3 % is the
+    # spam-complaint rate Gmail and Yahoo tell bulk senders never to reach.
+    reputation_window_sends = models.PositiveIntegerField(default=500)
+    reputation_min_sends = models.PositiveIntegerField(default=200)
+    complaint_rate_limit = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.30"))
+    bounce_rate_limit = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("5.00"))
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

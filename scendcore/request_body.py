@@ -66,9 +66,9 @@ def _too_deep():
     return f"The JSON is nested too deeply (at most {MAX_DEPTH} levels)."
 
 
-def _check_values(data):
-    """Depth, finite numbers and NULs, walked without recursion; NULs are reported
-    under the top-level field that holds them."""
+def _check_values(data, *, allow_nul=False):
+    """Depth, finite numbers and NULs (unless allowed), walked without recursion; NULs are
+    reported under the top-level field that holds them."""
     stack = [(data, 0, None)]
     while stack:
         value, depth, field = stack.pop()
@@ -77,31 +77,47 @@ def _check_values(data):
         if isinstance(value, dict):
             for key, item in value.items():
                 owner = field if field is not None else key
-                if "\x00" in key:
+                if "\x00" in key and not allow_nul:
                     raise BodyError(422, {"__all__": [f"{NUL_MESSAGE[:-1]} in field names."]})
                 stack.append((item, depth + 1, owner))
         elif isinstance(value, list):
             stack.extend((item, depth + 1, field) for item in value)
-        elif isinstance(value, str) and "\x00" in value:
+        elif isinstance(value, str) and "\x00" in value and not allow_nul:
             raise BodyError(422, {field if field is not None else "__all__": [NUL_MESSAGE]})
         elif isinstance(value, float) and not math.isfinite(value):
             raise BodyError(400, {field if field is not None else "__all__": ["Numbers must be finite."]})
+
+
+def parse_json(raw, *, allow_nul=False):
+    """The JSON value in `raw` (bytes), checked; BodyError says what is wrong. With
+    `allow_nul` the caller takes NUL characters and makes its text storable itself."""
+    data = _decode(raw or b"")
+    _check_values(data, allow_nul=allow_nul)
+    return data
 
 
 def parse_json_object(raw, *, allow_empty=False):
     """The JSON object in `raw` (bytes), checked; BodyError says what is wrong."""
     if not raw and allow_empty:
         return {}
-    data = _decode(raw or b"")
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise BodyError(400, {"__all__": [NOT_OBJECT]})
-    _check_values(data)
     return data
+
+
+def _read(request, limit):
+    raw = read_limited(request, limit)
+    if raw is None:
+        raise BodyError(413, {"__all__": [f"Payload too large (limit {size_text(limit)})."]})
+    return raw
 
 
 def json_object(request, *, limit, allow_empty=False):
     """The request's JSON object body, read within `limit` bytes and checked."""
-    raw = read_limited(request, limit)
-    if raw is None:
-        raise BodyError(413, {"__all__": [f"Payload too large (limit {size_text(limit)})."]})
-    return parse_json_object(raw, allow_empty=allow_empty)
+    return parse_json_object(_read(request, limit), allow_empty=allow_empty)
+
+
+def json_value(request, *, limit, allow_nul=False):
+    """The request's JSON body (any value: providers post arrays of events), checked."""
+    return parse_json(_read(request, limit), allow_nul=allow_nul)

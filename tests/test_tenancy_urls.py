@@ -161,6 +161,15 @@ class World:
         )
 
 
+    @cached_property
+    def quarantined(self):
+        InboundQuarantine = apps.get_model("messaging", "InboundQuarantine")
+        return InboundQuarantine.objects.create(
+            tenant=self.tenant, mailbox=self.mailbox, source="webhook", raw=b"From: a@b.example\r\n\r\nhi",
+            raw_sha256=f"{next(_keys):064x}", error="RuntimeError: processing failed",
+        )
+
+
 BUILDERS = {
     "sequence_id": lambda w: w.sequence.pk,
     "step_id": lambda w: w.step.pk,
@@ -175,6 +184,7 @@ BUILDERS = {
     "pool_id": lambda w: w.pool.pk,
     "message_id": lambda w: w.message.pk,
     "task_id": lambda w: w.task.pk,
+    "quarantine_id": lambda w: w.quarantined.pk,
 }
 # Values for kwargs that are not object ids, by converter.
 OTHER_VALUES = {"int": 1, "str": "x", "slug": "x", "path": "x", "uuid": "00000000-0000-0000-0000-000000000000"}
@@ -224,7 +234,8 @@ def test_the_builders_make_consistent_objects_of_one_tenant(tenant):
     assert world.approval.message.enrollment_id == world.enrollment.pk
     assert world.agent_job.agent_id == world.agent.pk == world.sequence.agent_id
     objects = [world.sequence, world.step, world.enrollment, world.contact, world.contact_list, world.import_job,
-               world.agent, world.agent_job, world.approval, world.mailbox, world.pool, world.message, world.task]
+               world.agent, world.agent_job, world.approval, world.mailbox, world.pool, world.message, world.task,
+               world.quarantined]
     assert {obj.tenant_id for obj in objects} == {tenant.pk}
 
 

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from scendcore.audit import audit_record as audit
 
-from ..models import Contact, ContactEvent, EventKind, LeadStatus
+from ..models import Contact, ContactEvent, EventKind, LeadStatus, SuppressionReason
+from .suppressions import refuse_erased, suppression_add
 
 EDITABLE = ("email", "phone", "first_name", "last_name", "company", "title", "timezone", "owner",
             "lead_status", "score_band")
@@ -18,10 +19,12 @@ def _scoped(tenant, contact_ids):
 
 def contact_create(*, tenant, data, actor):
     """One contact typed in by hand (from ContactForm's cleaned data); owned by the
-    person who adds it unless the form names another owner."""
+    person who adds it unless the form names another owner. An erased person's address
+    is refused; an otherwise suppressed one is added, and stays suppressed."""
     from django.db import IntegrityError
 
     values = {name: data[name] for name in EDITABLE if name in data}
+    refuse_erased(tenant=tenant, address=values.get("email", ""))
     values["owner"] = values.get("owner") or actor
     if values["owner"] is not None and not values["owner"].memberships.filter(tenant=tenant).exists():
         raise ValidationError({"owner": "Choose a member of this workspace."})
@@ -41,6 +44,8 @@ def contact_update(*, tenant, contact, data, actor):
     recorded on the timeline, and converted/disqualified stop all outreach."""
     if contact.tenant_id != tenant.pk:
         raise ValidationError("That contact does not exist.")
+    if "email" in data and data["email"].strip().lower() != contact.email.strip().lower():
+        refuse_erased(tenant=tenant, address=data["email"])
     changes = {}
     old_status = contact.lead_status
     for name in EDITABLE:
@@ -71,10 +76,14 @@ def contacts_mark_do_not_contact(*, tenant, contact_ids, actor, at=None):
     from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
-    ids = list(_scoped(tenant, contact_ids).filter(do_not_contact=False).values_list("pk", flat=True))
-    if not ids:
+    rows = list(_scoped(tenant, contact_ids).filter(do_not_contact=False).values_list("pk", "email"))
+    if not rows:
         return 0
+    ids = [pk for pk, _ in rows]
     Contact.objects.filter(pk__in=ids).update(do_not_contact=True, updated_at=at)
+    # On the list too: deleting the contact must not lift it.
+    suppression_add(tenant=tenant, addresses=[email for _, email in rows], reason=SuppressionReason.MANUAL,
+                    source="marked do-not-contact", actor=actor, at=at)
     ContactEvent.objects.bulk_create(
         [ContactEvent(tenant=tenant, contact_id=pk, kind=EventKind.DO_NOT_CONTACT, occurred_at=at,
                       data={"by": getattr(actor, "pk", None)}) for pk in ids],

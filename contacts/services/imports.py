@@ -22,6 +22,8 @@ from scendcore.tenancy import membership_of
 
 from ..visibility import may_see, restricted_owner_id
 
+from ..suppression import addresses_listed, normalize_address, suppression_reasons
+
 from ..models import (
     Contact,
     ContactList,
@@ -34,6 +36,7 @@ from ..models import (
     ScoreBand,
     Tag,
 )
+from .suppressions import ERASED_REFUSAL
 
 CHUNK = 2000
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -281,7 +284,8 @@ class _Importer:
         self.importer = membership_of(tenant=self.tenant, user_id=self.job.created_by_id)
         self.default_owner_id = restricted_owner_id(self.importer)
         self.source = f"import: {job.file_name}"[:64]
-        self.counts = dict(created=0, updated=0, unchanged=0, skipped=0, rejected=0, blank=0, processed=0)
+        self.counts = dict(created=0, updated=0, unchanged=0, skipped=0, rejected=0, suppressed=0, blank=0,
+                           processed=0)
 
     def _owners(self):
         from scendcore.models import Membership
@@ -380,7 +384,7 @@ class _Importer:
             processed_rows=self.counts["processed"], created_count=self.counts["created"],
             updated_count=self.counts["updated"], unchanged_count=self.counts["unchanged"],
             skipped_existing_count=self.counts["skipped"], rejected_count=self.counts["rejected"],
-            blank_lines=self.counts["blank"],
+            suppressed_count=self.counts["suppressed"], blank_lines=self.counts["blank"],
         )
 
     def _write(self, chunk, rejected):
@@ -391,10 +395,21 @@ class _Importer:
             .alias(email_lower=Lower("email"))
             .filter(email_lower__in=[d["email"].lower() for _, d, _, _, _ in chunk])
         }
+        listed = addresses_listed(tenant=self.tenant, addresses=[d["email"] for _, d, _, _, _ in chunk])
+        # Like HubSpot's and Outreach's imports: an unsubscribed or bounced address comes in
+        # as a suppressed contact (its data kept, never mailed); an erased person's does not
+        # come in at all, and the row says nothing more about them than its line.
+        refused = [
+            ImportRejectedRow(job=self.job, line=line, email="", values=[], reason=ERASED_REFUSAL)
+            for line, data, _, _, _ in chunk if _erased(listed.get(normalize_address(data["email"])))
+        ]
+        refused_lines = {row.line for row in refused}
         new, changed, touched, tag_rows = [], [], [], []
         hidden = []
         update_fields = set()
         for line, data, custom, tags, values in chunk:
+            if line in refused_lines:
+                continue
             contact = existing.get(data["email"].lower())
             if contact is None:
                 # .get, not .pop: a retried flush (IntegrityError) reads the same row data again.
@@ -436,10 +451,11 @@ class _Importer:
                 [ListMembership(contact_list_id=self.job.contact_list_id, contact_id=c.pk) for c in touched],
                 batch_size=CHUNK, ignore_conflicts=True,
             )
-        ImportRejectedRow.objects.bulk_create(rejected + hidden, batch_size=CHUNK)
+        ImportRejectedRow.objects.bulk_create(rejected + refused + hidden, batch_size=CHUNK)
+        counts["suppressed"] = len(suppression_reasons(touched)) if touched else 0
         for key, n in counts.items():
             self.counts[key] += n
-        self.counts["rejected"] += len(rejected) + len(hidden)
+        self.counts["rejected"] += len(rejected) + len(refused) + len(hidden)
 
     @staticmethod
     def _apply(contact, data, custom):
@@ -469,6 +485,10 @@ class _Importer:
             [through(contact_id=c.pk, tag_id=ids[n]) for c, tags in tag_rows for n in set(tags)],
             batch_size=CHUNK, ignore_conflicts=True,
         )
+
+
+def _erased(entry):
+    return entry is not None and entry.erased_at is not None
 
 
 def _email_of(values, columns):

@@ -24,10 +24,21 @@ from ..selectors import (
 )
 from ..services.contacts import contact_create, contact_update, contacts_delete, contacts_mark_do_not_contact
 from ..services.lists import list_add_contacts, list_remove_contacts
+from ..suppression import label, suppression_reason, suppression_reasons
 
 PAGE_SIZE = 50
 PAGE = "contacts/contacts.html"
 DETAIL = "contacts/contact_detail.html"
+
+
+def with_suppression(contacts):
+    """`contacts` with `suppression` (reason key or None) and `suppression_label` set,
+    from one query for all of them."""
+    reasons = suppression_reasons(contacts)
+    for contact in contacts:
+        contact.suppression = reasons.get(contact.pk)
+        contact.suppression_label = label(contact.suppression) if contact.suppression else ""
+    return contacts
 
 
 def _filter_query(filters):
@@ -45,6 +56,7 @@ def _table_context(request, params, *, selected=(), select_all=False, result=Non
     paginator = Paginator(
         contact_page_rows(contact_filter(tenant=tenant, membership=request.membership, filters=filters)), PAGE_SIZE)
     page = paginator.get_page(params.get("page"))
+    page.object_list = with_suppression(list(page.object_list))
     return {
         "form": form, "filters": filters, "filter_query": _filter_query(filters).urlencode(), "page": page,
         "total": paginator.count, "selected": {int(pk) for pk in selected}, "select_all": select_all,
@@ -65,6 +77,10 @@ def contact_new(request):
                 form.add_error(field if field in form.fields else None, errors)
         else:
             messages.success(request, f"Added {contact}.")
+            reason = suppression_reason(contact)
+            if reason:
+                messages.warning(request, f"{contact.email} is on the suppression list ({label(reason)}): "
+                                          "this contact will not be contacted.")
             return redirect("contacts:detail", contact_id=contact.pk)
     status = 422 if request.method == "POST" else 200
     return render(request, "contacts/contact_new.html", {"form": form}, status=status)
@@ -158,6 +174,7 @@ def contact_bulk(request):
 def detail_context(request, contact, **extra):
     tenant = request.tenant
     sequences = list(enrollable_sequences(tenant=tenant))
+    with_suppression([contact])
     return {
         "contact": contact, "timeline": contact_timeline(tenant=tenant, contact=contact),
         "enrollments": list(contact_enrollments(tenant=tenant, contact=contact)),
@@ -179,7 +196,12 @@ def contact_edit(request, contact_id):
     if request.method == "POST":
         form = ContactForm(request.POST, instance=copy.copy(contact), tenant=request.tenant)
         if form.is_valid():
-            contact_update(tenant=request.tenant, contact=contact, data=form.cleaned_data, actor=request.user)
+            try:
+                contact_update(tenant=request.tenant, contact=contact, data=form.cleaned_data, actor=request.user)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+        if form.is_valid():
             if not request.htmx:
                 messages.success(request, "Contact saved.")
                 return redirect("contacts:detail", contact_id=contact.pk)

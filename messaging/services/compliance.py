@@ -1,11 +1,17 @@
-"""Unsubscribe: signed links, RFC 8058 headers, the footer, and the unsubscribe itself.
+"""Unsubscribe: opaque links, RFC 8058 headers, the footer, and the unsubscribe itself.
 
-Tokens carry the tenant and contact, are signed with SECRET_KEY and a purpose salt,
-and are timestamped so they can expire; they stay valid for UNSUBSCRIBE_MAX_AGE (far
-beyond the 60 days mail providers expect). A tampered token fails the signature and
-changes nothing.
+A link's token is sealed (tokens.opaque_seal): it carries the tenant, the contact, the
+keyed hash of the address the mail went to and when it was issued, none of which can
+be read from it. The hash lets an unsubscribe take effect even after the contact was
+deleted. Tokens stay valid for UNSUBSCRIBE_MAX_AGE (far beyond the 60 days mail
+providers expect); a tampered one fails its tag and changes nothing.
+
+Links sent before opaque tokens (Django-signed JSON of the ids, readable by anyone)
+are still accepted until they expire, a year after they were sent; none are issued.
 """
 import logging
+import struct
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -13,25 +19,43 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.html import escape, linebreaks
 
-from .tokens import token_read, token_sign
+from .tokens import BadToken, opaque_open, opaque_seal, token_read
 
 logger = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "messaging.unsubscribe.v1"
+UNSUBSCRIBE_PURPOSE = "unsubscribe.v2"
 UNSUBSCRIBE_MAX_AGE = timedelta(days=365)
+# tenant id, contact id, issued at (Unix seconds), keyed hash of the address (zeros: none)
+PAYLOAD = struct.Struct(">QQI32s")
+NO_ADDRESS = bytes(32)
 
 
-def unsubscribe_token(*, tenant_id, contact_id):
-    return token_sign({"t": tenant_id, "c": contact_id}, salt=UNSUBSCRIBE_SALT, timestamped=True)
+def unsubscribe_token(*, tenant_id, contact_id, address=""):
+    from contacts.suppression import address_hash
+
+    digest = bytes.fromhex(address_hash(address)) if address else NO_ADDRESS
+    return opaque_seal(PAYLOAD.pack(tenant_id, contact_id, int(time.time()), digest), purpose=UNSUBSCRIBE_PURPOSE)
 
 
 def unsubscribe_token_read(token):
-    """(tenant_id, contact_id) of a valid token, else BadToken."""
-    return token_read(token, salt=UNSUBSCRIBE_SALT, fields=("t", "c"), max_age=UNSUBSCRIBE_MAX_AGE)
+    """(tenant_id, contact_id, address hash or "") of a valid token, else BadToken."""
+    if ":" in token:  # the signed format of links sent before opaque tokens
+        tenant_id, contact_id = token_read(token, salt=UNSUBSCRIBE_SALT, fields=("t", "c"),
+                                           max_age=UNSUBSCRIBE_MAX_AGE)
+        return tenant_id, contact_id, ""
+    data = opaque_open(token, purpose=UNSUBSCRIBE_PURPOSE)
+    if len(data) != PAYLOAD.size:
+        raise BadToken("unexpected payload")
+    tenant_id, contact_id, issued, digest = PAYLOAD.unpack(data)
+    if time.time() - issued > UNSUBSCRIBE_MAX_AGE.total_seconds():
+        raise BadToken("expired")
+    return tenant_id, contact_id, "" if digest == NO_ADDRESS else digest.hex()
 
 
-def unsubscribe_url(*, tenant_id, contact_id):
-    return f"{settings.SITE_URL}/u/{unsubscribe_token(tenant_id=tenant_id, contact_id=contact_id)}/"
+def unsubscribe_url(*, tenant_id, contact_id, address=""):
+    token = unsubscribe_token(tenant_id=tenant_id, contact_id=contact_id, address=address)
+    return f"{settings.SITE_URL}/u/{token}/"
 
 
 def unsubscribe_headers(*, url, mailbox):
@@ -64,11 +88,16 @@ def signature_html(signature):
     return linebreaks(escape(signature)) if signature else ""
 
 
-def contact_unsubscribe(*, tenant, contact_id, source="link", at=None):
+def contact_unsubscribe(*, tenant, contact_id, source="link", at=None, address_hash=""):
     """Unsubscribe at once from every sequence of the tenant: the contact is marked,
-    an event is recorded, open enrollments end and unsent messages are cancelled.
-    Idempotent: a second unsubscribe records nothing new. Returns True if it changed."""
-    from contacts.models import Contact, ContactEvent, EventKind
+    its address goes on the suppression list (where it outlives the contact), an event
+    is recorded, open enrollments end and unsent messages are cancelled. Idempotent: a
+    second unsubscribe records nothing new. Returns True if it changed.
+
+    `address_hash`: of the address the link was sent to (from the token), listed too,
+    so the unsubscribe holds even when the contact is gone or its address changed."""
+    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
+    from contacts.services.suppressions import suppression_add
     from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
@@ -79,6 +108,9 @@ def contact_unsubscribe(*, tenant, contact_id, source="link", at=None):
         changed = Contact.objects.filter(tenant=tenant, pk=contact_id, unsubscribed_at__isnull=True).update(
             unsubscribed_at=at, updated_at=at
         )
+        addresses = Contact.objects.filter(tenant=tenant, pk=contact_id).values_list("email", flat=True)
+        suppression_add(tenant=tenant, addresses=list(addresses), hashes=[address_hash] if address_hash else [],
+                        reason=SuppressionReason.UNSUBSCRIBED, source=f"unsubscribe ({source})", at=at)
         if changed:
             ContactEvent.objects.create(
                 tenant=tenant, contact_id=contact_id, kind=EventKind.UNSUBSCRIBED,

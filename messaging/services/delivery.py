@@ -30,7 +30,7 @@ from django.utils.html import linebreaks, urlize
 
 from scendcore import outbound
 
-from ..models import MessageState, OutboundMessage, TlsMode
+from ..models import MailboxStatus, MessageState, OutboundMessage, TlsMode
 from . import compliance, crypto, sms, tracking, transport
 from .limits import mailbox_reserve, recipient_domain, reservation_release, window_opens
 from .pools import mailbox_for, pool_earliest_slot
@@ -120,7 +120,8 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     rewritten links and the open pixel."""
     tenant = message.tenant
     mailbox = message.mailbox
-    url = unsubscribe_url or compliance.unsubscribe_url(tenant_id=tenant.pk, contact_id=message.contact_id)
+    url = unsubscribe_url or compliance.unsubscribe_url(
+        tenant_id=tenant.pk, contact_id=message.contact_id, address=message.to_address)
     signature = mailbox.signature if mailbox else ""
     text = message.body_text or ""
     if signature:
@@ -139,7 +140,8 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
 
 def build_email(message):
     mailbox = message.mailbox
-    url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id)
+    url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id,
+                                     address=message.to_address)
     text, html_body = render_bodies(message, unsubscribe_url=url)
     headers = {"Message-ID": message.message_id, **compliance.unsubscribe_headers(url=url, mailbox=mailbox)}
     if message.in_reply_to:
@@ -326,6 +328,7 @@ def _prepare(message_id, *, run_id, at):
     """Re-check everything at send time and, if the message may go, reserve its slot
     and commit it as `sending`. Returns a Ready or the name of the outcome."""
     from contacts.models import Contact
+    from contacts.suppression import label, suppression_reason
 
     with transaction.atomic():
         message = (
@@ -341,12 +344,9 @@ def _prepare(message_id, *, run_id, at):
         tenant = message.tenant
         if contact.tenant_id != message.tenant_id:
             return _finish(message, state=MessageState.FAILED, why="Contact belongs to another workspace.")
-        if contact.do_not_contact:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact is do-not-contact")
-        if contact.unsubscribed_at:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact unsubscribed")
-        if contact.bounced_at:
-            return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact address bounced")
+        suppressed = suppression_reason(contact)
+        if suppressed:
+            return _finish(message, state=MessageState.CANCELLED, why=f"Cancelled: {label(suppressed)}")
         if message.channel == "sms" and contact.sms_opted_out_at:
             return _finish(message, state=MessageState.CANCELLED, why="Cancelled: contact opted out of SMS")
         until = _frequency_slot(message, contact, tenant, at)
@@ -380,6 +380,9 @@ def _ready_email(message, at):
         return _finish(message, state=MessageState.FAILED, why="No sender mailbox is set for this sequence.")
     if mailbox.tenant_id != message.tenant_id:
         return _finish(message, state=MessageState.FAILED, why="The mailbox belongs to another workspace.")
+    if mailbox.status != MailboxStatus.ACTIVE:
+        why = f"mailbox {mailbox.from_email} is paused" + (f": {mailbox.pause_reason}" if mailbox.pause_reason else "")
+        return _defer(message, until=at + PAUSED_RECHECK, why=why)
     reservation = mailbox_reserve(
         mailbox_id=mailbox.pk, tenant_id=message.tenant_id,
         recipient_domain=recipient_domain(message.to_address), at=at,
@@ -560,8 +563,7 @@ def _record_failure(message, *, run_id, why, record_id):
 def _record_bounce(message, *, run_id, why, at):
     """The server refused the recipient: the message failed and the address is a hard
     bounce, which stops every sequence for the contact."""
-    from contacts.models import Contact, ContactEvent, EventKind
-    from sequences.services.reactions import outreach_stop
+    from .feedback import hard_bounce_record
 
     at = at or timezone.now()
     with transaction.atomic():
@@ -569,12 +571,8 @@ def _record_bounce(message, *, run_id, why, at):
             state=MessageState.FAILED, claimed_by="", next_attempt_at=None,
             error=f"Recipient rejected: {why}"[:2000], updated_at=at,
         )
-        outreach_stop(tenant=message.tenant, contact_ids=[message.contact_id], reason="bounced", at=at)
-        Contact.objects.filter(pk=message.contact_id, bounced_at__isnull=True).update(bounced_at=at, updated_at=at)
-        ContactEvent.objects.create(
-            tenant_id=message.tenant_id, contact_id=message.contact_id, message_id=message.pk,
-            kind=EventKind.BOUNCED, data={"smtp": why[:500], "during": "send"}, occurred_at=at,
-        )
+        hard_bounce_record(tenant=message.tenant, source="refused at send", address=message.to_address,
+                           message=message, at=at, event_data={"smtp": why[:500], "during": "send"})
     logger.info("message %s: recipient rejected (%s); contact %s marked bounced", message.pk, why, message.contact_id)
     return "bounced"
 

@@ -4,6 +4,11 @@ inbound webhook or IMAP polling; and booked meetings from the meetings webhook.
 Each inbound message is handled in one transaction: it is matched to the message we
 sent (In-Reply-To / References, else the sender's recent thread), classified, and
 recorded together with its effect on the contact, or nothing is written at all.
+
+Everything read from a message passes through db_text: mail may carry NUL (an encoded
+=00) and bytes the parser keeps as surrogates, which PostgreSQL refuses. A message that
+still fails is quarantined by inbound_receive, so neither the webhook nor IMAP polling
+ever stops on it.
 """
 import email
 import email.policy
@@ -15,6 +20,8 @@ from datetime import timedelta
 
 from django.db import transaction
 from django.utils import timezone
+
+from scendcore.text import db_text
 
 from ..models import InboundClassification, InboundMessage, Mailbox, MessageState, OutboundMessage
 from . import crypto, transport
@@ -46,12 +53,13 @@ class UnmatchedMessage(InboundError):
 
 @dataclass
 class Outcome:
-    inbound: InboundMessage
+    inbound: InboundMessage | None
     duplicate: bool = False
+    quarantined: object = None  # the InboundQuarantine row when processing failed
 
     @property
     def classification(self):
-        return self.inbound.classification
+        return self.inbound.classification if self.inbound else "quarantined"
 
 
 # ---------------------------------------------------------------- parsing
@@ -75,7 +83,7 @@ def header(message, name):
         value = message.get(name)
     except Exception:  # a header the strict policy cannot parse
         value = message.get_all(name, [None])[0] if hasattr(message, "get_all") else None
-    return " ".join(str(value).split()) if value is not None else ""
+    return db_text(" ".join(str(value).split())) if value is not None else ""
 
 
 def address_of(message, name="From"):
@@ -95,7 +103,12 @@ def text_of(message, limit=20000):
         content = part.get_content() if part is not None else ""
     except Exception:
         content = ""
-    return (content or "")[:limit]
+    return db_text((content or "")[:limit])
+
+
+def raw_text(raw):
+    """The raw message as storable text, for showing (not for parsing again)."""
+    return db_text(raw[:MAX_RAW_BYTES].decode("utf-8", errors="replace"))
 
 
 def is_auto_reply(message):
@@ -137,9 +150,9 @@ def parse_dsn(message):
             fields = {}
             for block in part.get_payload() if part.is_multipart() else []:
                 for key, value in block.items():
-                    fields.setdefault(key.lower(), str(value))
+                    fields.setdefault(key.lower(), db_text(str(value)))
             if not fields:  # some parsers leave the status as text
-                for line in str(part.get_payload()).splitlines():
+                for line in db_text(str(part.get_payload())).splitlines():
                     if ":" in line:
                         key, value = line.split(":", 1)
                         fields.setdefault(key.strip().lower(), value.strip())
@@ -152,10 +165,72 @@ def parse_dsn(message):
             if ctype == "message/rfc822":
                 inner = part.get_payload()[0] if part.is_multipart() else None
             else:
-                inner = email.message_from_string(part.get_content(), policy=email.policy.default)
+                # The payload's bytes, not get_content(): that raises on an unknown charset.
+                headers = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+                inner = email.message_from_string(headers, policy=email.policy.default)
             if inner is not None:
                 original_ids += MSGID.findall(header(inner, "Message-ID"))
     return Dsn(status=status, action=action, recipient=recipient, original_ids=original_ids)
+
+
+@dataclass
+class FeedbackReport:
+    """An ARF report (RFC 5965) a mailbox provider's feedback loop sends when a
+    recipient marks mail as spam."""
+
+    feedback_type: str
+    recipient: str
+    original_ids: list
+    user_agent: str = ""
+
+    @property
+    def complaint(self):
+        return self.feedback_type in COMPLAINT_FEEDBACK_TYPES
+
+
+COMPLAINT_FEEDBACK_TYPES = ("abuse", "fraud")
+
+
+def _report_fields(part):
+    """The name: value fields of a message/feedback-report part, lowercased names."""
+    fields = {}
+    blocks = part.get_payload() if part.is_multipart() else []
+    for block in blocks:
+        for key, value in block.items():
+            fields.setdefault(key.lower(), db_text(str(value)).strip())
+    if not fields:  # left as text by the parser
+        for line in db_text(str(part.get_payload())).splitlines():
+            if ":" in line:
+                key, value = line.split(":", 1)
+                fields.setdefault(key.strip().lower(), value.strip())
+    return fields
+
+
+def parse_feedback_report(message):
+    """The feedback report of a multipart/report; report-type=feedback-report, or None."""
+    if message.get_content_type() != "multipart/report":
+        return None
+    if message.get_param("report-type", "").lower() != "feedback-report":
+        return None
+    fields, original_ids, original_to = {}, [], ""
+    for part in message.walk():
+        ctype = part.get_content_type()
+        if ctype == "message/feedback-report" and not fields:
+            fields = _report_fields(part)
+        elif ctype in ("message/rfc822", "text/rfc822-headers") and not original_ids:
+            if ctype == "message/rfc822":
+                inner = part.get_payload()[0] if part.is_multipart() else None
+            else:
+                text = (part.get_payload(decode=True) or b"").decode("utf-8", errors="replace")
+                inner = email.message_from_string(text, policy=email.policy.default)
+            if inner is not None:
+                original_ids = MSGID.findall(header(inner, "Message-ID"))
+                original_to = address_of(inner, "To")
+    recipient = fields.get("original-rcpt-to", "").strip().strip("<>").lower() or original_to
+    return FeedbackReport(
+        feedback_type=fields.get("feedback-type", "").lower(), recipient=db_text(recipient)[:254],
+        original_ids=original_ids, user_agent=fields.get("user-agent", "")[:100],
+    )
 
 
 # ---------------------------------------------------------------- matching
@@ -198,19 +273,24 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
         seen = InboundMessage.objects.filter(tenant=tenant, message_id=message_id).first()
         if seen:
             return Outcome(inbound=seen, duplicate=True)
-    dsn = parse_dsn(message)
+    report = parse_feedback_report(message)
+    dsn = parse_dsn(message) if report is None else None
     sender = address_of(message)
-    if dsn is not None:
-        matched = match_message(tenant=tenant, ids=dsn.original_ids, sender=None)
-        if matched is None and dsn.recipient:
-            matched = match_message(tenant=tenant, ids=[], sender=dsn.recipient)
+    about = report or dsn
+    if about is not None:
+        # A report on one of our messages comes from a mail system, not from the
+        # contact: it is matched by the message it quotes or its recipient, never by its sender.
+        matched = match_message(tenant=tenant, ids=about.original_ids, sender=None)
+        if matched is None and about.recipient:
+            matched = match_message(tenant=tenant, ids=[], sender=about.recipient)
         contact = matched.contact if matched else (
-            Contact.objects.filter(tenant=tenant, email__iexact=dsn.recipient).first() if dsn.recipient else None
+            Contact.objects.filter(tenant=tenant, email__iexact=about.recipient).first() if about.recipient else None
         )
     else:
         matched = match_message(tenant=tenant, ids=referenced_ids(message), sender=sender)
         contact = matched.contact if matched else None
-    if contact is None:
+    # A complaint about an address we hold no contact for still suppresses the address.
+    if contact is None and not (report is not None and report.recipient):
         logger.warning("inbound mail for tenant %s matched nothing (from %s, id %s)", tenant.pk, sender, message_id)
         raise UnmatchedMessage("No message or contact of this workspace matches this email.")
 
@@ -219,10 +299,12 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
             tenant=tenant, mailbox=mailbox or (matched.mailbox if matched else None), contact=contact,
             matched_message=matched, from_address=sender[:320], subject=header(message, "Subject")[:500],
             message_id=message_id, in_reply_to=header(message, "In-Reply-To")[:255],
-            body_text=text_of(message), raw=raw[:MAX_RAW_BYTES].decode("utf-8", errors="replace"),
+            body_text=text_of(message), raw=raw_text(raw),
             received_at=at,
         )
-        if dsn is not None:
+        if report is not None:
+            _record_feedback_report(inbound, report=report, contact=contact, matched=matched, at=at)
+        elif dsn is not None:
             _record_bounce(inbound, dsn=dsn, contact=contact, matched=matched, at=at)
         elif is_auto_reply(message):
             _record_auto_reply(inbound, contact=contact, matched=matched, at=at)
@@ -244,7 +326,8 @@ def _event(inbound, kind, contact, matched, at, **data):
 
 def _record_bounce(inbound, *, dsn, contact, matched, at):
     from contacts.models import EventKind
-    from sequences.services.reactions import outreach_stop
+
+    from .feedback import hard_bounce_record
 
     detail = {"status": dsn.status, "action": dsn.action, "recipient": dsn.recipient}
     if dsn.hard:
@@ -254,14 +337,33 @@ def _record_bounce(inbound, *, dsn, contact, matched, at):
             OutboundMessage.objects.filter(pk=matched.pk).update(
                 state=MessageState.BOUNCED, error=f"Bounced: {dsn.status} {dsn.action}".strip(), updated_at=at
             )
-        outreach_stop(tenant=inbound.tenant, contact_ids=[contact.pk], reason="bounced", at=at)
-        contact.bounced_at = contact.bounced_at or at
-        contact.save(update_fields=["bounced_at", "updated_at"])
-        _event(inbound, EventKind.BOUNCED, contact, matched, at, **detail)
+        hard_bounce_record(
+            tenant=inbound.tenant, source=f"DSN {dsn.status}".strip(), address=dsn.recipient or contact.email,
+            message=matched, contact=contact, at=at,
+            event_data={"inbound_id": inbound.pk, "subject": inbound.subject[:200], **detail},
+        )
     else:
         inbound.classification = InboundClassification.SOFT_BOUNCE
         inbound.save()
         _event(inbound, EventKind.SOFT_BOUNCED, contact, matched, at, **detail)
+
+
+def _record_feedback_report(inbound, *, report, contact, matched, at):
+    from .feedback import complaint_record
+
+    if not report.complaint:  # not-spam, virus, auth-failure …: kept, nothing to act on
+        inbound.classification = InboundClassification.FEEDBACK
+        inbound.save()
+        return
+    inbound.classification = InboundClassification.COMPLAINT
+    inbound.save()
+    complaint_record(
+        # The report's recipient may be redacted by the provider: the matched message knows better.
+        tenant=inbound.tenant, source="ARF report", address=matched.to_address if matched else report.recipient,
+        message=matched, contact=contact,
+        at=at, event_data={"inbound_id": inbound.pk, "feedback_type": report.feedback_type,
+                           "reported_by": report.user_agent},
+    )
 
 
 def _record_auto_reply(inbound, *, contact, matched, at):
@@ -293,6 +395,24 @@ def _record_unsubscribe_request(inbound, *, contact, matched, at):
     contact_unsubscribe(tenant=inbound.tenant, contact_id=contact.pk, source="mailto", at=at)
 
 
+def inbound_receive(*, tenant, raw, source, mailbox=None, at=None):
+    """inbound_process for mail as it arrives (webhook, IMAP). MalformedMessage and
+    UnmatchedMessage still raise (the sender is told); any other failure rolls the
+    message back and keeps it in the quarantine with the error, for a person to retry
+    or discard, and returns an Outcome saying so."""
+    from .quarantine import quarantine_hold
+
+    try:
+        with transaction.atomic():  # a savepoint: a failed statement must not spoil the caller's transaction
+            return inbound_process(tenant=tenant, raw=raw, mailbox=mailbox, at=at)
+    except InboundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the message is kept, not lost
+        logger.exception("inbound mail for tenant %s failed processing; quarantined", tenant.pk)
+        held = quarantine_hold(tenant=tenant, raw=raw, mailbox=mailbox, source=source, error=exc, at=at)
+        return Outcome(inbound=None, quarantined=held)
+
+
 # ---------------------------------------------------------------- IMAP
 
 
@@ -301,7 +421,7 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
     each message through inbound_process. Returns counts by outcome."""
     mailbox = Mailbox.objects.select_related("tenant").get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
     tenant = mailbox.tenant
-    counts = {"processed": 0, "unmatched": 0, "malformed": 0}
+    counts = {"processed": 0, "unmatched": 0, "malformed": 0, "quarantined": 0}
     client = transport.imap_client(mailbox, timeout=30)
     try:
         client.login(mailbox.imap_username or mailbox.smtp_username, crypto.imap_password(mailbox))
@@ -312,12 +432,16 @@ def imap_poll(*, tenant_id, mailbox_id, limit=200):
             status, parts = client.uid("fetch", str(uid), "(RFC822)")
             raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
             try:
-                outcome = inbound_process(tenant=tenant, raw=raw, mailbox=mailbox)
-                counts["processed"] += 0 if outcome.duplicate else 1
+                outcome = inbound_receive(tenant=tenant, raw=raw, mailbox=mailbox, source="imap")
+                if outcome.quarantined:
+                    counts["quarantined"] += 1
+                else:
+                    counts["processed"] += 0 if outcome.duplicate else 1
             except UnmatchedMessage:
                 counts["unmatched"] += 1
             except MalformedMessage:
                 counts["malformed"] += 1
+            # Past this message whatever became of it: one bad message never stalls the mailbox.
             Mailbox.objects.filter(pk=mailbox.pk).update(imap_last_uid=uid)
     finally:
         try:

@@ -1,9 +1,10 @@
 """Mailbox and pool configuration, audited."""
 from django.db import transaction
+from django.utils import timezone
 
 from scendcore.models import AuditEntry
 
-from ..models import MailboxPool, PoolMember
+from ..models import MailboxPool, MailboxStatus, PoolMember
 from . import crypto
 
 # The mailbox's secrets by the name forms use, and the column holding each, encrypted.
@@ -25,6 +26,9 @@ def mailbox_save(*, tenant, mailbox, actor, changed=(), secret_changes=None):
     secret_changes = secret_changes or {}
     with transaction.atomic():
         mailbox.tenant = tenant
+        if not creating and "status" in changed and mailbox.status == MailboxStatus.ACTIVE:
+            # Set active again by hand: the same as resuming it (messaging.services.reputation).
+            mailbox.pause_reason, mailbox.paused_at, mailbox.reputation_since = "", None, timezone.now()
         for name, plaintext in secret_changes.items():
             setattr(mailbox, SECRET_COLUMNS[name], crypto.encrypt(plaintext))
         mailbox.save()

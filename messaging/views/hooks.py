@@ -15,14 +15,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from scendcore.models import Tenant
-from scendcore.request_body import BodyError, declared_too_large, json_object, read_limited, size_text
+from scendcore.request_body import BodyError, declared_too_large, json_object, json_value, read_limited, size_text
 
 from ..forms import SmsInboundForm
-from ..services import inbound, sms
+from ..services import esp_events, inbound, sms
 
 logger = logging.getLogger(__name__)
 
 MAX_JSON_BYTES = 64 * 1024
+# ESPs batch their events (SendGrid posts up to a thousand at once).
+MAX_ESP_BYTES = 1024 * 1024
 
 
 def _secret_given(request):
@@ -64,10 +66,17 @@ def inbound_mail(request, tenant_slug):
         logger.warning("inbound mail for tenant %s refused: too large", tenant.pk)
         return _too_large(inbound.MAX_RAW_BYTES)
     try:
-        outcome = inbound.inbound_process(tenant=tenant, raw=raw)
+        outcome = inbound.inbound_receive(tenant=tenant, raw=raw, source="webhook")
     except inbound.InboundError as exc:
         logger.warning("inbound mail for tenant %s refused: %s", tenant.pk, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
+    if outcome.quarantined:
+        # Accepted: the message is stored and a person will look at it, so the provider
+        # must not keep retrying (nor learn what went wrong inside).
+        return JsonResponse({
+            "ok": False, "quarantined": True, "id": outcome.quarantined.pk,
+            "error": "The message could not be processed; it is kept for review.",
+        }, status=202)
     return JsonResponse({
         "ok": True, "id": outcome.inbound.pk, "classification": outcome.classification,
         "duplicate": outcome.duplicate,
@@ -138,3 +147,28 @@ def sms_inbound(request, tenant_slug):
         return JsonResponse({"errors": {"From": ["No contact with this phone number."]}}, status=422)
     # Twilio expects TwiML; an empty response sends no automatic answer.
     return HttpResponse('<?xml version="1.0" encoding="UTF-8"?><Response></Response>', content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def esp_events_hook(request, tenant_slug):
+    """Complaint and bounce events of an email service provider (SendGrid, Mailgun,
+    Amazon SES through SNS, Postmark), as JSON."""
+    tenant, error = _authenticate(request, tenant_slug)
+    if error:
+        return error
+    try:
+        # An event echoes what the provider was given (our Message-ID, a recipient): a
+        # NUL there must not lose the complaint. The reader of events stores text safely.
+        payload = json_value(request, limit=MAX_ESP_BYTES, allow_nul=True)
+    except BodyError as exc:
+        return JsonResponse({"errors": exc.errors}, status=exc.status)
+    try:
+        provider, events = esp_events.esp_events_read(payload)
+    except esp_events.UnknownPayload as exc:
+        return JsonResponse({"errors": {"__all__": [str(exc)]}}, status=422)
+    except ValidationError as exc:
+        logger.info("ESP events for tenant %s refused: %s", tenant.pk, exc.message_dict)
+        return JsonResponse({"errors": exc.message_dict}, status=422)
+    counts = esp_events.esp_events_record(tenant=tenant, provider=provider, events=events)
+    return JsonResponse({"ok": True, **counts})

@@ -1,5 +1,5 @@
 """Endpoints mail clients and recipients reach without logging in: unsubscribe and
-tracking. The signed token is the only authority."""
+tracking. The token (sealed or signed) is the only authority."""
 import base64
 import logging
 
@@ -24,7 +24,7 @@ PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRA
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
     try:
-        tenant_id, contact_id = compliance.unsubscribe_token_read(token)
+        tenant_id, contact_id, address_hash = compliance.unsubscribe_token_read(token)
     except BadToken:
         logger.warning("unsubscribe with an invalid token from %s", request.META.get("REMOTE_ADDR"))
         return render(request, "messaging/unsubscribe.html", {"invalid": True}, status=400)
@@ -34,7 +34,8 @@ def unsubscribe(request, token):
     if request.method == "POST":
         one_click = request.POST.get("List-Unsubscribe") == "One-Click"
         compliance.contact_unsubscribe(
-            tenant=tenant, contact_id=contact_id, source="one-click" if one_click else "page"
+            tenant=tenant, contact_id=contact_id, source="one-click" if one_click else "page",
+            address_hash=address_hash,
         )
         return render(request, "messaging/unsubscribe.html", {"tenant": tenant, "done": True})
     return render(request, "messaging/unsubscribe.html", {"tenant": tenant, "token": token})

@@ -1,25 +1,54 @@
 """Mailbox and pool settings: admins edit, managers may look."""
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from scendcore import credentials
+from scendcore.models import Tenant
 from scendcore.tenancy import admin_required, manager_required
 
 from .. import selectors
 from ..access import get_mailbox_for_user, get_pool_for_user
-from ..forms import MailboxForm, PoolForm
-from ..models import Mailbox, MailboxPool
-from ..services import delivery, mailboxes
+from ..forms import MailboxForm, PoolForm, ReputationSettingsForm
+from ..models import Mailbox, MailboxPool, MailboxStatus
+from ..services import delivery, mailboxes, reputation
 
 
-@manager_required
-def mailbox_list(request):
+def _mailbox_list_page(request, *, reputation_form=None, status=200):
     return render(request, "messaging/mailboxes.html", {
         "mailboxes": selectors.mailbox_list(tenant=request.tenant),
         "pools": selectors.pool_list(tenant=request.tenant),
         "can_edit": request.membership.is_admin,
-    })
+        "quarantined": selectors.quarantine_held_count(tenant=request.tenant),
+        "reputation_form": reputation_form or ReputationSettingsForm(instance=request.tenant),
+    }, status=status)
+
+
+@manager_required
+def mailbox_list(request):
+    return _mailbox_list_page(request)
+
+
+@admin_required
+@require_POST
+def reputation_settings(request):
+    form = ReputationSettingsForm(request.POST, instance=Tenant.objects.get(pk=request.tenant.pk))
+    if not form.is_valid():
+        return _mailbox_list_page(request, reputation_form=form, status=422)
+    _, changes = reputation.reputation_settings_update(tenant=request.tenant, actor=request.user,
+                                                       values=form.cleaned_data)
+    messages.success(request, "Circuit-breaker thresholds saved." if changes else "Nothing changed.")
+    return redirect("messaging:mailbox-list")
+
+
+@admin_required
+@require_POST
+def mailbox_resume_view(request, mailbox_id):
+    mailbox = get_mailbox_for_user(request, mailbox_id)
+    reputation.mailbox_resume(tenant=request.tenant, mailbox=mailbox, actor=request.user)
+    messages.success(request, f"{mailbox.from_email} sends again; its complaint and bounce count starts afresh.")
+    return redirect("messaging:mailbox-edit", mailbox_id=mailbox.pk)
 
 
 def _mailbox_form_page(request, mailbox):
@@ -42,6 +71,8 @@ def _mailbox_form_page(request, mailbox):
     return render(request, "messaging/mailbox_form.html", {
         "form": form, "mailbox": mailbox if mailbox.pk else None, "can_edit": request.membership.is_admin,
         "smtp_env": _smtp_env(mailbox),
+        "reputation": reputation.mailbox_reputation(mailbox=mailbox, tenant=request.tenant) if mailbox.pk else None,
+        "paused": mailbox.pk and mailbox.status == MailboxStatus.PAUSED,
     }, status=status)
 
 

@@ -102,6 +102,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "scendcore.context_processors.tenancy",
                 "approvals.context_processors.pending_count",
+                "messaging.context_processors.paused_mailboxes",
             ],
         },
     },
@@ -189,6 +190,10 @@ TENANT_SECRET_ENV_NAMES = env.list("TENANT_SECRET_ENV_NAMES", default=[])
 OUTBOUND_ALLOWED_HOSTS = env.list(
     "OUTBOUND_ALLOWED_HOSTS", default=["127.0.0.1", "::1", "localhost"] if DEBUG else [],
 )
+# Key of the suppression list's address hashes (HMAC-SHA256; contacts.suppression).
+# Derived from SECRET_KEY when unset, which the deploy check warns about: changing the
+# key orphans every stored hash, and the addresses behind them could be mailed again.
+SUPPRESSION_HASH_KEY = env.str("SUPPRESSION_HASH_KEY", default="")
 
 # SMS: "console" logs messages (development); "twilio" posts to a Twilio-compatible API
 # at SMS_API_BASE with the account SID and auth token. With an auth token set, inbound

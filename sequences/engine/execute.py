@@ -23,6 +23,8 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from contacts.suppression import label as suppression_label
+from contacts.suppression import suppression_reasons
 from scendcore.tenancy import role_subquery
 
 from ..models import ActivityKind, Channel, Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
@@ -36,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
 TASK_CHANNELS = (Channel.TASK, Channel.CALL_REMINDER)
-SUPPRESSION = (("do_not_contact", "do-not-contact"), ("unsubscribed_at", "unsubscribed"), ("bounced_at", "bounced"))
 ENDED_LEADS = {"converted": "converted", "disqualified": "disqualified"}
 ERROR_BACKOFF = timedelta(minutes=15)
 
@@ -105,6 +106,7 @@ class Batch:
         # Window verdicts and schedules depend on (step, contact timezone, tenant) and the
         # batch's one `now`, not on the row: most rows of a batch share one answer.
         self.memo = {}
+        self.suppressed = {}  # contact id -> suppression reason, filled once per batch
 
     # ------------------------------------------------------------------ orchestration
 
@@ -147,6 +149,9 @@ class Batch:
         return steps
 
     def execute(self, rows, steps):
+        # The suppression rule for the whole batch: the contacts' own flags and one query
+        # to the suppression list (an address may be listed with no flag on the contact).
+        self.suppressed = suppression_reasons(e.contact for e in rows)
         ready = []
         for e in rows:
             outcome = self.recheck(e)
@@ -166,9 +171,8 @@ class Batch:
             self.report["not_due"] += 1
             return "not_due"  # changed since the claim (paused, rescheduled …): just release
         contact, sequence = e.contact, e.sequence
-        for field, reason in SUPPRESSION:
-            if getattr(contact, field):
-                return self.exit(e, reason)
+        if contact.id in self.suppressed:
+            return self.exit(e, suppression_label(self.suppressed[contact.id]))
         if contact.lead_status in ENDED_LEADS:
             return self.exit(e, ENDED_LEADS[contact.lead_status])
         if sequence.status == SequenceStatus.ARCHIVED:

@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from agents.policy import owner_review_reason
+from contacts.suppression import EXPLANATIONS, suppression_reason
 from scendcore.tenancy import role_of
 
 from ..models import EnrollmentStatus, SequenceStatus, WaitingOn
@@ -98,10 +99,10 @@ def _stoppers(explanation, enrollment, sequence, contact):
         explanation.holds.append(Hold("sequence", "The sequence is archived: the next run unenrolls this contact.", True))
     elif sequence.status == SequenceStatus.DRAFT:
         explanation.holds.append(Hold("sequence", "The sequence is still a draft: it does not run yet.", True))
-    for flag, text in (("do_not_contact", "marked do-not-contact"), ("unsubscribed_at", "unsubscribed"),
-                       ("bounced_at", "the address bounced")):
-        if getattr(contact, flag):
-            explanation.holds.append(Hold("contact", f"The contact is {text}: the next run exits the enrollment.", True))
+    suppressed = suppression_reason(contact)
+    if suppressed:
+        explanation.holds.append(Hold(
+            "contact", f"The contact {EXPLANATIONS[suppressed]}: the next run exits the enrollment.", True))
     if contact.lead_status in ("converted", "disqualified"):
         explanation.holds.append(Hold("contact", f"The lead is {contact.lead_status}: the next run exits the enrollment.", True))
     if sequence.stop_on_reply and contact.last_replied_at and contact.last_replied_at > enrollment.enrolled_at:
@@ -217,11 +218,15 @@ def _mailbox(explanation, sequence, contact, when, zone):
     if mailbox is None:
         explanation.holds.append(Hold("mailbox", "The sequence has no sender mailbox: delivery cannot send it.", True))
         return
+    if mailbox.status != "active":
+        why = f" by the circuit breaker: {mailbox.pause_reason}" if mailbox.pause_reason else ""
+        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is paused{why}; nothing is sent "
+                                                 "from it until an admin resumes it.", True))
+        return
     slot = mailbox_next_slot(mailbox=mailbox, recipient_domain=recipient_domain(contact.email), at=when)
     limits = f"{daily_cap(mailbox, at=when)} a day (today), {mailbox.hourly_cap} an hour"
     if slot is not None and slot > when:
-        state = "is paused" if mailbox.status != "active" else "is at its sending limit"
-        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} {state} ({limits}); "
+        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is at its sending limit ({limits}); "
                                                  f"it waits until {_local(slot, zone)}.", True))
     else:
         explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email}: up to {limits}."))

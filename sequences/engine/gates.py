@@ -132,7 +132,8 @@ class MailboxGate:
         if slot is None or slot <= self.now:
             return None
         if mailbox.status != "active":
-            return slot, f"mailbox {mailbox.from_email} is paused"
+            return slot, f"mailbox {mailbox.from_email} is paused" + (
+                f": {mailbox.pause_reason}" if mailbox.pause_reason else "")
         return slot, f"mailbox {mailbox.from_email} is at its sending limit"
 
     def _pool(self, sequence):

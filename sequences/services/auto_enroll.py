@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from contacts.suppression import without_flags
 from contacts.visibility import contact_scope
 from scendcore.tenancy import membership_of
 
@@ -54,9 +55,9 @@ def matching_contacts(*, tenant, rules, at=None):
     from contacts.models import Contact, ListMembership
 
     at = at or timezone.now()
-    qs = Contact.objects.filter(
-        tenant=tenant, do_not_contact=False, unsubscribed_at__isnull=True, bounced_at__isnull=True
-    )
+    # The flags here are only a cheap first cut: enrollment applies the whole suppression
+    # rule (the suppression list too) to whatever matches.
+    qs = without_flags(Contact.objects.filter(tenant=tenant))
     if rules.get("lead_status"):
         qs = qs.filter(lead_status__in=rules["lead_status"])
     if rules.get("score_band"):

@@ -1,6 +1,7 @@
 """Enrolling contacts in sequences, one at a time or set-based, and the user's pause,
 resume and unenroll actions. State changes go through sequences.lifecycle (single) or
 update + bulk Activity rows (bulk), so every change leaves an activity row."""
+import itertools
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
+
+from contacts import suppression
 
 from .. import lifecycle
 from ..models import (
@@ -26,13 +29,9 @@ from ..scheduling import next_run_at
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED)
 BATCH = 2000
+CHUNK = 5000  # candidates classified per suppression-list query
 
-SKIP_REASONS = {
-    "do_not_contact": "do-not-contact",
-    "unsubscribed": "unsubscribed",
-    "bounced": "bounced",
-    "reenroll_not_allowed": "re-enrollment not allowed",
-}
+SKIP_REASONS = {**suppression.LABELS, "reenroll_not_allowed": "re-enrollment not allowed"}
 
 
 @dataclass
@@ -83,16 +82,6 @@ def _reenroll_refusal(sequence, last_finished_at, at):
     return None
 
 
-def _suppression(contact):
-    if contact.do_not_contact:
-        return "do_not_contact"
-    if contact.unsubscribed_at:
-        return "unsubscribed"
-    if contact.bounced_at:
-        return "bounced"
-    return None
-
-
 def _last_finished(sequence, contact_ref):
     # tenant in the filter lets PostgreSQL use the (tenant, contact, status) index.
     return (
@@ -115,7 +104,7 @@ def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None
     first = _check_sequence(tenant=tenant, sequence=sequence)
     if contact.tenant_id != tenant.pk:
         raise ValidationError("That contact does not exist.")
-    reason = _suppression(contact)
+    reason = suppression.suppression_reason(contact)
     if reason:
         raise ValidationError(f"{contact} is {SKIP_REASONS[reason]}: not enrolled.")
     with transaction.atomic():
@@ -152,7 +141,7 @@ def _contact_rows(*, tenant, sequence, contact_ids):
     return (
         Contact.objects.filter(tenant=tenant, pk__in=contact_ids)
         .annotate(has_open=Exists(open_here), last_finished=Subquery(_last_finished(sequence, OuterRef("pk"))))
-        .only("id", "tenant_id", "timezone", "do_not_contact", "unsubscribed_at", "bounced_at")
+        .only("id", "tenant_id", "email", "timezone", "do_not_contact", "unsubscribed_at", "bounced_at")
         .order_by()
     )
 
@@ -168,17 +157,20 @@ def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk",
         contact_ids = list({int(pk) for pk in contact_ids})
     result = EnrollResult()
     candidates = {}
-    for contact in _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids).iterator(chunk_size=5000):
-        if contact.has_open:
-            result.already_enrolled += 1
-            continue
-        reason = _suppression(contact)
-        if reason is None and _reenroll_refusal(sequence, contact.last_finished, at):
-            reason = "reenroll_not_allowed"
-        if reason:
-            result.skipped[reason] += 1
-            continue
-        candidates[contact.pk] = contact
+    rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids).iterator(chunk_size=CHUNK)
+    for chunk in iter(lambda: list(itertools.islice(rows, CHUNK)), []):
+        suppressed = suppression.suppression_reasons(c for c in chunk if not c.has_open)
+        for contact in chunk:
+            if contact.has_open:
+                result.already_enrolled += 1
+                continue
+            reason = suppressed.get(contact.pk)
+            if reason is None and _reenroll_refusal(sequence, contact.last_finished, at):
+                reason = "reenroll_not_allowed"
+            if reason:
+                result.skipped[reason] += 1
+                continue
+            candidates[contact.pk] = contact
     if not candidates:
         return result
     with transaction.atomic():

@@ -88,7 +88,7 @@ def test_polling_records_new_replies_once_and_remembers_the_last_uid(tenant, ima
 
     counts = imap_poll(tenant_id=tenant.pk, mailbox_id=mailbox.pk)
 
-    assert counts == {"processed": 1, "unmatched": 0, "malformed": 1}
+    assert counts == {"processed": 1, "unmatched": 0, "malformed": 1, "quarantined": 0}
     assert [[arg.strip('"') for arg in login] for login in server.logins] == [["sam", "imap-pass"]]
     mailbox.refresh_from_db()
     assert mailbox.imap_last_uid == 9

@@ -19,6 +19,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 from django.utils import timezone
 
+from contacts.suppression import address_hash
 from scendcore.models import ApiToken, AuditEntry, Membership, Role
 from tests.factories import ContactFactory, MembershipFactory, UserFactory
 from tests.test_tenancy_urls import World
@@ -83,6 +84,15 @@ BUILDERS = {
         tenant=w.tenant, mailbox=w.mailbox, contact=w.contact, classification="reply",
         from_address=w.contact.email, subject=f"Re: probe {w.tenant.slug}"),
     "messaging.Task": lambda w: w.task,
+    "contacts.Suppression": lambda w: apps.get_model("contacts", "Suppression").objects.create(
+        tenant=w.tenant, address=f"gone@{w.tenant.slug}.example",
+        address_hash=address_hash(f"gone@{w.tenant.slug}.example"), reason="manual", source=f"probe-{w.tenant.slug}"),
+    "messaging.DeliveryFeedback": lambda w: apps.get_model("messaging", "DeliveryFeedback").objects.create(
+        tenant=w.tenant, mailbox=w.mailbox, message=w.message, kind="complaint", source=f"probe-{w.tenant.slug}"),
+    "messaging.InboundQuarantine": lambda w: apps.get_model("messaging", "InboundQuarantine").objects.create(
+        tenant=w.tenant, mailbox=w.mailbox, source="webhook", from_address=f"held@{w.tenant.slug}.example",
+        subject=f"probe {w.tenant.slug}", raw=b"Subject: probe\r\n\r\nbody", raw_sha256=f"{next(_keys):064d}",
+        error="probe"),
 }
 
 

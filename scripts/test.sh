@@ -44,5 +44,6 @@ if [ $# -gt 0 ]; then
   run_pass "${TEST_CLOCK_OFFSET:-}" "$@"
 else
   run_pass ""
-  run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}"
+  # The hostile-input probe reads no clock: the moved-clock pass leaves it out.
+  run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}" -m "not hostile"
 fi

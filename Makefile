@@ -1,7 +1,7 @@
 # Two commands do all set-up: `make run` (the app, zero-config) and `make test` (the suite).
 SHELL := /bin/bash
 
-.PHONY: run test install services check
+.PHONY: run test install services check lint
 
 install:
 	bash scripts/bootstrap.sh
@@ -18,3 +18,7 @@ run: install
 
 check: install
 	.venv/bin/python manage.py check
+
+# The import contracts that keep the layers (.importlinter); make test checks them too.
+lint: install
+	.venv/bin/lint-imports --no-cache

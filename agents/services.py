@@ -8,15 +8,15 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from scendcore import credentials
+from approvals.routing import review_reasons, route_draft
+from scendcore import credentials, jobs
 from scendcore.models import AuditEntry
 from scendcore.tenancy import role_of
-from sequences import lifecycle
+from sequences.flow import single, store
 from sequences.models import EnrollmentStatus, WaitingOn
 
 from .drafting import Draft, DraftError, DraftRequest, draft
-from .models import Agent, AgentJob, Autonomy, JobStatus
-from .policy import owner_review_reason
+from .models import Agent, AgentJob, JobStatus
 
 logger = logging.getLogger(__name__)
 
@@ -84,53 +84,11 @@ def _jsonable(value):
     return value if isinstance(value, (str, int, float, bool, dict, list, type(None))) else str(value)
 
 
-# ---- the routing rule shared by the processor, agent jobs and approvals --------------
-
-def review_reasons(*, agent, step, draft, tenant, owner_role):
-    """Why this draft needs a human before it may be sent; empty means auto-send.
-    `owner_role`: the role of the sequence's owner in the tenant (None: not a member)."""
-    reasons = []
-    if agent is None or not agent.is_active:
-        reasons.append("agent is inactive")
-    if step is not None and step.requires_human_approval:
-        reasons.append("step requires human approval")
-    if agent is not None:
-        if agent.autonomy == Autonomy.REVIEW_ALL:
-            reasons.append("agent is set to review every draft")
-        elif agent.autonomy == Autonomy.AUTO_AFTER_N and agent.approved_drafts < agent.auto_after_approved:
-            reasons.append(
-                f"agent has {agent.approved_drafts} of {agent.auto_after_approved} approved drafts "
-                "needed to send automatically"
-            )
-    policy = owner_review_reason(tenant=tenant, owner_role=owner_role, agent=agent)
-    if policy:
-        reasons.append(policy)
-    reasons.extend(f for f in draft.flags if f not in reasons)
-    return reasons
-
-
 def apply_draft(*, message, result: Draft):
     message.subject = result.subject
     message.body_text = result.body_text
     message.body_html = result.body_html
     message.flags = list(result.flags)
-
-
-def route_draft(*, message, enrollment, reasons, at=None):
-    """Send a finished draft where it belongs. The caller holds the transaction and the
-    enrollment lock. With reasons: an approval request and the enrollment waits for it.
-    Without: delivery is queued and the enrollment moves on."""
-    from approvals.services import approval_request_create, send_approved
-
-    at = at or timezone.now()
-    if reasons:
-        approval = approval_request_create(
-            tenant=enrollment.sequence.tenant, message=message, enrollment=enrollment, reasons=reasons
-        )
-        lifecycle.wait_for(enrollment=enrollment, on=WaitingOn.APPROVAL, detail="; ".join(reasons)[:300])
-        return approval
-    send_approved(message=message, enrollment=enrollment, at=at, detail="Draft sent without review")
-    return None
 
 
 # ---- agent jobs ----------------------------------------------------------------------
@@ -148,8 +106,6 @@ def draft_request_for(*, enrollment, step, agent, tenant, channel=""):
 def agent_job_start(*, tenant, enrollment, message, agent, at=None):
     """Create the drafting job for the enrollment's current step and pass, link it to the
     step's message and make the enrollment wait. The caller holds the enrollment lock."""
-    from .tasks import run_agent_job
-
     at = at or timezone.now()
     job, _ = AgentJob.objects.get_or_create(
         enrollment=enrollment, step=enrollment.current_step, step_pass=enrollment.step_pass,
@@ -159,8 +115,8 @@ def agent_job_start(*, tenant, enrollment, message, agent, at=None):
     if message.agent_job_id != job.pk:
         message.agent_job = job
         message.save(update_fields=["agent_job", "updated_at"])
-    lifecycle.wait_for(enrollment=enrollment, on=WaitingOn.AGENT)
-    transaction.on_commit(lambda: run_agent_job.delay(tenant.pk, job.pk))
+    single.wait(enrollment, WaitingOn.AGENT, at=at)
+    jobs.start("agents.run_agent_job", tenant.pk, job.pk)
     return job
 
 
@@ -244,7 +200,7 @@ def _job_succeeded(*, job_id, enrollment_id, tenant_id, agent, result, started, 
 
     with transaction.atomic():
         # Enrollment before job: the same lock order as the processor and approvals.
-        enrollment = lifecycle.locked(enrollment_id, tenant_id=tenant_id)
+        enrollment = store.locked(enrollment_id, tenant_id=tenant_id)
         job = AgentJob.objects.select_for_update().get(pk=job_id)
         if job.status != JobStatus.RUNNING:
             return job.status
@@ -286,7 +242,6 @@ def _job_succeeded(*, job_id, enrollment_id, tenant_id, agent, result, started, 
 @transaction.atomic
 def agent_job_retry(*, tenant, job, actor):
     """A failed job gets a fresh set of attempts, run now."""
-    from .tasks import run_agent_job
 
     updated = AgentJob.objects.filter(pk=job.pk, tenant=tenant, status=JobStatus.FAILED).update(
         status=JobStatus.QUEUED, attempts=0, next_attempt_at=timezone.now() + FIRST_RUN_GRACE,
@@ -298,7 +253,7 @@ def agent_job_retry(*, tenant, job, actor):
         tenant=tenant, actor=actor, object_type="agent_job", object_id=str(job.pk), action="retried",
         changes={"error": job.error[:500]},
     )
-    transaction.on_commit(lambda: run_agent_job.delay(tenant.pk, job.pk))
+    jobs.start("agents.run_agent_job", tenant.pk, job.pk)
     return True
 
 

@@ -3,10 +3,7 @@ approval row, checks that the request is still pending, and records an
 ApprovalDecision: of two concurrent decisions exactly one wins, the other gets a clear
 ApprovalConflict. What is approved is hashed onto the message, so delivery can send
 exactly that."""
-import hashlib
-import json
 import logging
-from datetime import timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
@@ -16,10 +13,11 @@ from django.utils import timezone
 
 from contacts.suppression import EXPLANATIONS, suppression_reason
 from scendcore.tenancy import role_of
-from sequences import lifecycle
-from sequences.models import EnrollmentStatus, RejectionPolicy, WaitingOn
+from sequences.flow import single, store, transitions
+from sequences.models import EnrollmentStatus, RejectionPolicy
 
 from .models import ApprovalDecision, ApprovalRequest, ApprovalStatus, DecisionKind
+from .routing import review_reasons, send_approved
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +28,6 @@ class ApprovalConflict(Exception):
 
 class ApprovalBlocked(Exception):
     """The draft may not be sent any more (contact unsubscribed, replied, …)."""
-
-
-def content_hash(subject, body):
-    return hashlib.sha256(json.dumps([subject or "", body or ""], ensure_ascii=False).encode()).hexdigest()
 
 
 def blocked_reason_for(*, approval, message, enrollment, suppressed=None):
@@ -81,37 +75,6 @@ def conflict_text(approval, tenant):
     return f"This draft was cancelled{when}" + (f": {approval.blocked_reason}" if approval.blocked_reason else ".")
 
 
-def send_approved(*, message, enrollment, at, detail, actor=None):
-    """Hash what was approved onto the message, queue its delivery and move the
-    enrollment on. The one send path for a reviewer's approval and for a draft that
-    needed no review (agents.services.route_draft), so the two cannot drift apart.
-    The caller holds the transaction and the enrollment lock. Returns the hash."""
-    from messaging.services import message_enqueue
-
-    digest = content_hash(message.subject, message.body_text)
-    message.approved_content_hash = digest
-    message.state = "approved"
-    message.save()
-    message_enqueue(message=message, at=at)
-    lifecycle.step_completed(enrollment=enrollment, at=at, actor=actor, detail=detail)
-    lifecycle.kick_processor()
-    return digest
-
-
-def approval_request_create(*, tenant, message, enrollment, reasons, expires_at=None, at=None):
-    """Put a drafted message in the queue. The caller makes the enrollment wait."""
-    at = at or timezone.now()
-    hours = enrollment.sequence.approval_expiry_hours
-    if expires_at is None and hours:
-        expires_at = at + timedelta(hours=hours)
-    message.state = "pending_approval"
-    message.save()
-    return ApprovalRequest.objects.create(
-        tenant=tenant, message=message, enrollment=enrollment, review_reasons=list(reasons),
-        expires_at=expires_at, created_at=at,
-    )
-
-
 def _lock(*, tenant, approval_id):
     """(enrollment, approval, message), locked in the processor's order: enrollment first."""
     from messaging.models import OutboundMessage
@@ -121,7 +84,7 @@ def _lock(*, tenant, approval_id):
     )
     if enrollment_id is None:
         raise ApprovalRequest.DoesNotExist
-    enrollment = lifecycle.locked(enrollment_id, tenant_id=tenant.pk)
+    enrollment = store.locked(enrollment_id, tenant_id=tenant.pk)
     approval = (
         ApprovalRequest.objects.select_for_update(of=("self",)).select_related("decided_by")
         .get(pk=approval_id, tenant=tenant)
@@ -241,23 +204,21 @@ def _apply_rejection_policy(*, enrollment, message, reason, actor, at):
     if enrollment.sequence.rejection_policy == RejectionPolicy.PAUSE:
         # Resuming should draft this step afresh: a new pass (its own idempotency key)
         # and nothing to wait for, so `resume` makes it due again.
-        enrollment.step_pass += 1
-        enrollment.waiting_on = WaitingOn.NOTHING
-        enrollment.next_run_at = None
-        enrollment.save(update_fields=["step_pass", "waiting_on", "next_run_at", "updated_at"])
-        if not lifecycle.pause(enrollment=enrollment, reason="draft rejected", actor=actor):
-            lifecycle.activity_record(enrollment=enrollment, kind="waiting", step=enrollment.current_step,
-                                      actor=actor, detail=f"Draft rejected: {reason}"[:300])
+        if enrollment.status == EnrollmentStatus.ACTIVE:
+            rows = transitions.rearm(enrollment, at=at) + transitions.pause(enrollment, "draft rejected", at=at,
+                                                                               actor=actor)
+        else:
+            rows = transitions.rearm(enrollment, at=at, detail=f"Draft rejected: {reason}", actor=actor)
+        single.apply(enrollment, rows, at=at)
         return
-    lifecycle.step_skipped(enrollment=enrollment, reason=f"Draft rejected: {reason}", at=at, actor=actor)
-    lifecycle.kick_processor()
+    single.step_done(enrollment, at=at, actor=actor, skipped=f"Draft rejected: {reason}")
 
 
 def approval_regenerate(*, tenant, approval, actor, at=None):
     """A new draft from the agent into the same message (the provider runs outside the
     lock: it may take seconds)."""
     from agents.drafting import DraftError, draft
-    from agents.services import apply_draft, draft_request_for, review_reasons
+    from agents.services import apply_draft, draft_request_for
 
     at = at or timezone.now()
     current = ApprovalRequest.objects.select_related(

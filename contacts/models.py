@@ -127,6 +127,7 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed", "Status changed"
     DO_NOT_CONTACT = "do_not_contact", "Marked do-not-contact"
     COMPLAINED = "complained", "Marked an email as spam"
+    SUPPRESSED = "suppressed", "Added to the suppression list"
     NOTE = "note", "Note"
 
 

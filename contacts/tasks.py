@@ -3,7 +3,7 @@ from celery import shared_task
 
 @shared_task(name="contacts.import_contacts", ignore_result=True)
 def import_contacts(tenant_id, import_id):
-    """Run one confirmed CSV import (contacts/services/imports.py)."""
+    """Run one confirmed CSV import (contacts.services.imports)."""
     from .services.imports import import_run
 
     import_run(tenant_id=tenant_id, import_id=import_id)

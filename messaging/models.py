@@ -125,6 +125,26 @@ class MessageState(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown"
 
 
+# Groups of states the rules share, named once so that no two places disagree.
+S = MessageState
+# Nothing has left the building: the work can still be cancelled.
+UNSENT_STATES = (S.DRAFT, S.PENDING_APPROVAL, S.APPROVED, S.QUEUED)
+# The step's work is done once its message is in one of these (a repeated run follows it).
+STEP_DONE_STATES = (S.APPROVED, S.QUEUED, S.SENDING, S.SENT, S.UNKNOWN)
+# Count against the contact frequency cap while steps are processed: approved and waiting
+# in the outbox, on their way, or gone.
+CAPPED_STATES = (S.APPROVED, S.QUEUED, S.SENDING, S.SENT)
+# Handed to the server, or maybe: the outcome is not known yet.
+IN_FLIGHT_STATES = (S.SENDING, S.UNKNOWN)
+# Reached, or may have reached, the recipient's server (replies and bounces match these).
+LEFT_STATES = (S.SENT, S.UNKNOWN, S.BOUNCED)
+# Need a person: never sent, or sent with an unknown outcome.
+ATTENTION_STATES = (S.UNKNOWN, S.FAILED)
+# May be (re)queued for delivery.
+ENQUEUEABLE_STATES = (S.DRAFT, S.APPROVED, S.QUEUED, S.FAILED, S.UNKNOWN)
+del S
+
+
 class OutboundMessage(models.Model):
     """Written before anything leaves the building (DESIGN invariant 2): the unique
     idempotency key (enrollment, step, pass) makes a repeated execution find it."""

@@ -7,8 +7,8 @@ from django.utils import timezone
 from contacts.visibility import contact_scope
 
 from .models import (
-    InboundQuarantine, Mailbox, MailboxPool, MessageState, OutboundMessage, QuarantineStatus, SendRecord, Task,
-    TaskStatus,
+    ATTENTION_STATES, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, QuarantineStatus,
+    SendRecord, Task, TaskStatus,
 )
 from .services.limits import daily_cap
 
@@ -57,7 +57,7 @@ def message_state_counts(*, tenant):
 
 def attention_count(*, tenant):
     return OutboundMessage.objects.filter(
-        tenant=tenant, state__in=[MessageState.UNKNOWN, MessageState.FAILED]
+        tenant=tenant, state__in=ATTENTION_STATES
     ).count()
 
 

@@ -20,7 +20,7 @@ def deliver_due():
 @shared_task(name="messaging.poll_imap_all", ignore_result=True)
 def poll_imap_all():
     """Fan out one polling task per IMAP-enabled mailbox."""
-    from .services.inbound import imap_mailboxes_due
+    from .services.imap import imap_mailboxes_due
 
     for tenant_id, mailbox_id in imap_mailboxes_due():
         poll_imap.delay(tenant_id, mailbox_id)
@@ -34,7 +34,7 @@ def poll_imap(tenant_id, mailbox_id):
 
     from .models import Mailbox
     from .services.crypto import SecretUnavailable
-    from .services.inbound import imap_poll
+    from .services.imap import imap_poll
 
     try:
         counts = imap_poll(tenant_id=tenant_id, mailbox_id=mailbox_id)

@@ -10,7 +10,8 @@
 # day to be 24 hours, or code that mixes two clocks.
 # Extra arguments go to pytest and run one pass (e.g. `scripts/test.sh tests/contacts -x`);
 # TEST_CLOCK_OFFSET runs that pass with a moved clock, in faketime's notation
-# (`+400d`, or `@2028-03-11 04:58:00` in UTC).
+# (`+400d`, or `@2028-03-11 04:58:00` in UTC). Before the suite, the import contracts of
+# .importlinter are checked (`make lint` checks only them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +44,8 @@ run_pass() {  # run_pass OFFSET [pytest args...]; OFFSET "" is the real clock
 if [ $# -gt 0 ]; then
   run_pass "${TEST_CLOCK_OFFSET:-}" "$@"
 else
+  # The layers hold (.importlinter): a lower layer never imports a higher one.
+  .venv/bin/lint-imports --no-cache
   run_pass ""
   # The hostile-input probe reads no clock: the moved-clock pass leaves it out.
   run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}" -m "not hostile"

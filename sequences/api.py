@@ -12,7 +12,7 @@ from pydantic import StrictBool
 from contacts.models import ContactList
 from contacts.selectors import visible_contacts
 from contacts.visibility import contact_scope
-from messaging.models import OutboundMessage
+from messaging.models import LEFT_STATES, OutboundMessage
 from scendcore.api.inputs import (
     Body, Choice, Count as CountOf, ObjectId, PageLimit, PageOffset, Text, body_doc, read_body,
 )
@@ -299,7 +299,7 @@ def sequence_analytics(request, sequence_id: int):
     """Enrollments by status; sent, opened, clicked, replied per step."""
     sequence = get_sequence_for_user(request, sequence_id)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
-    sent_states = ("sent", "bounced", "unknown")
+    sent_states = LEFT_STATES
     per_step = {
         row["step_id"]: row for row in
         OutboundMessage.objects.filter(tenant=request.tenant, enrollment__sequence=sequence)

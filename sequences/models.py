@@ -81,11 +81,12 @@ class Sequence(models.Model):
 
 
 class StepKind(models.TextChoices):
-    """What the engine does at this node. Only `action` exists today; branch,
-    wait-until, goal and A/B split are planned and will read their settings from
-    Step.config, so adding them needs no change to existing rows."""
+    """What the engine does at this node: each kind is one registered step type
+    (sequences.engine.steps). A kind the engine does not know fails the enrollment
+    visibly; it never falls back to another kind."""
 
-    ACTION = "action", "Action"
+    MESSAGE = "message", "Message"
+    TASK = "task", "Task"
 
 
 class JobType(models.TextChoices):
@@ -103,6 +104,14 @@ class Channel(models.TextChoices):
     CALL_REMINDER = "call_reminder", "Call reminder"
 
 
+TASK_CHANNELS = (Channel.TASK, Channel.CALL_REMINDER)
+
+
+def step_kind_for(channel):
+    """The step type a step of this channel runs as: a rep's task or call, else a message."""
+    return StepKind.TASK if channel in TASK_CHANNELS else StepKind.MESSAGE
+
+
 class DelayUnit(models.TextChoices):
     MINUTES = "minutes", "Minutes"
     HOURS = "hours", "Hours"
@@ -113,7 +122,7 @@ class Step(models.Model):
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField(help_text="1..N, gap-free; maintained by the services.")
-    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.ACTION)
+    kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.MESSAGE)
     job_type = models.CharField(max_length=24, choices=JobType.choices, default=JobType.INITIAL_OUTREACH)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.EMAIL)
     delay_value = models.PositiveIntegerField(default=0)
@@ -147,6 +156,7 @@ class EnrollmentStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
     UNENROLLED = "unenrolled", "Unenrolled"
+    FAILED = "failed", "Failed"
 
 
 class Priority(models.IntegerChoices):
@@ -179,8 +189,9 @@ class Enrollment(models.Model):
     current_step = models.ForeignKey(
         Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
-    # Which pass over the current step this is; part of the idempotency key of the
-    # work a step creates (enrollment, step, pass). Bumped when a step is re-run on purpose.
+    # Which visit of a step this is; part of the idempotency key of the work a step
+    # creates (enrollment, step, pass). It only grows: every step entered, and every step
+    # run again on purpose, is a new pass, so a revisited step gets work of its own.
     step_pass = models.PositiveIntegerField(default=1)
     next_run_at = models.DateTimeField(null=True, blank=True)
     waiting_on = models.CharField(max_length=16, choices=WaitingOn.choices, default="", blank=True)
@@ -232,6 +243,7 @@ class ActivityKind(models.TextChoices):
     EXITED = "exited", "Exited"
     COMPLETED = "completed", "Completed"
     MOVED = "moved", "Moved by a sequence edit"
+    FAILED = "failed", "Failed"
 
 
 class Activity(models.Model):

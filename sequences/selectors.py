@@ -203,3 +203,11 @@ def template_gallery(*, tenant):
         ]
         cards.append((template, describe_steps(steps, tenant, check=False)))
     return cards
+
+
+def enrollments_paused_at(*, tenant, contact_id, at):
+    """How many of the contact's enrollments were paused at the moment `at` (the time a
+    fact about the contact was recorded with: its reactions stamp their rows with it)."""
+    from .models import Activity, ActivityKind
+
+    return Activity.objects.filter(tenant=tenant, contact_id=contact_id, kind=ActivityKind.PAUSED, created_at=at).count()

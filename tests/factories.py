@@ -7,7 +7,7 @@ from agents.models import Agent
 from contacts.models import Contact, ContactList, ImportJob
 from messaging.models import Mailbox, MailboxPool, OutboundMessage, Task
 from scendcore.models import Membership, Role, Tenant
-from sequences.models import Enrollment, Sequence, Step
+from sequences.models import Enrollment, Sequence, Step, step_kind_for
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -113,6 +113,8 @@ class StepFactory(factory.django.DjangoModelFactory):
     sequence = factory.SubFactory(SequenceFactory)
     tenant = factory.LazyAttribute(lambda s: s.sequence.tenant)
     order = factory.LazyAttribute(lambda s: s.sequence.steps.count() + 1)
+    channel = "email"
+    kind = factory.LazyAttribute(lambda s: step_kind_for(s.channel))
     delay_value = 0
     delay_unit = "days"
 

@@ -6,7 +6,8 @@ from django.utils import timezone
 
 from scendcore.audit import audit_record as audit
 
-from ..models import Contact, ContactEvent, EventKind, LeadStatus, SuppressionReason
+from ..facts import fact_record, facts_record
+from ..models import Contact, EventKind, SuppressionReason
 from .suppressions import refuse_erased, suppression_add
 
 EDITABLE = ("email", "phone", "first_name", "last_name", "company", "title", "timezone", "owner",
@@ -57,14 +58,9 @@ def contact_update(*, tenant, contact, data, actor):
         return contact
     contact.save()
     if contact.lead_status != old_status:
-        ContactEvent.objects.create(
-            tenant=tenant, contact=contact, kind=EventKind.STATUS_CHANGED,
-            data={"from": old_status, "to": contact.lead_status, "by": getattr(actor, "pk", None)},
-        )
-        if contact.lead_status in (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED):
-            from sequences.services.reactions import outreach_stop
-
-            outreach_stop(tenant=tenant, contact_ids=[contact.pk], reason=contact.lead_status, actor=actor)
+        # Converted and disqualified leads stop all outreach (a reaction to the fact).
+        fact_record(tenant=tenant, kind=EventKind.STATUS_CHANGED, contact=contact, actor=actor,
+                    data={"from": old_status, "to": contact.lead_status, "by": getattr(actor, "pk", None)})
     audit(tenant=tenant, actor=actor, object_type="contact", object_id=contact.pk, action="updated", changes=changes)
     return contact
 
@@ -73,23 +69,16 @@ def contact_update(*, tenant, contact, data, actor):
 def contacts_mark_do_not_contact(*, tenant, contact_ids, actor, at=None):
     """Flag the contacts and stop every open enrollment of theirs. Returns how many were
     newly flagged."""
-    from sequences.services.reactions import outreach_stop
-
     at = at or timezone.now()
     rows = list(_scoped(tenant, contact_ids).filter(do_not_contact=False).values_list("pk", "email"))
     if not rows:
         return 0
-    ids = [pk for pk, _ in rows]
-    Contact.objects.filter(pk__in=ids).update(do_not_contact=True, updated_at=at)
+    # Their open enrollments exit (a reaction to the fact).
+    ids = facts_record(tenant=tenant, kind=EventKind.DO_NOT_CONTACT, contact_ids=[pk for pk, _ in rows], at=at,
+                       actor=actor, data={"by": getattr(actor, "pk", None)})
     # On the list too: deleting the contact must not lift it.
     suppression_add(tenant=tenant, addresses=[email for _, email in rows], reason=SuppressionReason.MANUAL,
                     source="marked do-not-contact", actor=actor, at=at)
-    ContactEvent.objects.bulk_create(
-        [ContactEvent(tenant=tenant, contact_id=pk, kind=EventKind.DO_NOT_CONTACT, occurred_at=at,
-                      data={"by": getattr(actor, "pk", None)}) for pk in ids],
-        batch_size=2000,
-    )
-    outreach_stop(tenant=tenant, contact_ids=ids, reason="do-not-contact", actor=actor, at=at)
     audit(tenant=tenant, actor=actor, object_type="contact", object_id="bulk", action="do_not_contact",
           changes={"count": len(ids)})
     return len(ids)

@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from scendcore.audit import audit_record as audit
 
-from ..models import Contact, ImportJob, ImportRejectedRow, ImportStatus, Suppression, SuppressionReason
+from ..facts import facts_record
+from ..models import Contact, EventKind, ImportJob, ImportRejectedRow, ImportStatus, Suppression, SuppressionReason
 from ..suppression import address_hash, normalize_address
 
 ERASED_REFUSAL = "this address was erased at the person's request and may not be added again"
@@ -74,8 +75,6 @@ def parse_addresses(text):
 def suppression_add_manual(*, tenant, text, actor, at=None):
     """Addresses a person typed in: listed, and any contact of theirs stops at once.
     Returns the number of new entries; ValidationError names what is not an address."""
-    from sequences.services.reactions import outreach_stop
-
     at = at or timezone.now()
     addresses, invalid = parse_addresses(text)
     if invalid:
@@ -87,8 +86,9 @@ def suppression_add_manual(*, tenant, text, actor, at=None):
     added = suppression_add(tenant=tenant, addresses=addresses, reason=SuppressionReason.MANUAL,
                             source="added by hand", actor=actor, at=at)
     contact_ids = _contact_ids(tenant, addresses)
-    if contact_ids:
-        outreach_stop(tenant=tenant, contact_ids=contact_ids, reason="suppressed", actor=actor, at=at)
+    # Their contacts stop at once (a reaction to the fact).
+    facts_record(tenant=tenant, kind=EventKind.SUPPRESSED, contact_ids=contact_ids, at=at, actor=actor,
+                 data={"source": "added by hand"})
     audit(tenant=tenant, actor=actor, object_type="suppression", object_id="bulk", action="added",
           changes={"count": added, "contacts_stopped": len(contact_ids)})
     return added

@@ -96,25 +96,18 @@ def contact_unsubscribe(*, tenant, contact_id, source="link", at=None, address_h
 
     `address_hash`: of the address the link was sent to (from the token), listed too,
     so the unsubscribe holds even when the contact is gone or its address changed."""
-    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
+    from contacts.facts import facts_record
+    from contacts.models import Contact, EventKind, SuppressionReason
     from contacts.services.suppressions import suppression_add
-    from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
     with transaction.atomic():
-        # Cancel queued work first (message rows), then mark the contact: the same lock
-        # order as delivery (message, then contact), so the two never deadlock.
-        outreach_stop(tenant=tenant, contact_ids=[contact_id], reason="unsubscribed", at=at)
-        changed = Contact.objects.filter(tenant=tenant, pk=contact_id, unsubscribed_at__isnull=True).update(
-            unsubscribed_at=at, updated_at=at
-        )
+        # Queued work is cancelled (a reaction to the fact) before the contact is marked.
+        changed = facts_record(tenant=tenant, kind=EventKind.UNSUBSCRIBED, contact_ids=[contact_id], at=at,
+                               data={"source": source})
         addresses = Contact.objects.filter(tenant=tenant, pk=contact_id).values_list("email", flat=True)
         suppression_add(tenant=tenant, addresses=list(addresses), hashes=[address_hash] if address_hash else [],
                         reason=SuppressionReason.UNSUBSCRIBED, source=f"unsubscribe ({source})", at=at)
         if changed:
-            ContactEvent.objects.create(
-                tenant=tenant, contact_id=contact_id, kind=EventKind.UNSUBSCRIBED,
-                data={"source": source}, occurred_at=at,
-            )
             logger.info("contact %s of tenant %s unsubscribed via %s", contact_id, tenant.pk, source)
     return bool(changed)

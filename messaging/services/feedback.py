@@ -10,7 +10,6 @@ from django.utils import timezone
 from ..models import DeliveryFeedback, FeedbackKind
 from .reputation import breaker_check
 
-STOP_REASONS = {FeedbackKind.COMPLAINT: "spam complaint", FeedbackKind.HARD_BOUNCE: "bounced"}
 
 
 def complaint_record(*, tenant, source, address="", message=None, contact=None, event_data=None, at=None):
@@ -38,9 +37,9 @@ def _contact_for(tenant, address, message, contact):
 
 
 def _record(kind, *, tenant, source, address, message, contact, event_data, at):
-    from contacts.models import Contact, ContactEvent, EventKind, SuppressionReason
+    from contacts.facts import facts_record
+    from contacts.models import EventKind, SuppressionReason
     from contacts.services.suppressions import suppression_add
-    from sequences.services.reactions import outreach_stop
 
     at = at or timezone.now()
     if message is not None and message.tenant_id != tenant.pk:
@@ -56,19 +55,13 @@ def _record(kind, *, tenant, source, address, message, contact, event_data, at):
             )
             if not fresh:
                 return False
-        if contact is not None:
-            # Messages first, then the contact: the lock order of delivery.
-            outreach_stop(tenant=tenant, contact_ids=[contact.pk], reason=STOP_REASONS[kind], at=at)
-            if kind == FeedbackKind.HARD_BOUNCE:
-                Contact.objects.filter(pk=contact.pk, bounced_at__isnull=True).update(bounced_at=at, updated_at=at)
         reason = SuppressionReason.COMPLAINT if kind == FeedbackKind.COMPLAINT else SuppressionReason.HARD_BOUNCE
         listed = suppression_add(tenant=tenant, addresses=[address], reason=reason, source=source, at=at)
         if contact is not None and (message is not None or listed):
-            ContactEvent.objects.create(
-                tenant=tenant, contact=contact, message=message, occurred_at=at,
-                kind=EventKind.COMPLAINED if kind == FeedbackKind.COMPLAINT else EventKind.BOUNCED,
-                data={"source": source, **(event_data or {})},
-            )
+            # Outreach stops (a reaction to the fact); a bounce marks the contact bounced.
+            facts_record(tenant=tenant, contact_ids=[contact.pk], message=message, at=at, events="all",
+                         kind=EventKind.COMPLAINED if kind == FeedbackKind.COMPLAINT else EventKind.BOUNCED,
+                         data={"source": source, **(event_data or {})})
         if message is not None and message.mailbox_id:
             breaker_check(tenant=tenant, mailbox_id=message.mailbox_id, at=at)
     return True

@@ -7,12 +7,11 @@ recorded together with its effect on the contact, or nothing is written at all.
 
 Everything read from a message passes through db_text: mail may carry NUL (an encoded
 =00) and bytes the parser keeps as surrogates, which PostgreSQL refuses. A message that
-still fails is quarantined by inbound_receive, so neither the webhook nor IMAP polling
-ever stops on it.
+still fails is quarantined by quarantine.inbound_receive, so neither the webhook nor IMAP
+polling (messaging.services.imap) ever stops on it.
 """
 import email
 import email.policy
-import imaplib
 import logging
 import re
 from dataclasses import dataclass
@@ -23,8 +22,7 @@ from django.utils import timezone
 
 from scendcore.text import db_text
 
-from ..models import InboundClassification, InboundMessage, Mailbox, MessageState, OutboundMessage
-from . import crypto, transport
+from ..models import LEFT_STATES, InboundClassification, InboundMessage, MessageState, OutboundMessage
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +248,7 @@ def match_message(*, tenant, ids, sender):
         return (
             OutboundMessage.objects.filter(
                 tenant=tenant, contact__email__iexact=sender,
-                state__in=[MessageState.SENT, MessageState.UNKNOWN, MessageState.BOUNCED],
+                state__in=LEFT_STATES,
                 sent_at__gte=timezone.now() - SENDER_MATCH_WINDOW,
             )
             .select_related("contact").order_by("-sent_at", "-id").first()
@@ -316,12 +314,11 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
 
 
 def _event(inbound, kind, contact, matched, at, **data):
-    from contacts.models import ContactEvent
+    """Record the contact fact the inbound message tells of (its reactions run with it)."""
+    from contacts.facts import fact_record
 
-    ContactEvent.objects.create(
-        tenant=inbound.tenant, contact=contact, kind=kind, message=matched,
-        data={"inbound_id": inbound.pk, "subject": inbound.subject[:200], **data}, occurred_at=at,
-    )
+    fact_record(tenant=inbound.tenant, kind=kind, contact=contact, message=matched, at=at,
+                data={"inbound_id": inbound.pk, "subject": inbound.subject[:200], **data})
 
 
 def _record_bounce(inbound, *, dsn, contact, matched, at):
@@ -376,14 +373,10 @@ def _record_auto_reply(inbound, *, contact, matched, at):
 
 def _record_reply(inbound, *, contact, matched, at):
     from contacts.models import EventKind
-    from sequences.services.reactions import contact_event_pause
 
     inbound.classification = InboundClassification.REPLY
     inbound.save()
-    _event(inbound, EventKind.REPLIED, contact, matched, at)
-    contact.last_replied_at = at
-    contact.save(update_fields=["last_replied_at", "updated_at"])
-    contact_event_pause(tenant=inbound.tenant, contact_id=contact.pk, kind="replied", at=at)
+    _event(inbound, EventKind.REPLIED, contact, matched, at)  # pauses what stops on a reply
 
 
 def _record_unsubscribe_request(inbound, *, contact, matched, at):
@@ -395,79 +388,15 @@ def _record_unsubscribe_request(inbound, *, contact, matched, at):
     contact_unsubscribe(tenant=inbound.tenant, contact_id=contact.pk, source="mailto", at=at)
 
 
-def inbound_receive(*, tenant, raw, source, mailbox=None, at=None):
-    """inbound_process for mail as it arrives (webhook, IMAP). MalformedMessage and
-    UnmatchedMessage still raise (the sender is told); any other failure rolls the
-    message back and keeps it in the quarantine with the error, for a person to retry
-    or discard, and returns an Outcome saying so."""
-    from .quarantine import quarantine_hold
-
-    try:
-        with transaction.atomic():  # a savepoint: a failed statement must not spoil the caller's transaction
-            return inbound_process(tenant=tenant, raw=raw, mailbox=mailbox, at=at)
-    except InboundError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - whatever it is, the message is kept, not lost
-        logger.exception("inbound mail for tenant %s failed processing; quarantined", tenant.pk)
-        held = quarantine_hold(tenant=tenant, raw=raw, mailbox=mailbox, source=source, error=exc, at=at)
-        return Outcome(inbound=None, quarantined=held)
-
-
-# ---------------------------------------------------------------- IMAP
-
-
-def imap_poll(*, tenant_id, mailbox_id, limit=200):
-    """Fetch new mail of one mailbox over IMAP (UIDs above the last one seen) and run
-    each message through inbound_process. Returns counts by outcome."""
-    mailbox = Mailbox.objects.select_related("tenant").get(pk=mailbox_id, tenant_id=tenant_id, imap_enabled=True)
-    tenant = mailbox.tenant
-    counts = {"processed": 0, "unmatched": 0, "malformed": 0, "quarantined": 0}
-    client = transport.imap_client(mailbox, timeout=30)
-    try:
-        client.login(mailbox.imap_username or mailbox.smtp_username, crypto.imap_password(mailbox))
-        client.select("INBOX", readonly=True)
-        status, data = client.uid("search", None, f"UID {mailbox.imap_last_uid + 1}:*")
-        uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > mailbox.imap_last_uid)[:limit]
-        for uid in uids:
-            status, parts = client.uid("fetch", str(uid), "(RFC822)")
-            raw = next((p[1] for p in parts if isinstance(p, tuple)), b"")
-            try:
-                outcome = inbound_receive(tenant=tenant, raw=raw, mailbox=mailbox, source="imap")
-                if outcome.quarantined:
-                    counts["quarantined"] += 1
-                else:
-                    counts["processed"] += 0 if outcome.duplicate else 1
-            except UnmatchedMessage:
-                counts["unmatched"] += 1
-            except MalformedMessage:
-                counts["malformed"] += 1
-            # Past this message whatever became of it: one bad message never stalls the mailbox.
-            Mailbox.objects.filter(pk=mailbox.pk).update(imap_last_uid=uid)
-    finally:
-        try:
-            client.logout()
-        except (imaplib.IMAP4.error, OSError):
-            pass
-    return counts
-
-
-def imap_mailboxes_due():
-    return list(Mailbox.objects.filter(imap_enabled=True).exclude(imap_host="").values_list("tenant_id", "pk"))
-
-
 # ---------------------------------------------------------------- meetings
 
 
 def meeting_booked(*, tenant, contact, starts_at=None, source="", at=None):
-    from contacts.models import ContactEvent, EventKind
-    from sequences.services.reactions import contact_event_pause
+    """A meeting booked with the contact (a calendar's webhook): the fact pauses what
+    stops on a meeting."""
+    from contacts.facts import fact_record
+    from contacts.models import EventKind
 
-    at = at or timezone.now()
     with transaction.atomic():
-        ContactEvent.objects.create(
-            tenant=tenant, contact=contact, kind=EventKind.MEETING_BOOKED, occurred_at=at,
-            data={"starts_at": starts_at.isoformat() if starts_at else None, "source": source[:100]},
-        )
-        contact.last_meeting_at = at
-        contact.save(update_fields=["last_meeting_at", "updated_at"])
-        return contact_event_pause(tenant=tenant, contact_id=contact.pk, kind="meeting_booked", at=at)
+        fact_record(tenant=tenant, kind=EventKind.MEETING_BOOKED, contact=contact, at=at,
+                    data={"starts_at": starts_at.isoformat() if starts_at else None, "source": source[:100]})

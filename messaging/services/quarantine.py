@@ -1,7 +1,9 @@
 """Inbound messages that failed processing: held with their exact bytes and the error,
 then retried or discarded by a manager. A retry runs the very same inbound_process, so
-a fixed defect lets the reply take effect (stop on reply, bounces) as if on arrival."""
+a fixed defect lets the reply take effect (stop on reply, bounces) as if on arrival.
+`inbound_receive` is the entry point for mail as it arrives (webhook, IMAP polling)."""
 import hashlib
+import logging
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +14,8 @@ from scendcore.text import db_text
 
 from ..models import InboundQuarantine, QuarantineStatus
 from . import inbound
+
+logger = logging.getLogger(__name__)
 
 ERROR_LIMIT = 2000
 
@@ -93,3 +97,19 @@ def quarantine_discard(*, tenant, item, actor, at=None):
         row.save(update_fields=["status", "raw", "decided_at", "decided_by"])
         audit(tenant=tenant, actor=actor, object_type="inbound_quarantine", object_id=row.pk, action="discarded")
     return row
+
+
+def inbound_receive(*, tenant, raw, source, mailbox=None, at=None):
+    """inbound_process for mail as it arrives (webhook, IMAP). MalformedMessage and
+    UnmatchedMessage still raise (the sender is told); any other failure rolls the
+    message back and keeps it in the quarantine with the error, for a person to retry
+    or discard, and returns an Outcome saying so."""
+    try:
+        with transaction.atomic():  # a savepoint: a failed statement must not spoil the caller's transaction
+            return inbound.inbound_process(tenant=tenant, raw=raw, mailbox=mailbox, at=at)
+    except inbound.InboundError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever it is, the message is kept, not lost
+        logger.exception("inbound mail for tenant %s failed processing; quarantined", tenant.pk)
+        held = quarantine_hold(tenant=tenant, raw=raw, mailbox=mailbox, source=source, error=exc, at=at)
+        return inbound.Outcome(inbound=None, quarantined=held)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from scendcore import jobs
 from scendcore.audit import audit_record, field_changes
 from scendcore.models import Membership, Role, Tenant
 
@@ -90,14 +91,8 @@ def breaker_check(*, tenant, mailbox_id, at=None):
     audit_record(tenant=tenant, actor=None, object_type="mailbox", object_id=mailbox.pk, action="paused_by_breaker",
                  changes={"reason": why})
     logger.warning("mailbox %s of tenant %s paused: %s", mailbox.pk, tenant.pk, why)
-    transaction.on_commit(lambda: _notify(tenant.pk, mailbox.pk))
+    jobs.start("messaging.notify_mailbox_paused", tenant.pk, mailbox.pk)
     return True
-
-
-def _notify(tenant_id, mailbox_id):
-    from .. import tasks
-
-    tasks.notify_mailbox_paused.delay(tenant_id, mailbox_id)
 
 
 def pause_notice_send(*, tenant_id, mailbox_id):

@@ -122,8 +122,8 @@ def is_stop(body):
 def sms_inbound(*, tenant, from_number, body, at=None):
     """An SMS from a contact. STOP and friends opt the contact out of SMS; anything
     else counts as a reply. Returns (contact, outcome) or (None, "unknown_sender")."""
-    from contacts.models import Contact, ContactEvent, EventKind
-    from sequences.services.reactions import contact_event_pause
+    from contacts.facts import fact_record
+    from contacts.models import Contact, EventKind
 
     at = at or timezone.now()
     phone = normalize_phone(from_number)
@@ -134,19 +134,10 @@ def sms_inbound(*, tenant, from_number, body, at=None):
         if contact is None:
             return None, "unknown_sender"
         if is_stop(body):
-            if contact.sms_opted_out_at is None:
-                contact.sms_opted_out_at = at
-                contact.save(update_fields=["sms_opted_out_at", "updated_at"])
-            ContactEvent.objects.create(
-                tenant=tenant, contact=contact, kind=EventKind.SMS_OPT_OUT,
-                data={"body": (body or "")[:160]}, occurred_at=at,
-            )
+            fact_record(tenant=tenant, kind=EventKind.SMS_OPT_OUT, contact=contact, at=at, events="all",
+                        data={"body": (body or "")[:160]})
             return contact, "opted_out"
-        ContactEvent.objects.create(
-            tenant=tenant, contact=contact, kind=EventKind.REPLIED,
-            data={"channel": "sms", "body": (body or "")[:1600]}, occurred_at=at,
-        )
-        contact.last_replied_at = at
-        contact.save(update_fields=["last_replied_at", "updated_at"])
-        contact_event_pause(tenant=tenant, contact_id=contact.pk, kind="replied", at=at)
+        # A reply pauses what stops on one (a reaction to the fact).
+        fact_record(tenant=tenant, kind=EventKind.REPLIED, contact=contact, at=at,
+                    data={"channel": "sms", "body": (body or "")[:1600]})
         return contact, "replied"

@@ -1,13 +1,12 @@
-"""Open pixel and click redirect. Tokens are signed (no timestamp: a link in an old
-email keeps working) and name the tenant and the message. A click only redirects to a
-URL that was in that message, so the endpoint is never an open redirect."""
+"""Open pixel and click links: the tokens, and the links a sent message carries. Tokens
+are signed (no timestamp: a link in an old email keeps working) and name the tenant and
+the message. A click only redirects to a URL that was in that message, so the endpoint
+is never an open redirect (what happens on a click or an open: engagement.py)."""
 import html
 import re
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from .tokens import token_read, token_sign
 
@@ -53,45 +52,3 @@ def rewrite_links(html_body, token, *, keep=()):
 
     pixel = f'<img src="{html.escape(pixel_url(token))}" width="1" height="1" alt="" style="display:none">'
     return HREF.sub(swap, html_body) + pixel
-
-
-def _message(tenant_id, message_id):
-    from ..models import OutboundMessage
-
-    return OutboundMessage.objects.filter(tenant_id=tenant_id, pk=message_id).select_related("contact").first()
-
-
-def open_record(*, token, at=None):
-    from contacts.models import ContactEvent, EventKind
-
-    tenant_id, message_id = tracking_token_read(token)
-    message = _message(tenant_id, message_id)
-    if message is None:
-        return None
-    ContactEvent.objects.create(
-        tenant_id=tenant_id, contact_id=message.contact_id, message=message,
-        kind=EventKind.OPENED, occurred_at=at or timezone.now(),
-    )
-    return message
-
-
-def click_record(*, token, url, at=None):
-    """The URL to redirect to, after recording the click; None when `url` was not in
-    the message (or the message is gone)."""
-    from contacts.models import ContactEvent, EventKind
-
-    from .delivery import render_bodies
-
-    tenant_id, message_id = tracking_token_read(token)
-    message = _message(tenant_id, message_id)
-    if message is None or not url:
-        return None
-    text, html_body = render_bodies(message, with_tracking=False)
-    if url not in links_in(html_body, text):
-        return None
-    with transaction.atomic():
-        ContactEvent.objects.create(
-            tenant_id=tenant_id, contact_id=message.contact_id, message=message,
-            kind=EventKind.CLICKED, data={"url": url[:2000]}, occurred_at=at or timezone.now(),
-        )
-    return url

@@ -10,15 +10,17 @@ import logging
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.http import HttpResponse, JsonResponse
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from scendcore.models import Tenant
+from sequences.selectors import enrollments_paused_at
 from scendcore.request_body import BodyError, declared_too_large, json_object, json_value, read_limited, size_text
 
 from ..forms import SmsInboundForm
-from ..services import esp_events, inbound, sms
+from ..services import esp_events, inbound, quarantine, sms
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +68,7 @@ def inbound_mail(request, tenant_slug):
         logger.warning("inbound mail for tenant %s refused: too large", tenant.pk)
         return _too_large(inbound.MAX_RAW_BYTES)
     try:
-        outcome = inbound.inbound_receive(tenant=tenant, raw=raw, source="webhook")
+        outcome = quarantine.inbound_receive(tenant=tenant, raw=raw, source="webhook")
     except inbound.InboundError as exc:
         logger.warning("inbound mail for tenant %s refused: %s", tenant.pk, exc)
         return JsonResponse({"error": str(exc)}, status=exc.status)
@@ -120,7 +122,9 @@ def meeting_booked(request, tenant_slug):
     if errors:
         logger.info("meeting webhook for tenant %s refused: %s", tenant.pk, errors)
         return JsonResponse({"errors": errors}, status=422)
-    paused = inbound.meeting_booked(tenant=tenant, contact=contact, starts_at=starts_at, source=source)
+    at = timezone.now()
+    inbound.meeting_booked(tenant=tenant, contact=contact, starts_at=starts_at, source=source, at=at)
+    paused = enrollments_paused_at(tenant=tenant, contact_id=contact.pk, at=at)
     return JsonResponse({"ok": True, "contact_id": contact.pk, "enrollments_paused": paused}, status=201)
 
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from scendcore.models import Tenant
 
-from ..services import compliance, tracking
+from ..services import compliance, engagement
 from ..services.tokens import BadToken
 
 logger = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ def unsubscribe(request, token):
 @require_GET
 def track_open(request, token):
     try:
-        tracking.open_record(token=token)
+        engagement.open_record(token=token)
     except BadToken:
         logger.info("open pixel with an invalid token")
     # Always the pixel: a broken image tells a sender nothing useful, and tells a
@@ -58,7 +58,7 @@ def track_open(request, token):
 def track_click(request, token):
     url = request.GET.get("u", "")
     try:
-        target = tracking.click_record(token=token, url=url)
+        target = engagement.click_record(token=token, url=url)
     except BadToken:
         target = None
     if target is None:

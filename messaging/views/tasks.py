@@ -4,12 +4,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import tenant_required
+from sequences.services.tasks import task_complete, task_skip
 
 from .. import selectors
 from ..access import get_task_for_user
 from ..forms import TaskFinishForm
 from ..models import TaskStatus
-from ..services.tasks import task_complete, task_skip
 
 
 def _list_context(request):

@@ -3,16 +3,18 @@
 For each enrollment of the batch, in one transaction, in this order:
 1. re-check now: suppressed contact → exit; converted/disqualified → exit; reply or
    meeting since enrollment (when the sequence stops on it) → pause; sequence paused →
-   untouched (parked until it resumes); sequence archived → unenrolled;
-2. gates that defer: send window / business days, the tenant's frequency cap, the
-   mailbox's limits — each deferral is an activity row with its reason and new time;
-3. the step's work, exactly once (idempotency key enrollment:step:pass): an agent job and
-   an outbound message, or a task in the owner's inbox;
+   untouched (parked until it resumes); sequence archived → unenrolled; a step of a kind
+   no step type runs → failed, with the error shown;
+2. gates that defer (every gate registered in scendcore.gates: send window / business
+   days, the tenant's frequency cap, the mailbox's limits) — each deferral is an
+   activity row with its reason and new time;
+3. the step's work, exactly once, by its step type (engine.steps): an agent job and an
+   outbound message, or a task in the owner's inbox (idempotency key enrollment:step:pass);
 4. autonomy: a draft with review reasons waits in the approval queue, one without goes
    to the outbox and the enrollment moves on;
 5. advance: the next step's due time, or completed.
-All rows are read with one query and written with a handful of statements per batch
-(writes.py); nothing is saved row by row.
+Every change is a transition of sequences.flow; all rows are read with one query and
+written with a handful of statements per batch (flow.store); nothing is saved row by row.
 """
 import logging
 import time
@@ -25,25 +27,22 @@ from django.utils import timezone
 
 from contacts.suppression import label as suppression_label
 from contacts.suppression import suppression_reasons
+from scendcore import gates as gate_registry
+from scendcore import jobs
 from scendcore.tenancy import role_subquery
 
-from ..models import ActivityKind, Channel, Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
-from ..lifecycle import jitter_seed
-from ..scheduling import contact_zone, defer_into_window, next_run_at
+from ..flow import navigator, store, transitions
+from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
 from ..services.reactions import pending_work_cancel
-from . import gates, reads, writes, work
-from .sweep import PARKED, batch_size
+from . import holds, reads
+from . import steps as step_types
+from .sweep import batch_size
+from .work import StepWork
 
 logger = logging.getLogger(__name__)
 
-MESSAGE_CHANNELS = (Channel.EMAIL, Channel.SMS)
-TASK_CHANNELS = (Channel.TASK, Channel.CALL_REMINDER)
 ENDED_LEADS = {"converted": "converted", "disqualified": "disqualified"}
 ERROR_BACKOFF = timedelta(minutes=15)
-
-
-class _NO_STEP:
-    pk = None
 
 
 def park_seconds():
@@ -76,21 +75,17 @@ def _defer_broken(enrollment_id, *, lease_owner, now, error):
     now = now or timezone.now()
     with transaction.atomic():
         row = (
-            Enrollment.objects.select_for_update()
+            Enrollment.objects.select_for_update(of=("self",)).select_related("sequence__tenant", "contact")
             .filter(pk=enrollment_id, lease_owner=lease_owner).first()
         )
         if row is None:
             return {}
-        retry = now + ERROR_BACKOFF
-        Enrollment.objects.filter(pk=row.pk).update(
-            next_run_at=retry if row.next_run_at else None, lease_owner="", lease_expires_at=None,
-            updated_at=now,
-        )
-        writes.activities_write([writes.activity_row(
-            enrollment=row, kind=ActivityKind.DEFERRED, step_id=row.current_step_id, at=now,
-            detail=f"Processing error, retrying at {retry:%Y-%m-%d %H:%M} UTC: {type(error).__name__}: {error}",
-            data={"reason": "error", "error": str(error)[:500], "next_run_at": retry.isoformat()},
-        )])
+        rows = []
+        if row.next_run_at is not None:
+            rows = transitions.defer(row, now + ERROR_BACKOFF, f"processing error: {type(error).__name__}: {error}",
+                                     at=now, gate="error")
+        transitions.release(row)
+        store.save(row, rows, at=now)
     return {"error": 1}
 
 
@@ -102,10 +97,8 @@ class Batch:
         self.report = defaultdict(int)
         self.activities = []
         self.cancel = defaultdict(list)  # reason -> enrollment ids whose pending work ends
-        self.after_commit = []
-        # Window verdicts and schedules depend on (step, contact timezone, tenant) and the
-        # batch's one `now`, not on the row: most rows of a batch share one answer.
-        self.memo = {}
+        self.steps = {}  # sequence id -> its steps in order
+        self.schedule = transitions.shared_schedule()
         self.suppressed = {}  # contact id -> suppression reason, filled once per batch
 
     # ------------------------------------------------------------------ orchestration
@@ -117,17 +110,14 @@ class Batch:
             rows = reads.claimed_enrollments(ids=self.ids, lease_owner=self.owner)
             if not rows:
                 return {}
-            steps = self.attach(rows)
-            self.execute(rows, steps)
-            writes.enrollments_write(rows, lease_owner=self.owner, at=self.now)
-            writes.activities_write(self.activities)
+            self.attach(rows)
+            self.execute(rows)
+            store.save_batch(rows, self.activities, at=self.now)
             for reason, ids in self.cancel.items():
                 # No tenant: the batch spans tenants, and these ids are rows locked above.
                 pending_work_cancel(enrollment_ids=ids, reason=reason, at=self.now, skip_tasks=True)
-            for callback in self.after_commit:
-                transaction.on_commit(callback)
             if len(self.ids) >= batch_size():
-                transaction.on_commit(_kick_sweep)
+                _kick_sweep()
         self.report["rows"] = len(rows)
         logger.debug("batch of %s done in %.0f ms", len(rows), (time.perf_counter() - started) * 1000)
         return dict(self.report)
@@ -141,27 +131,27 @@ class Batch:
             .annotate(owner_role=role_subquery(user_field="owner_id"))
             .filter(pk__any=list({e.sequence_id for e in rows}))
         }
-        steps = work.steps_by_sequence(sequences)
-        by_id = {step.id: step for listed in steps.values() for step in listed}
+        self.steps = navigator.steps_by_sequence(sequences)
+        by_id = {step.id: step for listed in self.steps.values() for step in listed}
         for e in rows:
             reads.attach(e, "sequence", sequences[e.sequence_id])
             reads.attach(e, "current_step", by_id.get(e.current_step_id))
-        return steps
 
-    def execute(self, rows, steps):
+    def execute(self, rows):
         # The suppression rule for the whole batch: the contacts' own flags and one query
         # to the suppression list (an address may be listed with no flag on the contact).
         self.suppressed = suppression_reasons(e.contact for e in rows)
-        ready = []
-        for e in rows:
-            outcome = self.recheck(e)
-            if outcome is None:
-                ready.append(e)
+        ready = [e for e in rows if self.recheck(e) is None]
         ready = self.gate(ready)
         if ready:
-            work.StepWork(batch=self, enrollments=ready, steps=steps).run()
+            work = StepWork(batch=self)
+            by_kind = defaultdict(list)
+            for e in ready:
+                by_kind[e.current_step.kind].append(e)
+            for kind, enrollments in by_kind.items():
+                step_types.step_type(kind).run(work, enrollments)
         for e in rows:
-            self.release(e)
+            transitions.release(e)
 
     # ------------------------------------------------------------------ 1. re-check
 
@@ -178,8 +168,7 @@ class Batch:
         if sequence.status == SequenceStatus.ARCHIVED:
             return self.exit(e, "sequence archived")
         if sequence.status != SequenceStatus.ACTIVE:
-            e.lease_owner = PARKED
-            e.lease_expires_at = self.now + timedelta(seconds=park_seconds())
+            transitions.park(e, until=self.now + timedelta(seconds=park_seconds()))
             self.report["parked"] += 1
             return "parked"
         if sequence.stop_on_reply and contact.last_replied_at and contact.last_replied_at > e.enrolled_at:
@@ -187,137 +176,63 @@ class Batch:
         if sequence.stop_on_meeting and contact.last_meeting_at and contact.last_meeting_at > e.enrolled_at:
             return self.pause(e, "meeting booked")
         if e.current_step is None:
-            self.activity(e, ActivityKind.COMPLETED, "The step it was on no longer exists")
-            return self.finish(e)
+            self.activities += transitions.finish(e, at=self.now, detail="The step it was on no longer exists")
+            self.report["completed"] += 1
+            return "completed"
+        try:
+            step_types.step_type(e.current_step.kind)
+        except step_types.UnknownStepKind as exc:
+            self.activities += transitions.fail(e, f"step {e.current_step.order}: {exc}", at=self.now)
+            self.report["failed"] += 1
+            return "failed"
         return None
 
     # ------------------------------------------------------------------ 2. gates
 
     def gate(self, ready):
-        tenants = defaultdict(list)
-        keys = []
-        for e in ready:
-            if e.current_step.channel in MESSAGE_CHANNELS:
-                tenants[e.sequence.tenant].append(e.contact_id)
-                keys.append(work.key_of(e))
-        cap = gates.FrequencyCap(now=self.now, contacts_by_tenant=tenants, exclude_keys=keys)
-        mailboxes = gates.MailboxGate(now=self.now)
+        gates = gate_registry.registered()
+        attempts = [holds.attempt_for(e) for e in ready]
+        prepared = {gate.name: gate.prepare(attempts, now=self.now, phase=gate_registry.PROCESS) for gate in gates}
         passed = []
-        for e in ready:
-            step, contact, tenant = e.current_step, e.contact, e.sequence.tenant
-            key = ("window", step.id, contact.timezone, tenant.id)
-            if key not in self.memo:
-                self.memo[key] = gates.window_opening(now=self.now, step=step, contact=contact, tenant=tenant)
-            held = self.memo[key]
-            if held is None and step.channel in MESSAGE_CHANNELS:
-                slot = cap.next_slot(contact=contact, tenant=tenant)
-                if slot is not None:
-                    held = slot, (f"frequency cap ({tenant.frequency_cap_messages} per "
-                                  f"{tenant.frequency_cap_hours} h across all sequences)")
-            if held is None and step.channel == Channel.EMAIL:
-                held = mailboxes.next_slot(e.sequence)
+        for e, attempt in zip(ready, attempts):
+            gate, held = gate_registry.first_hold(gates, prepared, attempt, now=self.now)
             if held is None:
-                if step.channel in MESSAGE_CHANNELS:
-                    # Counted now, so a second sequence due for the same contact in this
-                    # batch is deferred too (a draft held for review counts, to be safe).
-                    cap.count(contact.id, self.now)
+                for each in gates:
+                    if each.applies(attempt):
+                        each.consume(prepared[each.name], attempt, now=self.now)
                 passed.append(e)
             else:
-                self.defer(e, *held)
+                when = holds.release_at(held, attempt, now=self.now)
+                self.activities += transitions.defer(e, when, held.why, at=self.now, gate=gate.name)
+                self.report["deferred"] += 1
         return passed
 
-    # ------------------------------------------------------------------ outcomes
-
-    def activity(self, e, kind, detail, data=None, step=None):
-        self.activities.append(writes.activity_row(
-            enrollment=e, kind=str(kind), detail=detail, step_id=(step or e.current_step or _NO_STEP).pk,
-            data=data, at=self.now,
-        ))
-
-    def local(self, e, when):
-        zone = contact_zone(e.contact, e.sequence.tenant)
-        return f"{when.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
-
-    def defer(self, e, when, why):
-        when = max(when, self.now + timedelta(seconds=1))
-        when = defer_into_window(when=when, step=e.current_step, contact=e.contact, tenant=e.sequence.tenant)
-        e.next_run_at = when
-        self.activity(e, ActivityKind.DEFERRED, f"Deferred ({why}) to {self.local(e, when)}",
-                      data={"reason": why, "next_run_at": when.isoformat()})
-        self.report["deferred"] += 1
-        return "deferred"
+    # ------------------------------------------------------------------ outcomes (used by the step types)
 
     def exit(self, e, reason):
-        e.status = EnrollmentStatus.UNENROLLED
-        e.exit_reason = reason[:64]
-        e.next_run_at = None
-        e.waiting_on = WaitingOn.NOTHING
-        e.finished_at = self.now
-        self.activity(e, ActivityKind.EXITED, reason)
+        self.activities += transitions.exit(e, reason, at=self.now)
         self.cancel[reason].append(e.id)
         self.report["exited"] += 1
         return "exited"
 
     def pause(self, e, reason):
-        e.status = EnrollmentStatus.PAUSED
-        e.pause_reason = reason[:64]
-        self.activity(e, ActivityKind.PAUSED, reason)
+        self.activities += transitions.pause(e, reason, at=self.now)
         self.cancel[reason].append(e.id)
         self.report["paused"] += 1
         return "paused"
 
     def wait(self, e, on, detail):
-        e.waiting_on = on
-        e.next_run_at = None
-        self.activity(e, ActivityKind.WAITING, detail or WaitingOn(on).label)
-        self.report[f"waiting_{on}"] += 1
+        self.activities += transitions.wait(e, on, at=self.now, detail=detail)
+        self.report[f"waiting_{WaitingOn(on).value}"] += 1
 
-    def finish(self, e):
-        e.status = EnrollmentStatus.COMPLETED
-        e.next_run_at = None
-        e.waiting_on = WaitingOn.NOTHING
-        e.finished_at = self.now
-        self.report["completed"] += 1
-        return "completed"
-
-    def advance(self, e, steps, *, executed=None, skipped=None):
+    def advance(self, e, *, executed="", skipped=""):
         """The current step is done (or skipped): schedule the next one or complete."""
-        current = e.current_step
-        if skipped:
-            self.activity(e, ActivityKind.STEP_SKIPPED, skipped)
-        else:
-            self.activity(e, ActivityKind.STEP_EXECUTED, executed or "Step executed")
-        self.report["executed" if not skipped else "skipped"] += 1
-        e.last_step_at = self.now
-        following = work.step_after(steps, current)
+        following = navigator.next_node(self.steps.get(e.sequence_id, ()), e.current_step)
+        self.activities += transitions.advance(e, following, at=self.now, executed=executed, skipped=skipped,
+                                               schedule=self.schedule)
+        self.report["skipped" if skipped else "executed"] += 1
         if following is None:
-            self.finish(e)
-            self.activity(e, ActivityKind.COMPLETED, "Finished all steps", step=current)
-            return
-        e.current_step = following
-        e.step_pass = 1
-        e.waiting_on = WaitingOn.NOTHING
-        if following.jitter_minutes:  # jitter is seeded per enrollment: nothing to share
-            e.next_run_at, detail, data = self.schedule(e, following)
-        else:
-            key = ("schedule", following.id, e.contact.timezone, e.sequence.tenant.id)
-            if key not in self.memo:
-                self.memo[key] = self.schedule(e, following)
-            e.next_run_at, detail, data = self.memo[key]
-        self.activity(e, ActivityKind.STEP_SCHEDULED, detail, data=data, step=following)
-
-    def schedule(self, e, step):
-        """When `step` is due for `e` counting from now, the activity line saying so and
-        its data (one object shared by the rows that share the schedule: written once)."""
-        when = next_run_at(step=step, after=self.now, contact=e.contact, tenant=e.sequence.tenant,
-                           seed=jitter_seed(e, step))
-        detail = f"Step {step.order} ({step.get_channel_display()}) due {self.local(e, when)}"
-        return when, detail, {"next_run_at": when.isoformat()}
-
-    def release(self, e):
-        if e.lease_owner != PARKED:
-            e.lease_owner = ""
-            e.lease_expires_at = None
+            self.report["completed"] += 1
 
 
 def _no_jit():
@@ -337,7 +252,4 @@ def _kick_sweep():
 
     if current_app.conf.task_always_eager:
         return  # an eager sweep already loops until nothing is due
-    from .. import tasks
-
-    tasks.sweep.delay()
-
+    jobs.start("sequences.sweep")

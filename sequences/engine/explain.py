@@ -1,27 +1,20 @@
 """A plain answer to "when will the next step go, and what could hold it?" for one
 enrollment, in the contact's local time. A selector: reads only, takes the tenant."""
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.utils import timezone
 
-from agents.policy import owner_review_reason
+from approvals.routing import review_reasons
 from contacts.suppression import EXPLANATIONS, suppression_reason
+from scendcore import gates as gate_registry
+from scendcore.gates import Hold
 from scendcore.tenancy import role_of
 
-from ..models import EnrollmentStatus, SequenceStatus, WaitingOn
-from ..scheduling import contact_zone, defer_into_window, step_window
-from .gates import CAPPED_STATES
-from .sweep import PARKED
-
-DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-
-
-@dataclass
-class Hold:
-    kind: str  # window, cap, mailbox, approval, task, agent, sequence, contact, lease
-    text: str
-    active: bool = False  # holding it right now, rather than something that could
+from ..flow.transitions import PARKED
+from ..models import EnrollmentStatus, SequenceStatus, StepKind, WaitingOn
+from ..scheduling import contact_zone
+from .gates.wording import local as _local
+from .holds import attempt_for, release_at
 
 
 @dataclass
@@ -37,17 +30,6 @@ class Explanation:
         return [h for h in self.holds if h.active]
 
 
-def _local(when, zone):
-    return f"{when.astimezone(zone):%a %d %b %Y, %H:%M}"
-
-
-def _days(days):
-    days = sorted(days)
-    if days and days == list(range(days[0], days[-1] + 1)) and len(days) > 2:
-        return f"{DAY_NAMES[days[0]]}–{DAY_NAMES[days[-1]]}"
-    return ", ".join(DAY_NAMES[d] for d in days) or "no day"
-
-
 def enrollment_explain(*, tenant, enrollment, now=None):
     now = now or timezone.now()
     if enrollment.tenant_id != tenant.pk:
@@ -61,6 +43,9 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         return explanation
     if status == EnrollmentStatus.UNENROLLED:
         explanation.answer = f"Unenrolled ({enrollment.exit_reason or 'no reason recorded'}): nothing more will go."
+        return explanation
+    if status == EnrollmentStatus.FAILED:
+        explanation.answer = f"Failed ({enrollment.exit_reason or 'no error recorded'}): nothing more will go."
         return explanation
     if status == EnrollmentStatus.PAUSED:
         explanation.answer = (f"Paused ({enrollment.pause_reason or 'no reason given'}): nothing goes until "
@@ -83,13 +68,25 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         if enrollment.lease_owner and enrollment.lease_owner != PARKED and enrollment.lease_expires_at \
                 and enrollment.lease_expires_at > now:
             explanation.holds.append(Hold("lease", "A worker is executing this step right now.", True))
-        _window(explanation, step, contact, tenant, when, zone)
-        if step.channel in ("email", "sms"):
-            _cap(explanation, enrollment, tenant, when, zone)
+        _gates(explanation, enrollment, when)
+        if step.kind == StepKind.MESSAGE:
             _review(explanation, sequence, step)
-        if step.channel == "email":
-            _mailbox(explanation, sequence, contact, when, zone)
     return explanation
+
+
+def _gates(explanation, enrollment, when):
+    """What each registered gate says about the step at the moment it is due: the same
+    gates, in the same order, that the processor asks (and the same release time)."""
+    attempt = attempt_for(enrollment)
+
+    def release(held):
+        return release_at(held, attempt, now=when)
+
+    for gate in gate_registry.registered():
+        if gate.applies(attempt):
+            hold = gate.explain(attempt, now=when, release=release)
+            if hold is not None:
+                explanation.holds.append(hold)
 
 
 def _stoppers(explanation, enrollment, sequence, contact):
@@ -148,85 +145,9 @@ def _waiting(explanation, enrollment, zone):
         explanation.answer = f"Waiting: {WaitingOn(enrollment.waiting_on).label}."
 
 
-def _window(explanation, step, contact, tenant, when, zone):
-    window = step_window(step, tenant)
-    opens = defer_into_window(when=when, step=step, contact=contact, tenant=tenant)
-    if window:
-        days, start, end = window
-        text = f"Send window: {_days(days)} {start:%H:%M}–{end:%H:%M} in the contact's time ({zone.key})"
-        if step.business_days_only:
-            text += ", business days only"
-    elif step.business_days_only:
-        text = "Business days only (no weekends in the contact's time)"
-    else:
-        return
-    if opens > when:
-        explanation.holds.append(Hold("window", f"{text}: it is outside the window then, so it waits until "
-                                                f"{_local(opens, zone)}.", True))
-    else:
-        explanation.holds.append(Hold("window", text + "."))
-
-
-def _cap(explanation, enrollment, tenant, when, zone):
-    from messaging.models import OutboundMessage
-
-    cap, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
-    if not cap or not hours:
-        return
-    window = timedelta(hours=hours)
-    times = sorted(
-        OutboundMessage.objects.filter(
-            tenant=tenant, contact_id=enrollment.contact_id, state__in=CAPPED_STATES,
-            created_at__gt=when - window, created_at__lte=when,
-        ).values_list("created_at", flat=True)
-    )
-    text = f"Frequency cap: at most {cap} message{'s' if cap != 1 else ''} per {hours} h to this contact across all sequences"
-    if len(times) >= cap:
-        until = times[len(times) - cap] + window
-        explanation.holds.append(Hold("cap", f"{text}; the cap is reached, so it waits until {_local(until, zone)}.", True))
-    else:
-        explanation.holds.append(Hold("cap", f"{text} ({len(times)} in the window now)."))
-
-
 def _review(explanation, sequence, step):
-    agent = sequence.agent
-    reasons = []
-    if step.requires_human_approval:
-        reasons.append("the step requires approval")
-    if agent is None or not agent.is_active:
-        reasons.append("the sequence has no active agent")
-    elif agent.autonomy == "review_all":
-        reasons.append(f"{agent.name} has every draft reviewed")
-    elif agent.autonomy == "auto_after_n" and agent.approved_drafts < agent.auto_after_approved:
-        reasons.append(f"{agent.name} has {agent.approved_drafts} of {agent.auto_after_approved} approvals needed "
-                       "to send on its own")
-    policy = owner_review_reason(tenant=sequence.tenant, agent=agent,
-                                 owner_role=role_of(tenant=sequence.tenant, user_id=sequence.owner_id))
-    if policy:
-        reasons.append(policy)
+    """The review rule the draft will meet (approvals.routing), before it is written."""
+    reasons = review_reasons(agent=sequence.agent, step=step, draft=None, tenant=sequence.tenant,
+                             owner_role=role_of(tenant=sequence.tenant, user_id=sequence.owner_id))
     if reasons:
         explanation.holds.append(Hold("approval", "The draft will wait for approval: " + "; ".join(reasons) + "."))
-
-
-def _mailbox(explanation, sequence, contact, when, zone):
-    from messaging.services.limits import daily_cap, mailbox_next_slot, recipient_domain
-
-    if sequence.mailbox_pool_id:
-        explanation.holds.append(Hold("mailbox", "Sent from the sequence's mailbox pool; a full pool defers it."))
-        return
-    mailbox = sequence.sender_profile
-    if mailbox is None:
-        explanation.holds.append(Hold("mailbox", "The sequence has no sender mailbox: delivery cannot send it.", True))
-        return
-    if mailbox.status != "active":
-        why = f" by the circuit breaker: {mailbox.pause_reason}" if mailbox.pause_reason else ""
-        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is paused{why}; nothing is sent "
-                                                 "from it until an admin resumes it.", True))
-        return
-    slot = mailbox_next_slot(mailbox=mailbox, recipient_domain=recipient_domain(contact.email), at=when)
-    limits = f"{daily_cap(mailbox, at=when)} a day (today), {mailbox.hourly_cap} an hour"
-    if slot is not None and slot > when:
-        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email} is at its sending limit ({limits}); "
-                                                 f"it waits until {_local(slot, zone)}.", True))
-    else:
-        explanation.holds.append(Hold("mailbox", f"Mailbox {mailbox.from_email}: up to {limits}."))

@@ -22,13 +22,12 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from scendcore import jobs
+
+from ..flow.transitions import PARKED  # noqa: F401 - the sweep's view of parked rows
 from ..models import Enrollment, EnrollmentStatus, Priority
 
 logger = logging.getLogger(__name__)
-
-# Rows of a paused sequence are parked under this owner instead of being claimed again
-# at every sweep; resuming the sequence (engine.control) or the park running out frees them.
-PARKED = "parked"
 PRIORITIES = sorted((p.value for p in Priority), reverse=True)
 
 
@@ -145,9 +144,8 @@ def _claim_batch_portable(*, now, owner, expires, limit):
 
 
 def _dispatch(ids, owner, at):
-    from .. import tasks
-
-    tasks.process_batch.delay(ids, owner, at.isoformat() if at else None)
+    # Committed already (claim_batch): the batch goes to the broker at once.
+    jobs.task("sequences.process_batch").delay(ids, owner, at.isoformat() if at else None)
 
 
 def run(*, now=None, limit=None, max_batches=None, dispatch=_dispatch):

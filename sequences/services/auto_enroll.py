@@ -16,7 +16,7 @@ from contacts.suppression import without_flags
 from contacts.visibility import contact_scope
 from scendcore.tenancy import membership_of
 
-from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus
+from ..models import Enrollment, Sequence, SequenceStatus
 from .enrollments import OPEN, EnrollResult, enrollments_bulk_create
 
 RULE_KEYS = ("lead_status", "score_band", "list_ids", "no_active_enrollment", "no_reply_days")

@@ -1,33 +1,24 @@
 """Enrolling contacts in sequences, one at a time or set-based, and the user's pause,
-resume and unenroll actions. State changes go through sequences.lifecycle (single) or
-update + bulk Activity rows (bulk), so every change leaves an activity row."""
+resume and unenroll actions. Every change is a transition of sequences.flow, written for
+one enrollment or set-based for many, so every change leaves its activity row."""
 import itertools
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Case, Exists, F, Max, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, Max, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from contacts import suppression
+from scendcore import jobs
+from scendcore.bulk import allocate_ids
 
-from .. import lifecycle
-from ..models import (
-    Activity,
-    ActivityKind,
-    Enrollment,
-    EnrollmentStatus,
-    ReenrollPolicy,
-    SequenceStatus,
-    Step,
-    WaitingOn,
-)
-from ..scheduling import next_run_at
+from ..flow import navigator, single, store, transitions
+from ..models import Enrollment, EnrollmentStatus, ReenrollPolicy, SequenceStatus
 
-OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
-FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED)
+OPEN = transitions.OPEN
+FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED, EnrollmentStatus.FAILED)
 BATCH = 2000
 CHUNK = 5000  # candidates classified per suppression-list query
 
@@ -64,7 +55,7 @@ def _check_sequence(*, tenant, sequence):
             f"“{sequence.name}” is {sequence.get_status_display().lower()}: only active or paused "
             "sequences accept enrollments."
         )
-    first = Step.objects.filter(sequence=sequence).order_by("order").first()
+    first = navigator.first_node(navigator.steps_of(sequence.pk))
     if first is None:
         raise ValidationError(f"“{sequence.name}” has no steps yet.")
     return first
@@ -94,10 +85,6 @@ def _last_finished(sequence, contact_ref):
     )
 
 
-def _kind_for(via):
-    return ActivityKind.AUTO_ENROLLED if via == "auto" else ActivityKind.ENROLLED
-
-
 def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None):
     """Enroll one contact; raises ValidationError with a message a user can read."""
     at = at or timezone.now()
@@ -115,22 +102,15 @@ def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None
         refusal = _reenroll_refusal(sequence, last, at)
         if refusal:
             raise ValidationError(f"{contact} cannot be enrolled again: {refusal}.")
+        enrollment = Enrollment(pk=allocate_ids(Enrollment, 1)[0], tenant=tenant, sequence=sequence,
+                                contact=contact, enrolled_by=actor, updated_at=at)
+        rows = transitions.enroll(enrollment, first, at=at, actor=actor, via=via)
         try:
             with transaction.atomic():  # savepoint: a concurrent enrollment hits the constraint
-                enrollment = Enrollment.objects.create(
-                    tenant=tenant, sequence=sequence, contact=contact, status=EnrollmentStatus.ACTIVE,
-                    enrolled_via=via, enrolled_by=actor, enrolled_at=at,
-                )
+                enrollment.save(force_insert=True)
         except IntegrityError:
             raise ValidationError(f"{contact} is already enrolled in “{sequence.name}”.") from None
-        lifecycle.activity_record(
-            enrollment=enrollment, kind=_kind_for(via), actor=actor, at=at,
-            detail=f"Enrolled in {sequence.name}" + (" by entry rules" if via == "auto" else ""),
-            data={"via": via},
-        )
-        lifecycle.schedule_step(enrollment=enrollment, step=first, after=at, actor=actor)
-        if enrollment.next_run_at <= timezone.now():
-            lifecycle.kick_processor()
+        single.apply(enrollment, rows, at=at)
     return enrollment
 
 
@@ -149,14 +129,15 @@ def _contact_rows(*, tenant, sequence, contact_ids):
 def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk", at=None):
     """Set-based enrollment. `contact_ids` may be a list or a queryset of ids; ids outside
     the tenant are ignored. One query classifies every candidate; enrollments and their
-    activity rows are bulk-inserted, ON CONFLICT DO NOTHING guarding against a
+    activity rows are written set-based, ON CONFLICT DO NOTHING guarding against a
     concurrent enrollment of the same contact."""
     at = at or timezone.now()
     first = _check_sequence(tenant=tenant, sequence=sequence)
+    sequence.tenant = tenant
     if not isinstance(contact_ids, QuerySet):
         contact_ids = list({int(pk) for pk in contact_ids})
     result = EnrollResult()
-    candidates = {}
+    candidates = []
     rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids).iterator(chunk_size=CHUNK)
     for chunk in iter(lambda: list(itertools.islice(rows, CHUNK)), []):
         suppressed = suppression.suppression_reasons(c for c in chunk if not c.has_open)
@@ -170,83 +151,27 @@ def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk",
             if reason:
                 result.skipped[reason] += 1
                 continue
-            candidates[contact.pk] = contact
+            candidates.append(contact)
     if not candidates:
         return result
     with transaction.atomic():
-        Enrollment.objects.bulk_create(
-            [
-                Enrollment(
-                    tenant_id=tenant.pk, sequence_id=sequence.pk, contact_id=pk, status=EnrollmentStatus.ACTIVE,
-                    current_step=first, enrolled_via=via, enrolled_by=actor, enrolled_at=at, updated_at=at,
-                    next_run_at=next_run_at(
-                        step=first, after=at, contact=contact, tenant=tenant, seed=f"{sequence.pk}:{pk}:{first.pk}"
-                    ),
-                )
-                for pk, contact in candidates.items()
-            ],
-            batch_size=BATCH, ignore_conflicts=True,
-        )
-        # Rows we inserted carry our exact enrolled_at; a concurrent duplicate did not insert.
-        inserted = list(
-            Enrollment.objects.filter(
-                sequence=sequence, contact_id__in=list(candidates), enrolled_at=at, status=EnrollmentStatus.ACTIVE
-            ).only("id", "tenant_id", "sequence_id", "contact_id", "next_run_at")
-        )
+        ids = allocate_ids(Enrollment, len(candidates))
+        enrollments, rows, schedule = [], [], transitions.shared_schedule()
+        for pk, contact in zip(ids, candidates):
+            e = Enrollment(pk=pk, tenant=tenant, sequence=sequence, contact=contact, enrolled_by=actor,
+                           updated_at=at)
+            rows += transitions.enroll(e, first, at=at, actor=actor, via=via, schedule=schedule)
+            enrollments.append(e)
+        Enrollment.objects.bulk_create(enrollments, batch_size=BATCH, ignore_conflicts=True)
+        # A concurrent enrollment of the same contact won the constraint: its row was not
+        # inserted, and neither are its activity rows.
+        inserted = set(Enrollment.objects.filter(pk__in=ids).values_list("pk", flat=True))
+        store.activities_write(row for row in rows if row[1] in inserted)
         result.enrolled = len(inserted)
         result.already_enrolled += len(candidates) - len(inserted)
-        _insert_activities(inserted, sequence, first, actor, via, at)
-        if any(e.next_run_at <= timezone.now() for e in inserted):
-            lifecycle.kick_processor()
+        if any(e.next_run_at <= timezone.now() for e in enrollments if e.pk in inserted):
+            jobs.start("sequences.sweep")
     return result
-
-
-def _enroll_label(sequence, via):
-    return (f"Enrolled in {sequence.name}" + (" by entry rules" if via == "auto" else ""))[:300]
-
-
-def _step_label(step):
-    return f"Step {step.order} ({step.get_channel_display()}) due "
-
-
-def _insert_activities(enrollments, sequence, step, actor, via, at):
-    """The "enrolled" and "step_scheduled" rows of freshly inserted enrollments. On
-    PostgreSQL two INSERT … SELECT statements (the rows never travel through Python);
-    elsewhere bulk_create."""
-    if connection.vendor != "postgresql":
-        Activity.objects.bulk_create(_enroll_activities(enrollments, sequence, step, actor, via, at), batch_size=BATCH)
-        return
-    table, source = Activity._meta.db_table, Enrollment._meta.db_table
-    ids = [e.pk for e in enrollments]
-    actor_id = getattr(actor, "pk", None)
-    columns = "tenant_id, enrollment_id, contact_id, sequence_id, step_id, kind, detail, data, actor_id, created_at"
-    due = "to_char(e.next_run_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI')"
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT e.tenant_id, e.id, e.contact_id, e.sequence_id, NULL, %s, %s, "
-            f"%s::jsonb, %s, %s FROM {source} e WHERE e.id = ANY(%s) ORDER BY e.id",
-            [_kind_for(via), _enroll_label(sequence, via), json.dumps({"via": via}), actor_id, at, ids],
-        )
-        cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT e.tenant_id, e.id, e.contact_id, e.sequence_id, %s, %s, "
-            f"left(%s || {due} || ' UTC', 300), "
-            "jsonb_build_object('next_run_at', to_char(e.next_run_at AT TIME ZONE 'UTC', "
-            "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')), "
-            f"%s, %s FROM {source} e WHERE e.id = ANY(%s) ORDER BY e.id",
-            [step.pk, ActivityKind.STEP_SCHEDULED, _step_label(step), actor_id, at, ids],
-        )
-
-
-def _enroll_activities(enrollments, sequence, step, actor, via, at):
-    label = _enroll_label(sequence, via)
-    for e in enrollments:
-        yield lifecycle.activity_build(enrollment=e, kind=_kind_for(via), detail=label, actor=actor, at=at,
-                                       data={"via": via})
-        yield lifecycle.activity_build(
-            enrollment=e, kind=ActivityKind.STEP_SCHEDULED, step=step, actor=actor, at=at,
-            detail=f"{_step_label(step)}{e.next_run_at:%Y-%m-%d %H:%M} UTC",
-            data={"next_run_at": e.next_run_at.isoformat()},
-        )
 
 
 # --- pause / resume / unenroll --------------------------------------------------------
@@ -258,84 +183,68 @@ UNENROLLED_BY_USER = "unenrolled by user"
 def _locked(tenant, enrollment):
     if enrollment.tenant_id != tenant.pk:
         raise ValidationError("That enrollment does not exist.")
-    return lifecycle.locked(enrollment.pk, tenant_id=tenant.pk)
+    return store.locked(enrollment.pk, tenant_id=tenant.pk)
+
+
+def _one(tenant, enrollment, change):
+    """Lock the enrollment, apply `change(row, at)` (a transition) and write it."""
+    row = _locked(tenant, enrollment)
+    at = timezone.now()
+    try:
+        rows = change(row, at)
+    except transitions.Refused as refused:
+        raise ValidationError(str(refused)) from None
+    return single.apply(row, rows, at=at)
 
 
 @transaction.atomic
 def enrollment_pause(*, tenant, enrollment, actor):
-    row = _locked(tenant, enrollment)
-    if not lifecycle.pause(enrollment=row, reason=PAUSED_BY_USER, actor=actor):
-        raise ValidationError(f"Only an active enrollment can be paused (this one is {row.get_status_display().lower()}).")
-    return row
+    return _one(tenant, enrollment, lambda row, at: transitions.pause(row, PAUSED_BY_USER, at=at, actor=actor))
 
 
 @transaction.atomic
 def enrollment_resume(*, tenant, enrollment, actor):
-    row = _locked(tenant, enrollment)
-    if not lifecycle.resume(enrollment=row, actor=actor):
-        raise ValidationError(f"Only a paused enrollment can be resumed (this one is {row.get_status_display().lower()}).")
-    if row.next_run_at and row.next_run_at <= timezone.now():
-        lifecycle.kick_processor()
-    return row
+    return _one(tenant, enrollment, lambda row, at: transitions.resume(row, at=at, actor=actor))
 
 
 @transaction.atomic
 def enrollment_unenroll(*, tenant, enrollment, actor):
     from .reactions import pending_work_cancel
 
-    row = _locked(tenant, enrollment)
-    at = timezone.now()
-    if not lifecycle.exit_enrollment(enrollment=row, reason=UNENROLLED_BY_USER, actor=actor, at=at):
-        raise ValidationError("This enrollment has already finished.")
-    pending_work_cancel(tenant=tenant, enrollment_ids=[row.pk], reason=UNENROLLED_BY_USER, at=at, skip_tasks=True)
+    row = _one(tenant, enrollment, lambda row, at: transitions.exit(row, UNENROLLED_BY_USER, at=at, actor=actor))
+    pending_work_cancel(tenant=tenant, enrollment_ids=[row.pk], reason=UNENROLLED_BY_USER, at=row.finished_at,
+                        skip_tasks=True)
     return row
 
 
-def _lock_many(*, tenant, enrollment_ids, status):
-    return list(
-        Enrollment.objects.select_for_update()
-        .filter(tenant=tenant, pk__in=enrollment_ids, status__in=status)
-        .order_by("pk")
-    )
+def _many(*, tenant, enrollment_ids, status, change, at):
+    """Lock the enrollments of `enrollment_ids` in one of `status` (others, and other
+    tenants', are ignored), apply `change(row)` to each and write them set-based."""
+    rows = store.locked_many(tenant=tenant, enrollment_ids=enrollment_ids, status=status)
+    activities = []
+    for row in rows:
+        activities += change(row)
+    store.save_batch(rows, activities, at=at)
+    return rows
 
 
 @transaction.atomic
 def enrollments_bulk_pause(*, tenant, enrollment_ids, actor, at=None):
-    """Pause the active ones among `enrollment_ids` (others, and other tenants', ignored)."""
+    """Pause the active ones among `enrollment_ids`."""
     at = at or timezone.now()
-    rows = _lock_many(tenant=tenant, enrollment_ids=enrollment_ids, status=[EnrollmentStatus.ACTIVE])
-    Enrollment.objects.filter(pk__in=[e.pk for e in rows]).update(
-        status=EnrollmentStatus.PAUSED, pause_reason=PAUSED_BY_USER, lease_owner="", lease_expires_at=None,
-        updated_at=at,
-    )
-    Activity.objects.bulk_create(
-        lifecycle.activity_build(enrollment=e, kind=ActivityKind.PAUSED, detail=PAUSED_BY_USER, actor=actor, at=at)
-        for e in rows
-    )
+    rows = _many(tenant=tenant, enrollment_ids=enrollment_ids, status=[EnrollmentStatus.ACTIVE], at=at,
+                 change=lambda row: transitions.pause(row, PAUSED_BY_USER, at=at, actor=actor))
     return len(rows)
 
 
 @transaction.atomic
 def enrollments_bulk_resume(*, tenant, enrollment_ids, actor, at=None):
-    """Resume the paused ones; a step that fell due while paused is due now (lifecycle.resume)."""
+    """Resume the paused ones; a step that fell due while paused is due now."""
     at = at or timezone.now()
-    rows = _lock_many(tenant=tenant, enrollment_ids=enrollment_ids, status=[EnrollmentStatus.PAUSED])
-    # One set-based UPDATE (not bulk_update's per-row CASE): the rule of lifecycle.resume,
-    # as SQL for the table and in Python for the rows kept for activities and the kick.
-    overdue = Q(waiting_on=WaitingOn.NOTHING, current_step__isnull=False) & (
-        Q(next_run_at__isnull=True) | Q(next_run_at__lt=at))
-    Enrollment.objects.filter(pk__in=[e.pk for e in rows]).update(
-        status=EnrollmentStatus.ACTIVE, pause_reason="", updated_at=at,
-        next_run_at=Case(When(overdue, then=Value(at)), default=F("next_run_at")),
-    )
-    for e in rows:
-        if e.waiting_on == WaitingOn.NOTHING and e.current_step_id and (e.next_run_at is None or e.next_run_at < at):
-            e.next_run_at = at
-    Activity.objects.bulk_create(
-        lifecycle.activity_build(enrollment=e, kind=ActivityKind.RESUMED, actor=actor, at=at) for e in rows
-    )
+    rows = _many(tenant=tenant, enrollment_ids=enrollment_ids, status=[EnrollmentStatus.PAUSED], at=at,
+                 change=lambda row: transitions.resume(row, at=at, actor=actor))
     if any(e.next_run_at and e.next_run_at <= at for e in rows):
-        lifecycle.kick_processor()
+        jobs.start("sequences.sweep")
     return len(rows)
 
 
@@ -344,16 +253,9 @@ def enrollments_bulk_unenroll(*, tenant, enrollment_ids, actor, at=None):
     from .reactions import pending_work_cancel
 
     at = at or timezone.now()
-    rows = _lock_many(tenant=tenant, enrollment_ids=enrollment_ids, status=list(OPEN))
+    rows = _many(tenant=tenant, enrollment_ids=enrollment_ids, status=list(OPEN), at=at,
+                 change=lambda row: transitions.exit(row, UNENROLLED_BY_USER, at=at, actor=actor))
     ids = [e.pk for e in rows]
-    Enrollment.objects.filter(pk__in=ids).update(
-        status=EnrollmentStatus.UNENROLLED, exit_reason=UNENROLLED_BY_USER, next_run_at=None,
-        waiting_on=WaitingOn.NOTHING, finished_at=at, lease_owner="", lease_expires_at=None, updated_at=at,
-    )
-    Activity.objects.bulk_create(
-        lifecycle.activity_build(enrollment=e, kind=ActivityKind.EXITED, detail=UNENROLLED_BY_USER, actor=actor, at=at)
-        for e in rows
-    )
     if ids:
         pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=UNENROLLED_BY_USER, at=at, skip_tasks=True)
     return len(ids)
@@ -368,7 +270,7 @@ def enrollment_set_priority(*, tenant, enrollment, priority, actor):
 
     if priority not in Priority.values:
         raise ValidationError({"priority": "Choose low, normal, high or critical."})
-    row = lifecycle.locked(enrollment.pk, tenant_id=tenant.pk)
+    row = store.locked(enrollment.pk, tenant_id=tenant.pk)
     if row.priority != priority:
         AuditEntry.objects.create(
             tenant=tenant, actor=actor, object_type="enrollment", object_id=str(row.pk),

@@ -1,16 +1,28 @@
-"""What happens to outreach when a contact does something that must stop or pause it.
+"""What happens to outreach when a contact does something that must stop or pause it:
+the reactions the sequences app registers for contact facts (contacts.facts), so the
+apps that record a fact never call up into this one.
 
 Set-based on purpose: a bulk "mark do-not-contact" over thousands of contacts must be
 one transaction with a handful of statements, not a loop of saves.
 """
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from ..lifecycle import activity_build
-from ..models import Activity, ActivityKind, Enrollment, EnrollmentStatus, WaitingOn
+from contacts.facts import reaction
+from contacts.models import EventKind, LeadStatus
+from messaging.models import UNSENT_STATES
 
-UNSENT_STATES = ("draft", "pending_approval", "approved", "queued")
+from ..flow import store, transitions
+from ..models import EnrollmentStatus, WaitingOn
+
+# Facts after which nobody may contact the person again, with the reason the
+# enrollments exit with.
+STOP_REASONS = {
+    EventKind.UNSUBSCRIBED: "unsubscribed", EventKind.BOUNCED: "bounced", EventKind.COMPLAINED: "spam complaint",
+    EventKind.DO_NOT_CONTACT: "do-not-contact", EventKind.SUPPRESSED: "suppressed",
+}
+ENDED_LEADS = (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED)
+
 PAUSE_REASONS = {"replied": "replied", "meeting_booked": "meeting booked"}
 
 
@@ -57,24 +69,13 @@ def outreach_stop(*, tenant, contact_ids, reason, actor=None, at=None):
     cancelled, open tasks are skipped. Returns the number of enrollments ended."""
     at = at or timezone.now()
     contact_ids = list(contact_ids)
-    open_enrollments = list(
-        Enrollment.objects.select_for_update()
-        .filter(tenant=tenant, contact_id__in=contact_ids,
-                status__in=[EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED])
-    )
-    ids = [e.pk for e in open_enrollments]
-    if ids:
-        Enrollment.objects.filter(pk__in=ids).update(
-            status=EnrollmentStatus.UNENROLLED, exit_reason=reason[:64], next_run_at=None,
-            waiting_on=WaitingOn.NOTHING, finished_at=at, lease_owner="", lease_expires_at=None,
-            updated_at=at,
-        )
-        Activity.objects.bulk_create(
-            activity_build(enrollment=e, kind=ActivityKind.EXITED, detail=reason, actor=actor, at=at)
-            for e in open_enrollments
-        )
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id__in=contact_ids)
+    activities = []
+    for e in rows:
+        activities += transitions.exit(e, reason, at=at, actor=actor)
+    store.save_batch(rows, activities, at=at)
     pending_work_cancel(tenant=tenant, contact_ids=contact_ids, reason=reason, at=at, skip_tasks=True)
-    return len(ids)
+    return len(rows)
 
 
 @transaction.atomic
@@ -84,28 +85,37 @@ def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None):
     at = at or timezone.now()
     reason = PAUSE_REASONS[kind]
     stop_field = "sequence__stop_on_reply" if kind == "replied" else "sequence__stop_on_meeting"
-    enrollments = list(
-        Enrollment.objects.select_for_update()
-        .filter(tenant=tenant, contact_id=contact_id, status=EnrollmentStatus.ACTIVE, **{stop_field: True})
-    )
-    ids = [e.pk for e in enrollments]
-    if not ids:
+    rows = store.locked_many(tenant=tenant, status=[EnrollmentStatus.ACTIVE], contact_id=contact_id,
+                             **{stop_field: True})
+    if not rows:
         return 0
-    Enrollment.objects.filter(pk__in=ids).update(
-        status=EnrollmentStatus.PAUSED, pause_reason=reason, lease_owner="", lease_expires_at=None,
-        updated_at=at,
-    )
-    Activity.objects.bulk_create(
-        activity_build(enrollment=e, kind=ActivityKind.PAUSED, detail=reason, actor=actor, at=at)
-        for e in enrollments
-    )
-    pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=reason, at=at, skip_tasks=False)
-    # The draft they waited on is cancelled: re-arm the step for a fresh pass (a new
-    # idempotency key), due as soon as the enrollment is resumed. Otherwise a resumed
-    # enrollment would wait forever for an approval that no longer exists. A stale
-    # agent job or approval of the old pass finds the pass changed and sends nothing.
-    Enrollment.objects.filter(pk__in=ids, waiting_on__in=[WaitingOn.APPROVAL, WaitingOn.AGENT]).update(
-        step_pass=F("step_pass") + 1, waiting_on=WaitingOn.NOTHING, next_run_at=at,
-    )
-    return len(ids)
+    activities = []
+    for e in rows:
+        # The draft they waited on is cancelled below: re-arm the step for a fresh pass,
+        # due as soon as the enrollment is resumed. Otherwise a resumed enrollment would
+        # wait forever for an approval that no longer exists.
+        if e.waiting_on in (WaitingOn.APPROVAL, WaitingOn.AGENT):
+            transitions.rearm(e, at=at)
+        activities += transitions.pause(e, reason, at=at, actor=actor)
+    store.save_batch(rows, activities, at=at)
+    pending_work_cancel(tenant=tenant, enrollment_ids=[e.pk for e in rows], reason=reason, at=at, skip_tasks=False)
+    return len(rows)
 
+
+# ---------------------------------------------------------------- reactions to facts
+
+@reaction(*STOP_REASONS)
+def _stop_outreach(*, tenant, contact_ids, kind, at, actor, data):
+    outreach_stop(tenant=tenant, contact_ids=contact_ids, reason=STOP_REASONS[kind], actor=actor, at=at)
+
+
+@reaction(EventKind.STATUS_CHANGED)
+def _stop_ended_leads(*, tenant, contact_ids, kind, at, actor, data):
+    if data.get("to") in ENDED_LEADS:
+        outreach_stop(tenant=tenant, contact_ids=contact_ids, reason=data["to"], actor=actor, at=at)
+
+
+@reaction(EventKind.REPLIED, EventKind.MEETING_BOOKED)
+def _pause_on_engagement(*, tenant, contact_ids, kind, at, actor, data):
+    for contact_id in contact_ids:
+        contact_event_pause(tenant=tenant, contact_id=contact_id, kind=kind, at=at, actor=actor)

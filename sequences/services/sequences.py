@@ -2,26 +2,22 @@
 archived). Every edit bumps Sequence.version and writes an audit row."""
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from agents.policy import attach_refusal
-from scendcore.models import AuditEntry
 from scendcore.tenancy import role_of
 
 from .. import templates_catalog
-from ..lifecycle import activity_build
+from .editing import audit, lock, lock_editable, touch
+from ..flow import store, transitions
 from ..models import (
-    Activity,
-    ActivityKind,
     Channel,
-    Enrollment,
     EnrollmentStatus,
     ReenrollPolicy,
     Sequence,
     SequenceStatus,
     Step,
-    WaitingOn,
+    step_kind_for,
 )
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
@@ -34,33 +30,6 @@ SETTINGS_FIELDS = (
 COPIED_FIELDS = tuple(f for f in SETTINGS_FIELDS if f not in ("name", "is_default")) + (
     "entry_rules",
 )
-
-
-def audit(*, tenant, actor, sequence, action, changes=None):
-    return AuditEntry.objects.create(
-        tenant=tenant, actor=actor, object_type="sequence", object_id=str(sequence.pk),
-        action=action, changes=changes or {},
-    )
-
-
-def touch(*, sequence, actor):
-    """Bump the version (the processor and open pages can tell the sequence changed)."""
-    Sequence.objects.filter(pk=sequence.pk).update(
-        version=F("version") + 1, updated_by=actor, updated_at=timezone.now()
-    )
-    sequence.refresh_from_db(fields=["version", "updated_by", "updated_at"])
-
-
-def lock(*, tenant, sequence):
-    """The sequence row, locked: edits of one sequence happen one after the other."""
-    return Sequence.objects.select_for_update().get(pk=sequence.pk, tenant=tenant)
-
-
-def lock_editable(*, tenant, sequence):
-    sequence = lock(tenant=tenant, sequence=sequence)
-    if sequence.status == SequenceStatus.ARCHIVED:
-        raise ValidationError("This sequence is archived and can no longer be changed.")
-    return sequence
 
 
 def _unique_name(tenant, name):
@@ -108,7 +77,8 @@ def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, 
     )
     Step.objects.bulk_create(
         Step(
-            tenant=tenant, sequence=sequence, order=order, job_type=t.job_type, channel=t.channel,
+            tenant=tenant, sequence=sequence, order=order, kind=step_kind_for(t.channel), job_type=t.job_type,
+            channel=t.channel,
             delay_value=t.delay_value, delay_unit=t.delay_unit, business_days_only=t.business_days_only,
             angle=t.angle, cta=t.cta, value_proposition=t.value_proposition,
             subject_template=t.subject_template,
@@ -262,23 +232,13 @@ def sequence_archive(*, tenant, sequence, actor, now=None):
     sequence = lock(tenant=tenant, sequence=sequence)
     if sequence.status == SequenceStatus.ARCHIVED:
         raise ValidationError("This sequence is already archived.")
-    open_rows = list(
-        Enrollment.objects.select_for_update(of=("self",))
-        .filter(sequence=sequence, status__in=OPEN)
-        .only("pk", "tenant_id", "contact_id", "sequence_id", "current_step_id")
-    )
+    open_rows = store.locked_many(tenant=tenant, status=OPEN, sequence=sequence)
+    activities = []
+    for row in open_rows:
+        activities += transitions.exit(row, ARCHIVED_REASON, at=now, actor=actor)
+    store.save_batch(open_rows, activities, at=now)
     ids = [row.pk for row in open_rows]
     if ids:
-        Enrollment.objects.filter(pk__in=ids).update(
-            status=EnrollmentStatus.UNENROLLED, exit_reason=ARCHIVED_REASON, next_run_at=None,
-            waiting_on=WaitingOn.NOTHING, finished_at=now, lease_owner="", lease_expires_at=None,
-            updated_at=now,
-        )
-        Activity.objects.bulk_create(
-            activity_build(enrollment=row, kind=ActivityKind.EXITED, detail=ARCHIVED_REASON,
-                           actor=actor, at=now)
-            for row in open_rows
-        )
         pending_work_cancel(tenant=tenant, enrollment_ids=ids, reason=ARCHIVED_REASON, at=now, skip_tasks=True)
     before = sequence.status
     sequence.status = SequenceStatus.ARCHIVED

@@ -17,10 +17,8 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from .. import merge_fields
-from ..lifecycle import activity_build
+from ..flow import store, transitions
 from ..models import (
-    Activity,
-    ActivityKind,
     Channel,
     DelayUnit,
     Enrollment,
@@ -28,8 +26,9 @@ from ..models import (
     JobType,
     Step,
     WaitingOn,
+    step_kind_for,
 )
-from .sequences import audit, lock_editable, touch
+from .editing import audit, lock_editable, touch
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENGAGEMENT)
@@ -194,41 +193,26 @@ def _blocked_error(plan):
 
 
 def _apply(*, tenant, sequence, plan, actor, reason, now):
-    """Re-point enrollments set-based, keeping next_run_at; one activity row each."""
-    activities = []
+    """Re-point enrollments set-based, keeping their due time; one activity row each."""
+    moved, activities = [], []
     for repoint in plan.repoints:
         # Locking re-reads each row, so one that the processor just moved on is left alone.
-        rows = list(
-            Enrollment.objects.select_for_update(of=("self",))
-            .filter(sequence=sequence, status__in=OPEN, current_step=repoint.from_step)
-            .exclude(_busy_q(now))
-            .only("pk", "tenant_id", "contact_id", "sequence_id")
-        )
-        if not rows:
-            continue
-        ids = [row.pk for row in rows]
+        rows = [
+            e for e in store.locked_many(tenant=tenant, status=OPEN, sequence=sequence,
+                                         current_step=repoint.from_step)
+            if not (e.waiting_on or (e.lease_expires_at and e.lease_expires_at > now))
+        ]
         target = repoint.to_step
         if target is None:
-            Enrollment.objects.filter(pk__in=ids).update(
-                status=EnrollmentStatus.COMPLETED, current_step=None, next_run_at=None, pause_reason="",
-                waiting_on=WaitingOn.NOTHING, finished_at=now, updated_at=now,
-            )
             detail = f"{reason}; no steps left after the ones already done"
         else:
-            Enrollment.objects.filter(pk__in=ids).update(current_step=target, step_pass=1, updated_at=now)
             detail = f"{reason}; continues with step {repoint.to_position} ({target.get_job_type_display()})"
-        for row in rows:
-            activities.append(activity_build(
-                enrollment=row, kind=ActivityKind.MOVED, step=target, actor=actor, detail=detail, at=now,
-                data={"from_step": repoint.from_step.pk, "to_step": target.pk if target else None},
-            ))
-            if target is None:
-                activities.append(activity_build(
-                    enrollment=row, kind=ActivityKind.COMPLETED, actor=actor, at=now,
-                    detail="Finished: the steps it was waiting for were removed",
-                ))
-    Activity.objects.bulk_create(activities)
-    return sum(1 for a in activities if a.kind == ActivityKind.MOVED)
+        data = {"from_step": repoint.from_step.pk, "to_step": getattr(target, "pk", None)}
+        for e in rows:
+            activities += transitions.move(e, target, at=now, detail=detail, actor=actor, data=data)
+        moved += rows
+    store.save_batch(moved, activities, at=now)
+    return len(moved)
 
 
 def _ordered_steps(sequence):
@@ -278,7 +262,7 @@ def step_add(*, tenant, sequence, actor, values):
     values = _normalized({**DEFAULTS, **values})
     _check(values, is_first=count == 0)
     step = Step.objects.create(
-        tenant=tenant, sequence=sequence, order=count + 1,
+        tenant=tenant, sequence=sequence, order=count + 1, kind=step_kind_for(values["channel"]),
         **{name: values[name] for name in EDITABLE_FIELDS},
     )
     touch(sequence=sequence, actor=actor)
@@ -304,6 +288,7 @@ def step_update(*, tenant, step, actor, values):
         return step
     for name in changes:
         setattr(step, name, values[name])
+    step.kind = step_kind_for(step.channel)
     step.save()
     touch(sequence=sequence, actor=actor)
     audit(tenant=tenant, actor=actor, sequence=sequence, action="step_updated",

@@ -13,7 +13,7 @@ from agents.services import agent_job_run, agent_job_start, agent_jobs_due
 from approvals.models import ApprovalRequest
 from scendcore import credentials
 from scendcore.models import AuditEntry, Role
-from sequences import lifecycle
+from sequences.flow import store
 from tests.approvals.builders import drafted_message
 from tests.factories import AgentFactory, ContactFactory, SequenceFactory, StepFactory, manager_of
 
@@ -38,7 +38,7 @@ def _started_job(tenant, agent, *, contact=None, steps=2):
     message = drafted_message(tenant=tenant, step=first, contact=contact or ContactFactory(tenant=tenant),
                               subject="", body="")
     with transaction.atomic():
-        enrollment = lifecycle.locked(message.enrollment_id, tenant_id=tenant.pk)
+        enrollment = store.locked(message.enrollment_id, tenant_id=tenant.pk)
         job = agent_job_start(tenant=tenant, enrollment=enrollment, message=message, agent=agent)
     return job, message
 
@@ -202,7 +202,7 @@ def test_a_contact_field_with_instructions_changes_no_recipient_and_blocks_auto_
 
 def test_the_template_writer_keeps_contact_text_on_one_line_and_flags_addresses(tenant):
     from agents.drafting import DraftRequest, draft
-    from agents.services import review_reasons
+    from approvals.routing import review_reasons
 
     agent = AgentFactory(tenant=tenant, autonomy="auto_send")
     contact = ContactFactory(tenant=tenant, first_name="Dana\nBcc: x@evil.example", company=INJECTION)
@@ -219,7 +219,7 @@ def test_the_template_writer_keeps_contact_text_on_one_line_and_flags_addresses(
 
 def test_links_on_unapproved_domains_block_auto_send_and_allowed_ones_do_not(tenant):
     from agents.drafting import DraftRequest, draft
-    from agents.services import review_reasons
+    from approvals.routing import review_reasons
 
     tenant.allowed_link_domains = "scendly.example"
     agent = AgentFactory(tenant=tenant, autonomy="auto_send")
@@ -237,7 +237,7 @@ def test_links_on_unapproved_domains_block_auto_send_and_allowed_ones_do_not(ten
 
 def test_review_reasons_cover_step_autonomy_threshold_and_inactive_agents(tenant):
     from agents.drafting import Draft
-    from agents.services import review_reasons
+    from approvals.routing import review_reasons
 
     clean = Draft(subject="s", body_text="b")
     step = StepFactory(sequence=SequenceFactory(tenant=tenant), requires_human_approval=True)

@@ -8,7 +8,7 @@ from agents.services import agent_job_run, agent_job_start
 from approvals.models import ApprovalRequest
 from messaging.models import OutboundMessage
 from scendcore.models import Membership, Role
-from sequences import lifecycle
+from sequences.flow import store
 from sequences.engine.explain import enrollment_explain
 from sequences.services.sequences import sequence_update_settings
 from tests.approvals.builders import drafted_message
@@ -104,7 +104,7 @@ def test_a_remote_agents_draft_for_a_reps_sequence_waits_for_approval(tenant, re
     sequence = SequenceFactory(tenant=tenant, agent=agent, owner=rep)
     message = drafted_message(tenant=tenant, step=StepFactory(sequence=sequence), subject="", body="")
     with transaction.atomic():
-        enrollment = lifecycle.locked(message.enrollment_id, tenant_id=tenant.pk)
+        enrollment = store.locked(message.enrollment_id, tenant_id=tenant.pk)
         job = agent_job_start(tenant=tenant, enrollment=enrollment, message=message, agent=agent)
     llm.script = [completion(subject="Idea for you", body="Hi,\n\nA thought.")]
 

@@ -4,9 +4,9 @@ import itertools
 
 from django.db import transaction
 
-from approvals.services import approval_request_create
+from approvals.routing import approval_request_create
 from messaging.models import OutboundMessage
-from sequences import lifecycle
+from sequences.flow import single, store
 from sequences.models import WaitingOn
 from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
 
@@ -30,7 +30,7 @@ def drafted_message(*, tenant, sequence=None, step=None, contact=None, channel="
 def pending_approval(*, tenant, reasons=("agent is set to review every draft",), **kwargs):
     message = drafted_message(tenant=tenant, **kwargs)
     with transaction.atomic():
-        enrollment = lifecycle.locked(message.enrollment_id, tenant_id=tenant.pk)
+        enrollment = store.locked(message.enrollment_id, tenant_id=tenant.pk)
         approval = approval_request_create(tenant=tenant, message=message, enrollment=enrollment, reasons=list(reasons))
-        lifecycle.wait_for(enrollment=enrollment, on=WaitingOn.APPROVAL)
+        single.wait(enrollment, WaitingOn.APPROVAL, at=approval.created_at)
     return approval

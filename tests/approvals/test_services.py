@@ -10,9 +10,10 @@ from django.utils import timezone
 
 from agents.models import Agent
 from approvals.models import ApprovalDecision, ApprovalRequest
+from approvals.routing import content_hash
 from approvals.services import (
     ApprovalBlocked, ApprovalConflict, approval_approve, approval_regenerate,
-    approval_reject, approvals_bulk, approvals_expire_due, content_hash,
+    approval_reject, approvals_bulk, approvals_expire_due,
 )
 from messaging.models import OutboundMessage
 from sequences.models import Activity

@@ -139,7 +139,7 @@ def test_a_send_interrupted_after_handover_becomes_unknown_and_is_never_resent(t
     def worker_dies(*args, **kwargs):
         raise SystemExit("worker killed between handing over and recording")
 
-    monkeypatch.setattr(delivery, "_record_sent", worker_dies)
+    monkeypatch.setattr(delivery.run, "_record_sent", worker_dies)
     with pytest.raises(SystemExit):
         deliver_due()
     monkeypatch.undo()
@@ -279,8 +279,9 @@ def test_an_unreachable_mailbox_is_dialled_once_per_batch(tenant, sequence, mail
         mailbox.smtp_port = probe.getsockname()[1]
     mailbox.save(update_fields=["smtp_port"])
     dials = []
-    real = delivery.mailbox_connection
-    monkeypatch.setattr(delivery, "mailbox_connection", lambda mb, **kw: dials.append(mb.pk) or real(mb, **kw))
+    real = delivery.connections.mailbox_connection
+    monkeypatch.setattr(delivery.connections, "mailbox_connection",
+                        lambda mb, **kw: dials.append(mb.pk) or real(mb, **kw))
     messages = [_queued(tenant, sequence) for _ in range(3)]
 
     report = deliver_due()

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from messaging.models import InboundMessage, Mailbox, MessageState
 from messaging.services import crypto
-from messaging.services.inbound import imap_poll
+from messaging.services.imap import imap_poll
 from messaging.tasks import poll_imap_all
 
 from .conftest import make_message

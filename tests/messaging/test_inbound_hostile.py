@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from messaging.models import InboundMessage, InboundQuarantine, MessageState
 from messaging.services import inbound
-from messaging.services.inbound import imap_poll
+from messaging.services.imap import imap_poll
 from sequences.models import Enrollment
 from tests.factories import EnrollmentFactory, SequenceFactory
 

@@ -9,7 +9,7 @@ import pytest
 from messaging.models import Mailbox, MessageState
 from messaging.services import crypto
 from messaging.services.delivery import deliver_due, message_enqueue
-from messaging.services.inbound import imap_poll
+from messaging.services.imap import imap_poll
 from tests.factories import ContactFactory, MailboxFactory
 
 from .conftest import make_message

@@ -4,7 +4,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from messaging.models import Task
-from messaging.services.tasks import task_complete, task_create, task_skip
+from messaging.services.tasks import task_create
+from sequences.services.tasks import task_complete, task_skip
 from sequences.models import Activity
 from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
 

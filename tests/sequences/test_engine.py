@@ -86,7 +86,7 @@ def test_a_repeated_execution_of_the_same_step_creates_nothing_new(tenant):
     enrollment = due_enrollment(sequence, first)
     sweep_inline()
     # Put the enrollment back on the same step and pass, as a crash after commit would.
-    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, next_run_at=WEDNESDAY)
+    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, step_pass=1, next_run_at=WEDNESDAY)
 
     sweep_inline()
 
@@ -102,7 +102,7 @@ def test_a_repeated_execution_whose_message_is_gone_drafts_again_under_the_agent
     sweep_inline()
     job = AgentJob.objects.get(enrollment=enrollment)
     OutboundMessage.objects.filter(enrollment=enrollment).delete()
-    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, next_run_at=WEDNESDAY)
+    Enrollment.objects.filter(pk=enrollment.pk).update(current_step=first, step_pass=1, next_run_at=WEDNESDAY)
 
     sweep_inline()
 
@@ -305,6 +305,7 @@ def test_a_mailbox_at_its_limit_defers_the_step(tenant):
 def test_a_task_step_puts_a_task_with_talking_points_in_the_owners_inbox(tenant):
     sequence, (first, *_) = running_sequence(tenant)
     first.channel = first.job_type = "call_reminder"
+    first.kind = "task"
     first.save()
     owner = UserFactory()
     enrollment = due_enrollment(sequence, first, contact=ContactFactory(tenant=tenant, owner=owner))
@@ -427,20 +428,22 @@ def test_a_row_that_breaks_its_batch_is_deferred_with_the_error_and_the_others_g
 def test_a_batch_runs_without_jit_compilation_and_leaves_the_connection_as_it_was(tenant, monkeypatch):
     from django.db import connection
 
-    from sequences.engine import gates
+    from scendcore.gates import PROCESS
+    from sequences.engine.gates.frequency_cap import FrequencyCapGate
 
     sequence, (first, *_) = running_sequence(tenant)
     due_enrollment(sequence, first)
     seen = []
-    real = gates.FrequencyCap.__init__
+    real = FrequencyCapGate.prepare
 
-    def spy(self, **kwargs):
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW jit")
-            seen.append(cursor.fetchone()[0])
-        real(self, **kwargs)
+    def spy(self, attempts, *, now, phase):
+        if phase == PROCESS:  # the processor's batch (delivery, kicked after it, asks too)
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW jit")
+                seen.append(cursor.fetchone()[0])
+        return real(self, attempts, now=now, phase=phase)
 
-    monkeypatch.setattr(gates.FrequencyCap, "__init__", spy)
+    monkeypatch.setattr(FrequencyCapGate, "prepare", spy)
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         before = cursor.fetchone()[0]

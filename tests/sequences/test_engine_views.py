@@ -76,7 +76,7 @@ def test_the_answer_names_a_reached_frequency_cap_as_what_holds_the_step(tenant,
 
     explanation = enrollment_explain(tenant=tenant, enrollment=executed)
 
-    cap = [h for h in explanation.holds if h.kind == "cap"]
+    cap = [h for h in explanation.holds if h.kind == "frequency_cap"]
     assert cap and cap[0].active and "the cap is reached" in cap[0].text
 
 

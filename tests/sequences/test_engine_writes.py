@@ -5,7 +5,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from agents.models import AgentJob
-from sequences.engine import writes
+from scendcore import bulk
+from sequences.flow import store as writes
 from sequences.models import Activity, Enrollment
 
 from .engine_helpers import WEDNESDAY, due_enrollment, running_sequence
@@ -56,7 +57,7 @@ def test_the_enrollment_update_writes_timestamps_and_clears_the_empty_ones(tenan
     enrollment.last_step_at = WEDNESDAY
     enrollment.finished_at = None
     with transaction.atomic():
-        assert writes.enrollments_write([enrollment], lease_owner="", at=WEDNESDAY) == 1
+        writes.save_batch([enrollment], [], at=WEDNESDAY)
 
     enrollment.refresh_from_db()
     assert enrollment.next_run_at == due
@@ -78,8 +79,8 @@ def test_allocated_job_ids_come_from_the_job_tables_own_identity(tenant, other_t
                                        step=on.current_step, step_pass=step_pass)
 
     before = job(outsider, 1)
-    allocated = writes.allocate_ids(AgentJob, 3)
+    allocated = bulk.allocate_ids(AgentJob, 3)
     after = job(enrollment, 1)
     assert len(set(allocated)) == 3
     assert before.id < min(allocated) and max(allocated) < after.id
-    assert writes.allocate_ids(AgentJob, 0) == []
+    assert bulk.allocate_ids(AgentJob, 0) == []

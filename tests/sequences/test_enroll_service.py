@@ -1,5 +1,6 @@
 """Enrollment rules: one contact, many contacts, pause/resume/unenroll, auto-enrollment."""
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -181,7 +182,9 @@ def test_bulk_enrollment_reports_counts_with_reasons(tenant, other_tenant, seque
     assert Activity.objects.filter(enrollment__in=new, kind="step_scheduled").count() == 3
     one = new.first()
     scheduled = Activity.objects.get(enrollment=one, kind="step_scheduled")
-    assert scheduled.detail == f"Step 1 (Email) due {one.next_run_at:%Y-%m-%d %H:%M} UTC"
+    # Worded as every schedule is (the single and the processor's paths too): the contact's time, named.
+    zone = ZoneInfo(one.contact.timezone)
+    assert scheduled.detail == f"Step 1 (Email) due {one.next_run_at.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
     assert scheduled.step_id == one.current_step_id
     from datetime import datetime
     assert datetime.fromisoformat(scheduled.data["next_run_at"]) == one.next_run_at

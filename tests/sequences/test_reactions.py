@@ -123,9 +123,10 @@ def test_pending_work_cancel_without_tenant_is_scoped_by_enrollment_ids(tenant, 
 
 
 def test_a_reply_while_a_draft_awaits_approval_does_not_strand_the_enrollment(tenant):
+    from django.db import transaction
     from django.utils import timezone
 
-    from sequences import lifecycle
+    from sequences.flow import store, transitions
 
     sequence = SequenceFactory(tenant=tenant)
     step = StepFactory(sequence=sequence)
@@ -141,7 +142,9 @@ def test_a_reply_while_a_draft_awaits_approval_does_not_strand_the_enrollment(te
     assert (enrollment.status, enrollment.waiting_on, enrollment.step_pass) == ("paused", "", 2)
 
     resumed_at = timezone.now()
-    lifecycle.resume(enrollment=enrollment, at=resumed_at)
+    with transaction.atomic():
+        row = store.locked(enrollment.pk, tenant_id=tenant.pk)
+        store.save(row, transitions.resume(row, at=resumed_at), at=resumed_at)
     enrollment.refresh_from_db()
     assert enrollment.status == "active"
     assert enrollment.next_run_at == resumed_at  # due again: the step is drafted anew, not lost

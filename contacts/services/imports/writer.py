@@ -1,270 +1,23 @@
-"""CSV import: upload (decode, header, automatic mapping), start (mapping confirmed,
-queued), run (validate every row, write in chunks with bulk_create/bulk_update).
-
-Line numbers are physical lines of the file, the header being line 1, so a quoted
-field spanning two lines makes the next record start two lines further down.
-"""
-import csv
-import io
+"""Validating every row of an import and writing the contacts in chunks (bulk_create /
+bulk_update), with rejected rows kept with their line numbers."""
 import re
-from functools import lru_cache
-from zoneinfo import available_timezones
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
-from django.utils.text import slugify
 
-from scendcore.audit import audit_record as audit
 from scendcore.tenancy import membership_of
 
-from ..visibility import may_see, restricted_owner_id
-
-from ..suppression import addresses_listed, normalize_address, suppression_reasons
-
-from ..models import (
-    Contact,
-    ContactList,
-    DuplicatePolicy,
-    ImportJob,
-    ImportRejectedRow,
-    ImportStatus,
-    LeadStatus,
-    ListMembership,
-    ScoreBand,
-    Tag,
-)
-from .suppressions import ERASED_REFUSAL
+from ...models import Contact, DuplicatePolicy, ImportJob, ImportRejectedRow, LeadStatus, ListMembership, ScoreBand, Tag
+from ...suppression import addresses_listed, normalize_address, suppression_reasons
+from ...visibility import may_see, restricted_owner_id
+from ..suppressions import ERASED_REFUSAL
+from .reading import CUSTOM, FIELDS, IGNORE, custom_key
+from .values import RowError, choice_of, normalize_phone, timezone_names
 
 CHUNK = 2000
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-
-# Target fields a column can map to, with their maximum length.
-FIELDS = {
-    "email": ("Email", 254),
-    "first_name": ("First name", 100),
-    "last_name": ("Last name", 100),
-    "full_name": ("Full name (split into first and last)", 201),
-    "phone": ("Phone", 20),
-    "company": ("Company", 200),
-    "title": ("Title", 200),
-    "timezone": ("Timezone", 64),
-    "lead_status": ("Lead status", 16),
-    "score_band": ("Score band", 8),
-    "owner": ("Owner (user email or username)", 254),
-    "tags": ("Tags (separated by ; or ,)", 2000),
-    "source": ("Source", 64),
-}
-CUSTOM = "custom"
-IGNORE = ""
-
-ALIASES = {
-    "email": ["email", "e-mail", "email address", "e-mail address", "mail", "work email", "business email",
-              "email_address", "emailaddress"],
-    "first_name": ["first name", "firstname", "first", "given name", "forename", "first_name"],
-    "last_name": ["last name", "lastname", "last", "surname", "family name", "last_name"],
-    "full_name": ["name", "full name", "fullname", "contact name", "full_name"],
-    "phone": ["phone", "phone number", "mobile", "mobile phone", "cell", "cell phone", "telephone", "tel",
-              "work phone", "phone_number"],
-    "company": ["company", "organization", "organisation", "company name", "account", "account name",
-                "employer", "org"],
-    "title": ["title", "job title", "position", "role", "job_title", "jobtitle"],
-    "timezone": ["timezone", "time zone", "tz", "time_zone"],
-    "lead_status": ["lead status", "status", "lead_status", "stage"],
-    "score_band": ["score band", "score", "score_band", "temperature", "rating"],
-    "owner": ["owner", "contact owner", "rep", "sales rep", "assigned to"],
-    "tags": ["tags", "tag", "labels"],
-    "source": ["source", "lead source", "lead_source"],
-}
-_ALIAS_INDEX = {re.sub(r"[^a-z0-9]", "", a): field for field, names in ALIASES.items() for a in names}
-
-
-def guess_field(header):
-    key = re.sub(r"[^a-z0-9]", "", (header or "").lower())
-    if key in _ALIAS_INDEX:
-        return _ALIAS_INDEX[key]
-    if "email" in key:
-        return "email"
-    return CUSTOM
-
-
-def auto_mapping(headers):
-    """{"<index>": field}: each known field taken by its first matching column only."""
-    mapping, taken = {}, set()
-    for i, header in enumerate(headers):
-        field = guess_field(header)
-        if field != CUSTOM and field in taken:
-            field = CUSTOM
-        taken.add(field)
-        mapping[str(i)] = field if header.strip() or field != CUSTOM else IGNORE
-    return mapping
-
-
-def custom_key(header, index):
-    return slugify(header).replace("-", "_")[:64] or f"column_{index + 1}"
-
-
-# --- upload ----------------------------------------------------------------------------
-
-def decode_upload(raw):
-    """UTF-8 text of the upload (a BOM is dropped), or ValidationError saying why not."""
-    if not raw:
-        raise ValidationError("The file is empty.")
-    # The whole file, not a prefix: PostgreSQL cannot store a NUL anywhere in the text.
-    nul = raw.find(b"\x00")
-    if nul != -1:
-        line = raw.count(b"\n", 0, nul) + 1
-        raise ValidationError(
-            f"This is not a CSV file (it contains binary data, first on line {line}). Export your sheet as CSV, UTF-8."
-        )
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ValidationError(
-            f"The file is not UTF-8 encoded (first bad byte on line {line}). Save it as “CSV UTF-8” and upload again."
-        ) from None
-    return text
-
-
-def sniff_delimiter(first_line):
-    counts = {d: first_line.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def read_records(text, delimiter):
-    """Yields (line number, values) for every record after the header."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    next(reader, None)
-    previous = reader.line_num
-    for values in reader:
-        yield previous + 1, values
-        previous = reader.line_num
-
-
-@transaction.atomic
-def import_prepare(*, tenant, file_name, raw, actor):
-    """Check an uploaded file and keep it for mapping. ValidationError explains refusals."""
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise ValidationError(f"The file is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
-    text = decode_upload(raw)
-    delimiter = sniff_delimiter(text.split("\n", 1)[0])
-    try:
-        headers = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True), [])
-        total = sum(1 for _ in read_records(text, delimiter))
-    except csv.Error as exc:
-        raise ValidationError(f"This file cannot be read as CSV: {exc}.") from None
-    headers = [h.strip() for h in headers]
-    if not any(headers):
-        raise ValidationError("The first line must be a header row naming the columns.")
-    mapping = auto_mapping(headers)
-    if "email" not in mapping.values():
-        raise ValidationError(
-            "No email column found. The header row needs a column named “Email” (or “E-mail”, "
-            "“Email address”): every contact needs an email address."
-        )
-    job = ImportJob.objects.create(
-        tenant=tenant, created_by=actor, file_name=file_name[:255], source_text=text, headers=headers,
-        delimiter=delimiter, mapping=mapping, total_rows=total,
-    )
-    audit(tenant=tenant, actor=actor, object_type="import", object_id=job.pk, action="uploaded",
-          changes={"file_name": job.file_name, "rows": total})
-    return job
-
-
-def import_preview(*, job, rows=5):
-    out = []
-    for line, values in read_records(job.source_text, job.delimiter):
-        out.append((line, values))
-        if len(out) >= rows:
-            break
-    return out
-
-
-def mapping_clean(*, headers, mapping):
-    clean = {}
-    seen = set()
-    for i, _ in enumerate(headers):
-        field = mapping.get(str(i), IGNORE)
-        if field not in FIELDS and field not in (CUSTOM, IGNORE):
-            raise ValidationError(f"Unknown target for column {i + 1}.")
-        if field in FIELDS:
-            if field in seen:
-                raise ValidationError(f"“{FIELDS[field][0]}” is mapped to more than one column.")
-            seen.add(field)
-        clean[str(i)] = field
-    if "email" not in seen:
-        raise ValidationError("Map one column to Email: every contact needs an email address.")
-    return clean
-
-
-@transaction.atomic
-def import_start(*, tenant, job, mapping, duplicate_policy, actor, contact_list=None, new_list_name=""):
-    """Confirm the mapping and queue the import (the task runs after commit)."""
-    from ..tasks import import_contacts
-
-    job = ImportJob.objects.select_for_update().get(pk=job.pk, tenant=tenant)
-    if job.status != ImportStatus.UPLOADED:
-        raise ValidationError("This import has already been started.")
-    if duplicate_policy not in DuplicatePolicy.values:
-        raise ValidationError("Choose what to do with contacts that already exist.")
-    if contact_list is not None and contact_list.tenant_id != tenant.pk:
-        raise ValidationError("That list does not exist.")
-    job.mapping = mapping_clean(headers=job.headers, mapping=mapping)
-    job.duplicate_policy = duplicate_policy
-    if new_list_name.strip():
-        from .lists import list_create
-
-        contact_list = list_create(tenant=tenant, name=new_list_name, actor=actor)
-    job.contact_list = contact_list
-    job.status = ImportStatus.QUEUED
-    job.save(update_fields=["mapping", "duplicate_policy", "contact_list", "status"])
-    audit(tenant=tenant, actor=actor, object_type="import", object_id=job.pk, action="started",
-          changes={"mapping": job.mapping, "duplicate_policy": duplicate_policy})
-    transaction.on_commit(lambda: import_contacts.delay(tenant.pk, job.pk))
-    return job
-
-
-# --- row validation ------------------------------------------------------------------
-
-PHONE_NOISE = re.compile(r"[\s().\-/]")
-E164 = re.compile(r"\+[1-9]\d{6,14}")
-
-
-def normalize_phone(raw):
-    """E.164 form of `raw` ("+1 (415) 555-0100" → "+14155550100"); "" stays "".
-    A number without a country code is refused rather than guessed."""
-    value = (raw or "").strip()
-    if not value:
-        return ""
-    compact = PHONE_NOISE.sub("", value)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    if not E164.fullmatch(compact):
-        raise ValidationError(
-            f"phone “{value}” is not a valid international number (E.164, e.g. +14155550100)"
-        )
-    return compact
-
-
-@lru_cache(maxsize=1)
-def timezone_names():
-    return frozenset(available_timezones())
-
-
-def _choice(value, choices, label):
-    lowered = value.strip().lower()
-    for key, text in choices:
-        if lowered in (key, text.lower()):
-            return key
-    raise ValidationError(f"unknown {label} “{value.strip()}” (use one of: {', '.join(k for k, _ in choices)})")
-
-
-class RowError(Exception):
-    pass
 
 
 class _Importer:
@@ -336,9 +89,9 @@ class _Importer:
         if tz and tz not in timezone_names():
             raise ValidationError(f"unknown timezone “{tz}” (use an IANA name such as Europe/Berlin)")
         if data.get("lead_status"):
-            data["lead_status"] = _choice(data["lead_status"], LeadStatus.choices, "lead status")
+            data["lead_status"] = choice_of(data["lead_status"], LeadStatus.choices, "lead status")
         if data.get("score_band"):
-            data["score_band"] = _choice(data["score_band"], ScoreBand.choices, "score band")
+            data["score_band"] = choice_of(data["score_band"], ScoreBand.choices, "score band")
         if data.get("owner"):
             owner_id = self.owners.get(data["owner"].lower())
             if owner_id is None:
@@ -496,24 +249,3 @@ def _email_of(values, columns):
         if field == "email" and index < len(values):
             return values[index].strip()[:320]
     return ""
-
-
-def import_run(*, tenant_id, import_id):
-    """Process a queued import. Safe to call twice: only one call moves it to running."""
-    claimed = ImportJob.objects.filter(pk=import_id, tenant_id=tenant_id, status=ImportStatus.QUEUED).update(
-        status=ImportStatus.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return None
-    job = ImportJob.objects.select_related("tenant").get(pk=import_id, tenant_id=tenant_id)
-    importer = _Importer(job)
-    try:
-        importer.run(read_records(job.source_text, job.delimiter))
-    except Exception as exc:  # recorded for the user, then re-raised for the worker log
-        ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportStatus.FAILED, error=f"The import stopped: {exc}"[:2000], finished_at=timezone.now()
-        )
-        raise
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportStatus.DONE, finished_at=timezone.now())
-    job.refresh_from_db()
-    return job

@@ -1,16 +1,9 @@
-"""The set-based writes of a batch.
+"""Set-based writes for hot paths: COPY rows straight into a table, insert rows that may
+already exist through a staging table, and update many rows in one UPDATE … FROM.
 
-Rows are plain tuples, written with COPY (PostgreSQL's bulk path). Activity rows, and
-the agent jobs and messages the batch has just checked do not exist yet (under the
-enrollments' row locks nobody else can create them meanwhile), go straight into their
-tables; a unique index is still the last line of defence: a duplicate fails the batch,
-which is split until the row is alone and deferred with the error. Rows that may exist
-(tasks, approval requests) go through a per-connection staging table and one
-INSERT … SELECT … ON CONFLICT DO NOTHING. Every enrollment of the batch (whatever
-happened to it: advanced, deferred, waiting, paused, exited, parked) is written by one
-UPDATE … FROM the staged values. Nothing is saved row by row, and no model instance is
-built for a row that is only inserted.
-
+Rows are plain tuples in column order; no model instance is built for a row that is only
+inserted, and nothing is saved row by row. A unique index stays the last line of
+defence: a duplicate fails the statement (with `once`, it is skipped instead).
 Zero-config (SQLite) development uses the ORM equivalents: small volumes, same results.
 """
 import functools
@@ -19,18 +12,7 @@ import zlib
 
 from django.db import connection, models
 
-from scendcore.lookups import array_literal
-
-from ..models import Activity, Enrollment
-
-ENROLLMENT_FIELDS = (
-    "status", "current_step_id", "step_pass", "next_run_at", "waiting_on", "pause_reason", "exit_reason",
-    "last_step_at", "finished_at", "lease_owner", "lease_expires_at",
-)
-ACTIVITY_COLUMNS = (
-    "tenant_id", "enrollment_id", "contact_id", "sequence_id", "step_id", "kind", "detail", "data", "actor_id",
-    "created_at",
-)
+from .lookups import array_literal
 
 
 def _postgres():
@@ -177,35 +159,6 @@ def rows_update(model, objects, fields, *, also=None):
             [value for _, value in constants] + [array_literal(ids)[0]],
         )
         return raw.rowcount
-
-
-def enrollments_write(enrollments, *, lease_owner, at):
-    """Write the in-memory state of `enrollments`, read and locked under `lease_owner`'s
-    lease in the current transaction."""
-    if not enrollments:
-        return 0
-    if not _postgres():
-        count = 0
-        for e in enrollments:
-            values = {field: getattr(e, field) for field in ENROLLMENT_FIELDS}
-            count += Enrollment.objects.filter(pk=e.pk, lease_owner=lease_owner).update(updated_at=at, **values)
-        return count
-    # No "still leased to us" condition here: the batch read these rows FOR UPDATE under
-    # its lease in this same transaction, so nobody else can have changed them. (Such a
-    # condition also misleads the planner: a lease owner matches "1 row", and it then
-    # loops over the whole batch once per row.)
-    return rows_update(Enrollment, enrollments, ENROLLMENT_FIELDS, also={"updated_at": at})
-
-
-def activity_row(*, enrollment, kind, detail="", step_id=None, data=None, actor_id=None, at):
-    return (
-        enrollment.tenant_id, enrollment.pk, enrollment.contact_id, enrollment.sequence_id, step_id, kind,
-        detail[:300], data or {}, actor_id, at,
-    )
-
-
-def activities_write(rows):
-    insert_rows(Activity, ACTIVITY_COLUMNS, rows)
 
 
 class RowShape:

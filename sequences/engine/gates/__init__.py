@@ -1,0 +1,13 @@
+"""The gates the processor owns: the send window, the contact frequency cap and the
+sender mailbox's limits. Each registers itself in the shared registry (scendcore.gates)
+when the sequences app is ready; the processor, the enrollment page and delivery find
+them there."""
+from scendcore import gates
+
+from .frequency_cap import FrequencyCapGate
+from .mailbox import MailboxGate
+from .window import WindowGate
+
+WINDOW = gates.register(WindowGate())
+FREQUENCY_CAP = gates.register(FrequencyCapGate())
+MAILBOX = gates.register(MailboxGate())

@@ -1,0 +1,41 @@
+"""Step types: what the processor does at a step of each kind (Step.kind). One
+registered implementation per kind; a kind with none is an error the enrollment shows,
+never a fallback to another kind (a new kind must not become a rep's task by accident).
+
+A step type runs for all the enrollments of a batch that are on a step of its kind and
+passed every gate, with a fixed number of statements whatever their number (it reads
+what exists and writes what is new set-based, through the batch's work)."""
+from typing import Protocol
+
+from scendcore.registry import Registry
+
+
+class StepType(Protocol):
+    kind: str
+
+    def run(self, work, enrollments: list) -> None:
+        """Create (or follow, for a repeated execution) the step's work for each of
+        `enrollments`, and move each on through `work.batch`."""
+
+
+class UnknownStepKind(LookupError):
+    def __init__(self, kind):
+        super().__init__(f"steps of kind {kind!r} cannot be run (no step type is registered for it)")
+        self.kind = kind
+
+
+_REGISTRY = Registry("step type", key="kind", missing=UnknownStepKind)
+register = _REGISTRY.register
+step_type = _REGISTRY.get
+kinds = _REGISTRY.names
+
+
+def _register_builtin():
+    from .message import MessageStep
+    from .task import TaskStep
+
+    register(MessageStep())
+    register(TaskStep())
+
+
+_register_builtin()

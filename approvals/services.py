@@ -4,7 +4,6 @@ ApprovalDecision: of two concurrent decisions exactly one wins, the other gets a
 ApprovalConflict. What is approved is hashed onto the message, so delivery can send
 exactly that."""
 import logging
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from contacts.suppression import EXPLANATIONS, suppression_reason
 from scendcore.tenancy import role_of
+from scendcore.zones import when_text
 from sequences.flow import single, store, transitions
 from sequences.models import EnrollmentStatus, RejectionPolicy
 
@@ -37,13 +37,13 @@ def blocked_reason_for(*, approval, message, enrollment, suppressed=None):
     contact = message.contact
     reason = suppressed.get(contact.id) if suppressed is not None else suppression_reason(contact)
     if reason == "unsubscribed" and contact.unsubscribed_at:
-        return f"The contact unsubscribed on {contact.unsubscribed_at:%Y-%m-%d}."
+        return f"The contact unsubscribed on {timezone.localdate(contact.unsubscribed_at):%Y-%m-%d}."
     if reason:
         return f"The contact {EXPLANATIONS[reason]}."
     if message.channel == "sms" and contact.sms_opted_out_at:
         return "The contact opted out of SMS."
     if contact.last_replied_at and contact.last_replied_at >= approval.created_at:
-        return f"The contact replied on {contact.last_replied_at:%Y-%m-%d %H:%M} UTC, after this draft was written."
+        return f"The contact replied {_viewer_time(contact.last_replied_at)}, after this draft was written."
     if enrollment.status == EnrollmentStatus.PAUSED:
         return f"The enrollment is paused ({enrollment.pause_reason or 'no reason given'})."
     if enrollment.status != EnrollmentStatus.ACTIVE:
@@ -55,16 +55,19 @@ def blocked_reason_for(*, approval, message, enrollment, suppressed=None):
     return ""
 
 
+def _viewer_time(when):
+    """Worded for whoever reads it now: the zone the request activated (the viewer's), and
+    labelled, so text stored from a task still says which zone it is in."""
+    return when_text(when, timezone.get_current_timezone())
+
+
 def _decider_name(user):
     return (user.get_full_name() or user.username) if user else "the system"
 
 
 def conflict_text(approval, tenant):
-    try:
-        zone = ZoneInfo(tenant.default_timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    when = f" at {approval.decided_at.astimezone(zone):%H:%M}" if approval.decided_at else ""
+    # Said to the reviewer who lost the race: in their zone, which the request activated.
+    when = f" at {_viewer_time(approval.decided_at)}" if approval.decided_at else ""
     who = _decider_name(approval.decided_by)
     if approval.status == ApprovalStatus.APPROVED:
         return f"Already approved by {who}{when}."

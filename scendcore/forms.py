@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 
 from .models import Tenant
+from .zones import zone_label, zone_named
 
 WEEKDAYS = [(0, "Mon"), (1, "Tue"), (2, "Wed"), (3, "Thu"), (4, "Fri"), (5, "Sat"), (6, "Sun")]
 DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -39,6 +40,29 @@ def normalise_domains(text):
             params={"bad": ", ".join(bad[:5])},
         )
     return "\n".join(domains)
+
+
+class MySettingsForm(forms.Form):
+    """A member's own settings. `tenant` names the workspace default in the empty choice."""
+
+    timezone = forms.ChoiceField(
+        label="Your time zone", required=False,
+        help_text="Every time on every page is shown in this zone; contacts' local times stay beside "
+                  "them where a send window matters.",
+    )
+
+    def __init__(self, *args, tenant, **kwargs):
+        super().__init__(*args, **kwargs)
+        default = zone_label(zone_named(tenant.default_timezone))
+        self.fields["timezone"].choices = [("", f"The workspace's ({default})"), *timezone_choices()]
+
+    def clean_timezone(self):
+        name = self.cleaned_data["timezone"]
+        # The choices are a subset of available_timezones(); checked again so that a zone
+        # the machine's tzdata lost since the choices were cached is refused, not stored.
+        if name and name not in zoneinfo.available_timezones():
+            raise forms.ValidationError("Pick a time zone from the list.")
+        return name
 
 
 # Never rendered back: an edit form shows an empty input.

@@ -2,8 +2,10 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 
 from .tenancy import resolve_membership
+from .zones import viewer_zone
 
 # Paths that answer without a login: auth pages, health, static files, and the public
 # endpoints that mail clients and providers call (unsubscribe, tracking, webhooks).
@@ -36,6 +38,23 @@ class TenantMiddleware:
         request.membership = membership
         request.tenant = membership.tenant if membership else None
         return self.get_response(request)
+
+
+class ViewerTimezoneMiddleware:
+    """Every `{{ moment }}`, `|date` and form value of this request reads in the viewer's
+    zone (their setting, else the workspace's), not the server's UTC. After TenantMiddleware:
+    it needs `request.membership`. Deactivated afterwards: the zone is per thread, and the
+    next request on this thread may be someone else's."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        timezone.activate(viewer_zone(getattr(request, "membership", None)))
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class LoginRequiredByDefaultMiddleware:

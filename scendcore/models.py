@@ -81,6 +81,9 @@ class Membership(models.Model):
     )
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.REP)
+    # The zone this member reads times in; empty follows the workspace's default_timezone,
+    # so a workspace that moves its zone moves everyone who never chose one.
+    timezone = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

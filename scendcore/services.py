@@ -2,7 +2,7 @@
 from django.db import transaction
 
 from .audit import audit_record, field_changes
-from .models import Tenant
+from .models import Membership, Tenant
 
 SETTINGS_FIELDS = (
     "name", "default_timezone", "postal_address",
@@ -31,3 +31,20 @@ def tenant_settings_update(*, tenant, actor, values):
         action="settings_updated", changes=changes,
     )
     return locked, changes
+
+
+@transaction.atomic
+def membership_timezone_update(*, membership, actor, timezone):
+    """Set the zone a member reads times in ("" follows the workspace). Returns the
+    {field: [old, new]} change, empty when nothing changed."""
+    locked = Membership.objects.select_for_update().get(pk=membership.pk)
+    changes = field_changes({"timezone": locked.timezone}, {"timezone": timezone})
+    if not changes:
+        return {}
+    locked.timezone = timezone
+    locked.save(update_fields=["timezone"])
+    audit_record(
+        tenant=locked.tenant, actor=actor, object_type="membership", object_id=locked.pk,
+        action="timezone_updated", changes=changes,
+    )
+    return changes

@@ -13,6 +13,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("switch-tenant/", views.tenant_switch, name="tenant-switch"),
     path("settings/", views.tenant_settings, name="tenant-settings"),
+    path("me/", views.my_settings, name="my-settings"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

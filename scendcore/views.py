@@ -5,12 +5,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from . import health, selectors, services
-from .forms import LoginForm, TenantSettingsForm
+from .forms import LoginForm, MySettingsForm, TenantSettingsForm
 from .lookups import as_id
 from .models import Tenant
 from .tenancy import manager_required, switch_tenant, tenant_required
@@ -67,3 +68,24 @@ def tenant_settings(request):
         status = 422
     template = "scendcore/settings.html#settings-form" if request.htmx else "scendcore/settings.html"
     return render(request, template, {"form": form}, status=status)
+
+
+@tenant_required
+def my_settings(request):
+    """A member's own settings in the current workspace: only ever their own membership,
+    whatever the form posts."""
+    membership = request.membership
+    form = MySettingsForm(request.POST or None, tenant=request.tenant, initial={"timezone": membership.timezone})
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            changes = services.membership_timezone_update(
+                membership=membership, actor=request.user, timezone=form.cleaned_data["timezone"])
+            messages.success(request, "Your settings are saved." if changes else "Nothing changed.")
+            # A full reload: every time on the page (and the header) changes zone.
+            if request.htmx:
+                return HttpResponseClientRedirect(reverse("my-settings"))
+            return redirect("my-settings")
+        status = 422
+    template = "scendcore/my_settings.html#my-settings-form" if request.htmx else "scendcore/my_settings.html"
+    return render(request, template, {"form": form, "now": timezone.now()}, status=status)

@@ -3,19 +3,15 @@ contact's timezone (DST-safe) and returned in UTC. Pure functions: no database."
 import random
 from datetime import datetime, time, timedelta
 from datetime import timezone as dt_timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from scendcore.zones import zone_named
 
 WEEKEND = {5, 6}
 
 
 def contact_zone(contact, tenant):
-    for name in (getattr(contact, "timezone", ""), getattr(tenant, "default_timezone", ""), "UTC"):
-        if name:
-            try:
-                return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("UTC")
+    return zone_named(getattr(contact, "timezone", ""), getattr(tenant, "default_timezone", ""))
 
 
 def step_window(step, tenant):

@@ -8,6 +8,13 @@ from django.utils import timezone
 MONDAY = 0
 
 
+def day_text(local):
+    """How pages and activity rows name the day of `local`: "Tue 3 Dec", with the year
+    only when it is not the current year in that zone."""
+    day = f"{local:%a} {local.day} {local:%b}"
+    return day if local.year == timezone.now().astimezone(local.tzinfo).year else f"{day} {local.year}"
+
+
 def next_weekday_at(weekday, at, zone, *, after=None):
     """The first `weekday` (Monday=0) at local time `at` in `zone` that is later than
     `after` (default: now)."""

@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "scendcore.middleware.TenantMiddleware",
+    "scendcore.middleware.ViewerTimezoneMiddleware",
     "scendcore.middleware.LoginRequiredByDefaultMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -9,6 +9,7 @@ from contacts.suppression import EXPLANATIONS, suppression_reason
 from scendcore import gates as gate_registry
 from scendcore.gates import Hold
 from scendcore.tenancy import role_of
+from scendcore.zones import when_text
 
 from ..flow.transitions import PARKED
 from ..models import EnrollmentStatus, SequenceStatus, StepKind, WaitingOn
@@ -53,7 +54,7 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         return explanation
     _stoppers(explanation, enrollment, sequence, contact)
     if enrollment.waiting_on:
-        _waiting(explanation, enrollment, zone)
+        _waiting(explanation, enrollment)
     elif enrollment.next_run_at is None or step is None:
         explanation.answer = "Nothing is scheduled."
     else:
@@ -64,7 +65,7 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         if enrollment.next_run_at <= now:
             explanation.answer = f"{label} is due now; the processor picks it up within a minute."
         else:
-            explanation.answer = f"{label} goes {explanation.next_local} ({zone.key}, the contact's time)."
+            explanation.answer = f"{label} goes {explanation.next_local}."
         if enrollment.lease_owner and enrollment.lease_owner != PARKED and enrollment.lease_expires_at \
                 and enrollment.lease_expires_at > now:
             explanation.holds.append(Hold("lease", "A worker is executing this step right now.", True))
@@ -108,7 +109,13 @@ def _stoppers(explanation, enrollment, sequence, contact):
         explanation.holds.append(Hold("contact", "A meeting was booked: the next run pauses the enrollment.", True))
 
 
-def _waiting(explanation, enrollment, zone):
+def _viewer(when):
+    """A review or task moment: no send window applies, so it reads in the viewer's zone
+    (the one the request activated), like every other time on the page."""
+    return when_text(when, timezone.get_current_timezone())
+
+
+def _waiting(explanation, enrollment):
     from agents.models import AgentJob
     from approvals.models import ApprovalRequest
     from messaging.models import Task
@@ -118,11 +125,11 @@ def _waiting(explanation, enrollment, zone):
                     .order_by("-created_at").first())
         text = "The draft is waiting for approval"
         if approval:
-            text += f" since {_local(approval.created_at, zone)}"
+            text += f" since {_viewer(approval.created_at)}"
             if approval.review_reasons:
                 text += f" ({'; '.join(approval.review_reasons)})"
             if approval.expires_at:
-                text += f"; it expires {_local(approval.expires_at, zone)}"
+                text += f"; it expires {_viewer(approval.expires_at)}"
         explanation.answer = "Waiting for approval: the step goes once a reviewer approves the draft."
         explanation.holds.append(Hold("approval", text + ".", True))
     elif enrollment.waiting_on == WaitingOn.TASK:
@@ -130,7 +137,7 @@ def _waiting(explanation, enrollment, zone):
         owner = task.owner.get_full_name() or task.owner.username if task and task.owner else "its owner"
         explanation.answer = f"Waiting for {owner} to complete or skip the task; the next step follows it."
         if task:
-            explanation.holds.append(Hold("task", f"Open task: “{task.title}”, due {_local(task.due_at, zone)}.", True))
+            explanation.holds.append(Hold("task", f"Open task: “{task.title}”, due {_viewer(task.due_at)}.", True))
     elif enrollment.waiting_on == WaitingOn.AGENT:
         job = (AgentJob.objects.filter(enrollment=enrollment, step_id=enrollment.current_step_id,
                                        step_pass=enrollment.step_pass).first())

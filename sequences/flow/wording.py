@@ -1,5 +1,8 @@
-"""How transitions word times in activity rows: the contact's local time, with its zone
-named, so "due Tue 09:00" means what the contact will see."""
+"""How transitions word times in activity rows: the contact's local time, labelled as
+such, so "due Tue 09:00" means what the contact will see. The text is stored, so it names
+the day and the zone itself rather than leaning on the page around it."""
+from scendcore.zones import their_time_text
+
 from ..scheduling import contact_zone
 
 
@@ -8,7 +11,7 @@ def zone_of(enrollment):
 
 
 def local(when, zone):
-    return f"{when.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
+    return their_time_text(when, zone)
 
 
 def step_label(step):

@@ -17,6 +17,7 @@ from approvals.services import (
 )
 from messaging.models import OutboundMessage
 from sequences.models import Activity
+from tests.dates import day_text
 from tests.factories import SequenceFactory, StepFactory
 
 from .builders import pending_approval
@@ -181,10 +182,11 @@ def test_a_decided_draft_answers_who_decided_and_when(tenant, manager, admin):
     at = timezone.now().replace(hour=15, minute=42)
     approval_approve(tenant=tenant, approval=approval, actor=manager, at=at)
 
-    with pytest.raises(ApprovalConflict) as caught:
+    zone = __import__("zoneinfo").ZoneInfo("America/New_York")
+    with timezone.override(zone), pytest.raises(ApprovalConflict) as caught:  # the reviewer's zone
         approval_reject(tenant=tenant, approval=approval, actor=admin, reason="no")
-    local = at.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York"))
-    assert str(caught.value) == f"Already approved by Max_Manager at {local:%H:%M}."
+    local = at.astimezone(zone)
+    assert str(caught.value) == f"Already approved by Max_Manager at {day_text(local)}, {local:%H:%M} {local.tzname()}."
 
 
 @pytest.mark.django_db

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from contacts.models import Contact, ContactList, ListMembership, Tag
 from sequences.models import Activity, Enrollment
+from tests.dates import day_text
 from tests.factories import (
     ContactFactory,
     ContactListFactory,
@@ -174,8 +175,11 @@ def test_the_profile_shows_enrollments_in_the_contacts_time_and_a_merged_timelin
 
     body = rep_client.get(reverse("contacts:detail", args=[contact.pk])).content.decode()
 
-    local = enrollment.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Tokyo"))
-    assert f"{local:%Y-%m-%d %H:%M} JST" in body
+    zone = __import__("zoneinfo").ZoneInfo
+    local = enrollment.next_run_at.astimezone(zone("Asia/Tokyo"))
+    viewer = enrollment.next_run_at.astimezone(zone("America/New_York"))  # the workspace's zone: the rep chose none
+    assert f"{day_text(viewer)}, {viewer:%H:%M} {viewer.tzname()}" in body
+    assert f"{local:%H:%M} their time (Tokyo, JST)" in body
     assert "Step scheduled" in body and "Replied" in body and "Enrolled" in body
     assert f'value="{sequence.pk}" selected' in body
     assert f'href="{reverse("sequences:enrollment-detail", args=[enrollment.pk])}"' in body

@@ -1,5 +1,6 @@
 """The enrollment detail page: timeline, messages and the next-step answer."""
 from datetime import time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -7,8 +8,10 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from approvals.models import ApprovalRequest
+from scendcore.models import Membership
 from messaging.models import OutboundMessage
 from sequences.engine.explain import enrollment_explain
+from tests.dates import day_text
 
 from .engine_helpers import due_enrollment, running_sequence, sweep_inline
 
@@ -41,9 +44,24 @@ def test_the_detail_shows_the_timeline_the_message_and_when_the_next_step_goes(r
     assert "Step executed" in page and "Step scheduled" in page
     assert message.subject and escape(message.subject) in page
     assert "Step 2 (Email) goes" in page
-    assert "America/New_York" in page
+    assert "their time (New York, " in page
+    assert "America/New_York" not in page and " UTC" not in page
     assert "Send window: Mon–Fri 09:00–17:00" in page
     assert "Frequency cap: at most 1 message per 48 h" in page
+
+
+def test_the_next_step_reads_in_the_viewers_zone_with_the_contacts_time_beside_it(rep_client, rep, executed):
+    Membership.objects.filter(user=rep, tenant=executed.tenant).update(timezone="Europe/Berlin")
+    viewer = executed.next_run_at.astimezone(ZoneInfo("Europe/Berlin"))
+    theirs = executed.next_run_at.astimezone(ZoneInfo("America/New_York"))
+
+    page = rep_client.get(detail_url(executed), HTTP_HX_REQUEST="true").content.decode()
+
+    scheduled = page[page.index('id="enrollment-next-at"'):]
+    scheduled = scheduled[:scheduled.index("</p>")]
+    assert f"{day_text(viewer)}, {viewer:%H:%M} {viewer.tzname()}" in scheduled
+    assert f"{theirs:%H:%M} their time (New York, {theirs.tzname()})" in scheduled
+    assert escape(f"in the contact's time (New York, {theirs.tzname()})") in page
 
 
 def test_the_next_step_region_alone_is_served_to_htmx(rep_client, executed):

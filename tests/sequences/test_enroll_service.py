@@ -11,6 +11,7 @@ from messaging.models import OutboundMessage
 from sequences.models import Activity, Enrollment
 from sequences.services import enrollments as service
 from sequences.services.auto_enroll import auto_enroll_all, auto_enroll_sequence, entry_rules_update
+from tests.dates import day_text
 from tests.factories import ContactFactory, ContactListFactory, EnrollmentFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,9 +183,10 @@ def test_bulk_enrollment_reports_counts_with_reasons(tenant, other_tenant, seque
     assert Activity.objects.filter(enrollment__in=new, kind="step_scheduled").count() == 3
     one = new.first()
     scheduled = Activity.objects.get(enrollment=one, kind="step_scheduled")
-    # Worded as every schedule is (the single and the processor's paths too): the contact's time, named.
-    zone = ZoneInfo(one.contact.timezone)
-    assert scheduled.detail == f"Step 1 (Email) due {one.next_run_at.astimezone(zone):%a %Y-%m-%d %H:%M} {zone.key}"
+    # Worded as every schedule is (the single and the processor's paths too): the contact's time, labelled.
+    local = one.next_run_at.astimezone(ZoneInfo(one.contact.timezone))
+    assert scheduled.detail == (f"Step 1 (Email) due {day_text(local)}, {local:%H:%M} their time "
+                                f"(New York, {local.tzname()})")
     assert scheduled.step_id == one.current_step_id
     from datetime import datetime
     assert datetime.fromisoformat(scheduled.data["next_run_at"]) == one.next_run_at

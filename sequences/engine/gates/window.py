@@ -1,5 +1,6 @@
 """The send window and business days, in the contact's time."""
 from scendcore.gates import Held, Hold
+from scendcore.zones import zone_label
 
 from ...scheduling import contact_zone, defer_into_window, skip_weekend, step_window
 from .wording import days_text, local
@@ -46,7 +47,7 @@ class WindowGate:
         window = step_window(step, tenant)
         if window:
             days, start, end = window
-            text = f"Send window: {days_text(days)} {start:%H:%M}–{end:%H:%M} in the contact's time ({zone.key})"
+            text = f"Send window: {days_text(days)} {start:%H:%M}–{end:%H:%M} in the contact's time ({zone_label(zone, now)})"
             if step.business_days_only:
                 text += ", business days only"
         elif step.business_days_only:

@@ -1,9 +1,12 @@
-"""How the enrollment page words a gate's times and days (the contact's local time)."""
+"""How the enrollment page words a gate's times and days (the contact's local time, the
+time the send window is about)."""
+from scendcore.zones import their_time_text
+
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def local(when, zone):
-    return f"{when.astimezone(zone):%a %d %b %Y, %H:%M}"
+    return their_time_text(when, zone)
 
 
 def days_text(days):

@@ -10,7 +10,6 @@ from agents.selectors import threads_for
 from contacts.suppression import suppression_reasons
 from scendcore.lookups import as_ids
 from scendcore.tenancy import tenant_required
-from sequences.scheduling import contact_zone
 
 from . import selectors, services
 from .access import get_approval_for_user
@@ -36,7 +35,6 @@ def _queue_context(request, *, errors=None, posted=None):
             "step": approval.message.step,
             "sequence": approval.enrollment.sequence,
             "thread": threads.get(approval.enrollment_id, []),
-            "local_time": now.astimezone(contact_zone(contact, request.tenant)),
             "blocked": services.blocked_reason_for(
                 approval=approval, message=approval.message, enrollment=approval.enrollment, suppressed=suppressed),
             "can_decide": selectors.can_decide(membership=request.membership, approval=approval),
@@ -46,7 +44,7 @@ def _queue_context(request, *, errors=None, posted=None):
     query = request.GET.copy()
     query.pop("page", None)
     return {
-        "cards": cards, "page": page, "filters": filters, "query": query.urlencode(),
+        "cards": cards, "now": now, "page": page, "filters": filters, "query": query.urlencode(),
         "choices": selectors.filter_choices(tenant=request.tenant),
         "can_bulk": request.membership.is_manager or request.tenant.reps_can_approve,
     }

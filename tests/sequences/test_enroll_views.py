@@ -4,6 +4,7 @@ from django.urls import reverse
 
 from sequences.models import Activity, Enrollment
 from sequences.services.enrollments import enrollment_create
+from tests.dates import day_text
 from tests.factories import ContactFactory, EnrollmentFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,14 +22,18 @@ def _enrolled(tenant, sequence, n=1, **contact):
                               actor=None) for _ in range(n)]
 
 
-def test_the_table_shows_status_step_and_next_run_in_the_contacts_time_and_filters_by_status(rep_client, tenant, sequence):
+def test_the_table_shows_next_run_in_the_viewers_zone_with_the_contacts_time_and_filters_by_status(
+        rep_client, tenant, sequence):
     (active,) = _enrolled(tenant, sequence, timezone="Europe/Berlin", last_name="Active")
     (paused,) = _enrolled(tenant, sequence, last_name="Pausedperson")
     Enrollment.objects.filter(pk=paused.pk).update(status="paused")
 
     body = rep_client.get(reverse("sequences:enrollments", args=[sequence.pk])).content.decode()
-    local = active.next_run_at.astimezone(__import__("zoneinfo").ZoneInfo("Europe/Berlin"))
-    assert f"{local:%Y-%m-%d %H:%M} {local.tzname()}" in body
+    zone = __import__("zoneinfo").ZoneInfo
+    local = active.next_run_at.astimezone(zone("Europe/Berlin"))
+    viewer = active.next_run_at.astimezone(zone("America/New_York"))  # the workspace's: the rep chose none
+    assert f"{day_text(viewer)}, {viewer:%H:%M} {viewer.tzname()}" in body
+    assert f"{local:%H:%M} their time (Berlin, {local.tzname()})" in body
     assert "Step 1" in body
     for enrollment in (active, paused):  # each row opens the enrollment's timeline and next-step answer
         assert f'href="{reverse("sequences:enrollment-detail", args=[enrollment.pk])}"' in body

@@ -148,6 +148,7 @@ def test_a_step_the_frequency_cap_deferred_names_the_message_filling_the_window_
     now = timezone.now()
     enrollment = due_enrollment(sequence, first, at=now)
     sweep_inline(now=now)
+    OutboundMessage.objects.filter(enrollment=enrollment, step=first).update(state="sent", sent_at=now)
     later = now + timedelta(minutes=2)
     sweep_inline(now=later)  # the follow-up is due, and the cap holds it
     enrollment.refresh_from_db()
@@ -160,6 +161,6 @@ def test_a_step_the_frequency_cap_deferred_names_the_message_filling_the_window_
     zone = contact_zone(enrollment.contact, tenant)
     assert cap and cap[0].active, explanation.holds
     assert "in the window now" not in cap[0].text
-    assert f"“{intro.subject}” was queued {local(intro.created_at, zone)}" in cap[0].text
+    assert f"“{intro.subject}” was sent {local(intro.sent_at, zone)}" in cap[0].text
     assert f"the window frees at {local(intro.created_at + timedelta(hours=48), zone)}" in cap[0].text
     assert "(1 per 48 h" in cap[0].text

@@ -153,12 +153,13 @@ def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None
     return enrollment
 
 
-def _contact_rows(*, tenant, sequence, contact_ids):
+def _contact_rows(*, tenant, sequence, contact_ids, elsewhere=False):
     from contacts.models import Contact
 
     open_here = Enrollment.objects.filter(tenant=tenant, sequence=sequence, contact=OuterRef("pk"), status__in=OPEN)
+    # Asked only when it decides something: one more index probe per candidate.
     open_elsewhere = Enrollment.objects.filter(tenant=tenant, contact=OuterRef("pk"), status__in=OPEN).exclude(
-        sequence=sequence)
+        sequence=sequence) if elsewhere else Enrollment.objects.none()
     return (
         Contact.objects.filter(tenant=tenant, pk__in=contact_ids)
         .annotate(has_open=Exists(open_here), last_finished=Subquery(_last_finished(sequence, OuterRef("pk"))),
@@ -185,7 +186,8 @@ def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk",
         contact_ids = list({int(pk) for pk in contact_ids})
     result = EnrollResult()
     candidates = []
-    rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids).iterator(chunk_size=CHUNK)
+    rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids,
+                         elsewhere=skip_active_elsewhere).iterator(chunk_size=CHUNK)
     for chunk in iter(lambda: list(itertools.islice(rows, CHUNK)), []):
         suppressed = suppression.suppression_reasons(c for c in chunk if not c.has_open)
         for contact in chunk:

@@ -45,10 +45,15 @@ def threads_for(*, tenant, enrollment_ids):
     return threads
 
 
-def preview_contacts(*, tenant, limit=200):
-    from contacts.models import Contact
+def preview_contacts(*, tenant, membership, query="", limit=200):
+    """Contacts to preview a draft for: the member's visible ones matching `query` (the
+    contacts page's search), so any contact can be found, not only the first `limit`."""
+    from contacts.search import apply_search
+    from contacts.selectors import visible_contacts
 
-    return Contact.objects.filter(tenant=tenant).only("id", "first_name", "last_name", "email", "company")[:limit]
+    contacts = apply_search(visible_contacts(tenant=tenant, membership=membership), query)
+    return contacts.only("id", "first_name", "last_name", "email", "company").order_by(
+        "first_name", "last_name", "id")[:limit]
 
 
 def preview_steps(*, tenant, agent, limit=200):

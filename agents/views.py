@@ -52,6 +52,7 @@ def agent_detail(request, agent_id):
     agent = get_agent_for_user(request, agent_id)
     preview, preview_error = None, ""
     contact_id, step_id = request.GET.get("contact", ""), request.GET.get("step", "")
+    query = request.GET.get("q", "").replace("\x00", "")[:200]  # PostgreSQL text holds no NUL
     if as_id(contact_id) and as_id(step_id):
         contact = get_for_tenant(Contact.objects.all(), request, pk=as_id(contact_id))
         step = get_for_tenant(Step.objects.select_related("sequence"), request, pk=as_id(step_id))
@@ -64,11 +65,17 @@ def agent_detail(request, agent_id):
         "api_key_env": credentials.env_reference_status(agent.api_key_env, label="API key"),
         "jobs": selectors.agent_jobs_recent(tenant=request.tenant, agent=agent),
         "failed_jobs": selectors.agent_jobs_failed(tenant=request.tenant, agent=agent),
-        "preview_contacts": selectors.preview_contacts(tenant=request.tenant),
+        "preview_contacts": selectors.preview_contacts(tenant=request.tenant, membership=request.membership,
+                                                       query=query),
+        "q": query,
         "preview_steps": selectors.preview_steps(tenant=request.tenant, agent=agent),
         "chosen_contact": contact_id, "chosen_step": step_id,
     }
-    template = "agents/agent_detail.html#draft-preview" if request.htmx else "agents/agent_detail.html"
+    template = "agents/agent_detail.html"
+    if request.htmx:
+        # The search box refreshes the contact picker; the form itself, the preview.
+        picker = request.htmx.target == "preview-contact-picker"
+        template += "#preview-contact-picker" if picker else "#draft-preview"
     return render(request, template, context)
 
 

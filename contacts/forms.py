@@ -8,6 +8,14 @@ from .selectors import SORT_LABELS
 from .services.imports import normalize_phone
 
 SORT_CHOICES = list(SORT_LABELS.items())
+# "Contacts active in another sequence" on bulk and list enrollment: posted as
+# active_elsewhere; the empty default leaves it to the sequence (skipped for first-touch).
+ACTIVE_ELSEWHERE = {"skip": True, "keep": False}
+
+
+def skip_active_elsewhere(value):
+    """True, False, or None for "the sequence decides" (enrollments_bulk_create)."""
+    return ACTIVE_ELSEWHERE.get(value)
 IN_SEQUENCE = [("", "Any"), ("yes", "In a sequence"), ("no", "Not in any sequence")]
 
 

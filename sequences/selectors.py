@@ -190,6 +190,39 @@ def timeline(*, tenant, sequence, steps=None):
     return describe_steps(steps, tenant, waiting_counts(tenant=tenant, sequence=sequence))
 
 
+def _span_words(span):
+    minutes = int(span.total_seconds() // 60)
+    if minutes % 1440 == 0 and minutes:
+        return _plural(minutes // 1440, "day")
+    if minutes % 60 == 0 and minutes:
+        return _plural(minutes // 60, "hour")
+    return _plural(minutes, "minute")
+
+
+def cap_stretch_note(*, tenant, steps):
+    """'' unless the tenant's frequency cap (sequences.engine.gates.frequency_cap) must
+    hold one of these message steps past its planned time, even with no other sequence
+    writing to the contact: then a sentence naming the first such step. The cap is a
+    sliding window, so a message step can go only once the message `cap` places before
+    it has been out for the window."""
+    cap, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
+    if not cap or not hours:
+        return ""
+    planned, total = [], timedelta(0)
+    for step in steps:
+        total += _delta(step)
+        if step.channel in (Channel.EMAIL, Channel.SMS):
+            planned.append((total, step))
+    window = timedelta(hours=hours)
+    for (earlier_at, earlier), (at, step) in zip(planned, planned[cap:]):
+        if at - earlier_at < window:
+            return (f"The frequency cap ({_plural(cap, 'message')} per {hours} h to a contact, across all "
+                    f"sequences) may stretch this timeline: step {step.order} is planned "
+                    f"{_span_words(at - earlier_at)} after step {earlier.order} and cannot go until {hours} h "
+                    "after it.")
+    return ""
+
+
 def template_gallery(*, tenant):
     """[(template, entries)] for the gallery, described like a real timeline."""
     from . import templates_catalog

@@ -12,7 +12,7 @@ from scendcore.lookups import as_id, as_ids
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_contact, get_list
-from ..forms import ContactFilterForm, ContactForm
+from ..forms import ContactFilterForm, ContactForm, skip_active_elsewhere
 from ..selectors import (
     contact_enrollments,
     contact_filter,
@@ -117,7 +117,9 @@ def _bulk_apply(request, action, ids, count):
         if not _int(request.POST.get("sequence")):
             raise ValidationError("Choose the sequence to enroll them in.")
         sequence = get_for_tenant(Sequence.objects.all(), request, pk=_int(request.POST.get("sequence")))
-        return {"enroll": enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=ids, actor=actor),
+        skip = skip_active_elsewhere(request.POST.get("active_elsewhere"))
+        return {"enroll": enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=ids, actor=actor,
+                                                  skip_active_elsewhere=skip),
                 "sequence": sequence}
     if action in ("add_to_list", "remove_from_list"):
         if not _int(request.POST.get("contact_list")):
@@ -216,12 +218,17 @@ def contact_edit(request, contact_id):
 @require_POST
 def contact_enroll(request, contact_id):
     from sequences.models import Sequence
-    from sequences.services.enrollments import enrollment_create
+    from sequences.services.enrollments import ActiveElsewhere, enrollment_create
 
     contact = get_contact(request, contact_id)
     sequence = get_for_tenant(Sequence.objects.all(), request, pk=_int(request.POST.get("sequence")))
     try:
-        enrollment_create(tenant=request.tenant, sequence=sequence, contact=contact, actor=request.user)
+        enrollment_create(tenant=request.tenant, sequence=sequence, contact=contact, actor=request.user,
+                          allow_active_elsewhere=request.POST.get("confirm_active_elsewhere") == "1")
+    except ActiveElsewhere as exc:
+        # Not an error: the rep may still enroll, once they have seen it.
+        context = detail_context(request, contact, enroll_warning=exc.messages[0], confirm_sequence=sequence)
+        return render(request, f"{DETAIL}#contact-enrollments" if request.htmx else DETAIL, context)
     except ValidationError as exc:
         context = detail_context(request, contact, enroll_error=exc.messages[0])
         return render(request, f"{DETAIL}#contact-enrollments" if request.htmx else DETAIL, context, status=422)

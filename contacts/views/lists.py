@@ -10,6 +10,7 @@ from scendcore.request_body import NUL_MESSAGE
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_list
+from ..forms import skip_active_elsewhere
 from ..models import ListMembership
 from ..selectors import enrollable_sequences, list_index, list_members, visible_contacts
 from ..services.lists import list_add_contacts, list_create, list_delete, list_remove_contacts, list_rename
@@ -136,8 +137,9 @@ def list_enroll(request, list_id):
     member_ids = visible_contacts(tenant=request.tenant, membership=request.membership).filter(
         pk__in=ListMembership.objects.filter(contact_list=contact_list).values("contact_id")).values("pk")
     try:
-        result = enrollments_bulk_create(tenant=request.tenant, sequence=sequence, contact_ids=member_ids,
-                                         actor=request.user, via="list")
+        result = enrollments_bulk_create(
+            tenant=request.tenant, sequence=sequence, contact_ids=member_ids, actor=request.user, via="list",
+            skip_active_elsewhere=skip_active_elsewhere(request.POST.get("active_elsewhere")))
     except ValidationError as exc:
         return _respond(request, contact_list, "list-enroll", 422, enroll_error=exc.messages[0])
     return _respond(request, contact_list, "list-enroll", enroll_result=result, sequence=sequence,

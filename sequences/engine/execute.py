@@ -5,8 +5,9 @@ For each enrollment of the batch, in one transaction, in this order:
    meeting since enrollment (when the sequence stops on it) → pause; sequence paused →
    untouched (parked until it resumes); sequence archived → unenrolled; a step of a kind
    no step type runs → failed, with the error shown;
-2. gates that defer (every gate registered in scendcore.gates: send window / business
-   days, the tenant's frequency cap, the mailbox's limits) — each deferral is an
+2. gates that defer (every gate registered in scendcore.gates: a delay counted from the
+   previous message's send, send window / business days, the tenant's frequency cap,
+   the mailbox's limits) — each deferral is an
    activity row with its reason and new time;
 3. the step's work, exactly once, by its step type (engine.steps): an agent job and an
    outbound message, or a task in the owner's inbox (idempotency key enrollment:step:pass);

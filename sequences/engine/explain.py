@@ -69,25 +69,43 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         if enrollment.lease_owner and enrollment.lease_owner != PARKED and enrollment.lease_expires_at \
                 and enrollment.lease_expires_at > now:
             explanation.holds.append(Hold("lease", "A worker is executing this step right now.", True))
-        _gates(explanation, enrollment, when)
+        _gates(explanation, enrollment, when, now)
         if step.kind == StepKind.MESSAGE:
             _review(explanation, sequence, step)
     return explanation
 
 
-def _gates(explanation, enrollment, when):
+def _gates(explanation, enrollment, when, now):
     """What each registered gate says about the step at the moment it is due: the same
-    gates, in the same order, that the processor asks (and the same release time)."""
+    gates, in the same order, that the processor asks (and the same release time). The
+    gate that deferred the step to that moment is asked about now instead: at the
+    moment it made the step due, it has just let go (a frequency cap's window is empty
+    again), and the page would call it no hold at all."""
     attempt = attempt_for(enrollment)
+    deferred_by = _deferred_by(enrollment)
 
     def release(held):
         return release_at(held, attempt, now=when)
 
     for gate in gate_registry.registered():
         if gate.applies(attempt):
-            hold = gate.explain(attempt, now=when, release=release)
+            at = now if gate.name == deferred_by else when
+            hold = gate.explain(attempt, now=at, release=release)
             if hold is not None:
                 explanation.holds.append(hold)
+
+
+def _deferred_by(enrollment):
+    """The gate whose deferral set the enrollment's current due time, if one did."""
+    from ..models import Activity, ActivityKind
+
+    last = (Activity.objects.filter(tenant_id=enrollment.tenant_id, enrollment=enrollment)
+            .order_by("-created_at", "-id").only("kind", "data").first())
+    if last is None or last.kind != ActivityKind.DEFERRED or not enrollment.next_run_at:
+        return None
+    if last.data.get("next_run_at") != enrollment.next_run_at.isoformat():
+        return None
+    return last.data.get("gate")
 
 
 def _stoppers(explanation, enrollment, sequence, contact):

@@ -88,7 +88,9 @@ def auto_enroll_sequence(*, tenant, sequence, at=None):
         Exists(Enrollment.objects.filter(sequence=sequence, contact=OuterRef("pk"), status__in=OPEN))
     )
     return enrollments_bulk_create(
-        tenant=tenant, sequence=sequence, contact_ids=candidates.values("pk"), actor=None, via="auto", at=at
+        tenant=tenant, sequence=sequence, contact_ids=candidates.values("pk"), actor=None, via="auto", at=at,
+        # The rule set has its own "not in any other sequence" rule: it alone decides here.
+        skip_active_elsewhere=False,
     )
 
 

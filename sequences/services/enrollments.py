@@ -15,14 +15,45 @@ from scendcore import jobs
 from scendcore.bulk import allocate_ids
 
 from ..flow import navigator, single, store, transitions
-from ..models import Enrollment, EnrollmentStatus, ReenrollPolicy, SequenceStatus
+from ..models import Enrollment, EnrollmentStatus, JobType, ReenrollPolicy, SequenceStatus, StepKind
+from .reactions import ENDED_LEADS
 
 OPEN = transitions.OPEN
 FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED, EnrollmentStatus.FAILED)
 BATCH = 2000
 CHUNK = 5000  # candidates classified per suppression-list query
 
-SKIP_REASONS = {**suppression.LABELS, "reenroll_not_allowed": "re-enrollment not allowed"}
+SKIP_REASONS = {
+    **suppression.LABELS, "reenroll_not_allowed": "re-enrollment not allowed",
+    # The processor's first run would end these at once (sequences.engine.execute).
+    "converted": "converted lead", "disqualified": "disqualified lead",
+    "active_elsewhere": "active in another sequence",
+}
+
+
+class ActiveElsewhere(ValidationError):
+    """The contact is active in another sequence: enrolling is allowed, but only once the
+    rep has seen that and confirmed (two first-touch intros to one person otherwise)."""
+
+    def __init__(self, contact, sequences):
+        self.sequences = sequences
+        names = ", ".join(f"“{name}”" for name in sequences)
+        super().__init__(f"{contact} is already active in sequence{'s' * (len(sequences) != 1)} {names}.")
+
+
+def is_first_touch(sequence, first=None):
+    """A first-touch sequence opens with an initial-outreach message: enrolling someone
+    another sequence is already writing to would send them a second introduction."""
+    first = first or navigator.first_node(navigator.steps_of(sequence.pk))
+    return bool(first) and first.kind == StepKind.MESSAGE and first.job_type == JobType.INITIAL_OUTREACH
+
+
+def _active_elsewhere(*, tenant, sequence, contact):
+    """Names of the other sequences `contact` is active in (paused ones count: they resume)."""
+    return list(
+        Enrollment.objects.filter(tenant=tenant, contact=contact, status__in=OPEN).exclude(sequence=sequence)
+        .order_by("sequence__name").values_list("sequence__name", flat=True)
+    )
 
 
 @dataclass
@@ -85,8 +116,10 @@ def _last_finished(sequence, contact_ref):
     )
 
 
-def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None):
-    """Enroll one contact; raises ValidationError with a message a user can read."""
+def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None, allow_active_elsewhere=False):
+    """Enroll one contact; raises ValidationError with a message a user can read, and
+    ActiveElsewhere (a ValidationError) for a contact active in another sequence unless
+    `allow_active_elsewhere` says the rep saw that and confirmed."""
     at = at or timezone.now()
     first = _check_sequence(tenant=tenant, sequence=sequence)
     if contact.tenant_id != tenant.pk:
@@ -94,9 +127,15 @@ def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None
     reason = suppression.suppression_reason(contact)
     if reason:
         raise ValidationError(f"{contact} is {SKIP_REASONS[reason]}: not enrolled.")
+    if contact.lead_status in ENDED_LEADS:
+        raise ValidationError(f"{contact} is a {SKIP_REASONS[contact.lead_status]}: not enrolled.")
     with transaction.atomic():
         if Enrollment.objects.filter(sequence=sequence, contact=contact, status__in=OPEN).exists():
             raise ValidationError(f"{contact} is already enrolled in “{sequence.name}”.")
+        if not allow_active_elsewhere:
+            elsewhere = _active_elsewhere(tenant=tenant, sequence=sequence, contact=contact)
+            if elsewhere:
+                raise ActiveElsewhere(contact, elsewhere)
         last = Enrollment.objects.filter(sequence=sequence, contact=contact, status__in=FINISHED).aggregate(
             last=Max("finished_at"))["last"]
         refusal = _reenroll_refusal(sequence, last, at)
@@ -114,31 +153,41 @@ def enrollment_create(*, tenant, sequence, contact, actor, via="manual", at=None
     return enrollment
 
 
-def _contact_rows(*, tenant, sequence, contact_ids):
+def _contact_rows(*, tenant, sequence, contact_ids, elsewhere=False):
     from contacts.models import Contact
 
     open_here = Enrollment.objects.filter(tenant=tenant, sequence=sequence, contact=OuterRef("pk"), status__in=OPEN)
+    # Asked only when it decides something: one more index probe per candidate.
+    open_elsewhere = Enrollment.objects.filter(tenant=tenant, contact=OuterRef("pk"), status__in=OPEN).exclude(
+        sequence=sequence) if elsewhere else Enrollment.objects.none()
     return (
         Contact.objects.filter(tenant=tenant, pk__in=contact_ids)
-        .annotate(has_open=Exists(open_here), last_finished=Subquery(_last_finished(sequence, OuterRef("pk"))))
-        .only("id", "tenant_id", "email", "timezone", "do_not_contact", "unsubscribed_at", "bounced_at")
+        .annotate(has_open=Exists(open_here), last_finished=Subquery(_last_finished(sequence, OuterRef("pk"))),
+                  active_elsewhere=Exists(open_elsewhere))
+        .only("id", "tenant_id", "email", "timezone", "do_not_contact", "unsubscribed_at", "bounced_at",
+              "lead_status")
         .order_by()
     )
 
 
-def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk", at=None):
+def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk", at=None,
+                            skip_active_elsewhere=None):
     """Set-based enrollment. `contact_ids` may be a list or a queryset of ids; ids outside
     the tenant are ignored. One query classifies every candidate; enrollments and their
     activity rows are written set-based, ON CONFLICT DO NOTHING guarding against a
-    concurrent enrollment of the same contact."""
+    concurrent enrollment of the same contact. Contacts active in another sequence are
+    skipped when `skip_active_elsewhere`, which by default is on for first-touch sequences."""
     at = at or timezone.now()
     first = _check_sequence(tenant=tenant, sequence=sequence)
+    if skip_active_elsewhere is None:
+        skip_active_elsewhere = is_first_touch(sequence, first)
     sequence.tenant = tenant
     if not isinstance(contact_ids, QuerySet):
         contact_ids = list({int(pk) for pk in contact_ids})
     result = EnrollResult()
     candidates = []
-    rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids).iterator(chunk_size=CHUNK)
+    rows = _contact_rows(tenant=tenant, sequence=sequence, contact_ids=contact_ids,
+                         elsewhere=skip_active_elsewhere).iterator(chunk_size=CHUNK)
     for chunk in iter(lambda: list(itertools.islice(rows, CHUNK)), []):
         suppressed = suppression.suppression_reasons(c for c in chunk if not c.has_open)
         for contact in chunk:
@@ -146,8 +195,12 @@ def enrollments_bulk_create(*, tenant, sequence, contact_ids, actor, via="bulk",
                 result.already_enrolled += 1
                 continue
             reason = suppressed.get(contact.pk)
+            if reason is None and contact.lead_status in ENDED_LEADS:
+                reason = contact.lead_status
             if reason is None and _reenroll_refusal(sequence, contact.last_finished, at):
                 reason = "reenroll_not_allowed"
+            if reason is None and skip_active_elsewhere and contact.active_elsewhere:
+                reason = "active_elsewhere"
             if reason:
                 result.skipped[reason] += 1
                 continue

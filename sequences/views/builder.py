@@ -100,6 +100,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
     context = {
         "sequence": sequence, "steps": steps, "read_only": read_only,
         "entries": selectors.timeline(tenant=request.tenant, sequence=sequence, steps=steps),
+        "cap_note": selectors.cap_stretch_note(tenant=request.tenant, steps=steps),
         "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(),
                                                             is_first=not steps, auto_id="new_%s"),
         "problems": service.activation_problems(sequence, steps),

@@ -95,3 +95,24 @@ def test_a_preview_with_another_tenants_contact_is_404(tenant, other_tenant, man
     foreign = ContactFactory(tenant=other_tenant)
     url = reverse("agents:detail", kwargs={"agent_id": agent.pk})
     assert manager_client.get(url, {"contact": foreign.pk, "step": step.pk}).status_code == 404
+
+
+def test_the_preview_finds_any_contact_by_a_server_side_search_of_our_tenant(tenant, other_tenant, manager_client):
+    from contacts.models import Contact
+
+    agent = AgentFactory(tenant=tenant)
+    Contact.objects.bulk_create([Contact(tenant=tenant, email=f"a{i}@filler.example", first_name="Aaron")
+                                 for i in range(210)])
+    ContactFactory(tenant=tenant, first_name="Zebulon", last_name="Quist")
+    ContactFactory(tenant=other_tenant, first_name="Zebulon", last_name="Outsider")
+    url = reverse("agents:detail", kwargs={"agent_id": agent.pk})
+
+    assert "Zebulon" not in manager_client.get(url).content.decode()  # past the first 200
+
+    found = manager_client.get(url, {"q": "zebulon"}, headers={"HX-Request": "true",
+                                                              "HX-Target": "preview-contact-picker"})
+    body = found.content.decode()
+    assert body.lstrip().startswith('<div id="preview-contact-picker">')
+    assert "Zebulon Quist" in body and "Outsider" not in body and "Aaron" not in body
+    page = manager_client.get(url, {"q": "zebulon"}).content.decode()
+    assert 'id="preview-q"' in page and "Zebulon Quist" in page

@@ -367,3 +367,26 @@ def test_step_forms_open_on_the_steps_values_and_suggest_office_hours_when_it_ha
     # The add form at the end of the timeline: a follow-up email three days later.
     assert '<option value="follow_up" selected>' in field(page, "new_job_type")
     assert 'value="3"' in field(page, "new_delay_value")
+
+
+def test_the_timeline_says_when_the_frequency_cap_will_stretch_it(rep_client, tenant):
+    tenant.frequency_cap_messages, tenant.frequency_cap_hours = 1, 48
+    tenant.save()
+    tight = SequenceFactory(tenant=tenant, name="Tight")
+    StepFactory(sequence=tight, order=1, delay_value=0)
+    StepFactory(sequence=tight, order=2, delay_value=4, delay_unit="minutes", job_type="follow_up")
+    StepFactory(sequence=tight, order=3, delay_value=1, delay_unit="days", channel="task")
+    roomy = SequenceFactory(tenant=tenant, name="Roomy")
+    StepFactory(sequence=roomy, order=1, delay_value=0)
+    StepFactory(sequence=roomy, order=2, delay_value=1, delay_unit="days", channel="call_reminder")
+    StepFactory(sequence=roomy, order=3, delay_value=2, delay_unit="days", job_type="follow_up")
+
+    page = rep_client.get(url("sequence-detail", tight.pk)).content.decode()
+    assert 'class="cap-note' in page
+    assert ("The frequency cap (1 message per 48 h to a contact, across all sequences) may stretch this timeline: "
+            "step 2 is planned 4 minutes after step 1 and cannot go until 48 h after it.") in page
+    assert 'class="cap-note' not in rep_client.get(url("sequence-detail", roomy.pk)).content.decode()
+
+    tenant.frequency_cap_messages = 2
+    tenant.save()
+    assert 'class="cap-note' not in rep_client.get(url("sequence-detail", tight.pk)).content.decode()

@@ -150,3 +150,35 @@ def test_an_unknown_priority_is_refused_with_422_and_changes_nothing(rep_client,
     assert "Choose low, normal, high or critical" in response.content.decode()
     enrollment.refresh_from_db()
     assert enrollment.priority == 1
+
+
+def test_a_step_the_frequency_cap_deferred_names_the_message_filling_the_window_and_when_it_frees(tenant):
+    from sequences.engine.gates.wording import local
+    from sequences.scheduling import contact_zone
+
+    tenant.frequency_cap_messages, tenant.frequency_cap_hours = 1, 48
+    tenant.save()
+    sequence, (first, second) = running_sequence(tenant, steps=2)
+    first.subject_template = "Intro"
+    first.save()
+    second.delay_value, second.delay_unit = 1, "minutes"
+    second.save()
+    now = timezone.now()
+    enrollment = due_enrollment(sequence, first, at=now)
+    sweep_inline(now=now)
+    OutboundMessage.objects.filter(enrollment=enrollment, step=first).update(state="sent", sent_at=now)
+    later = now + timedelta(minutes=2)
+    sweep_inline(now=later)  # the follow-up is due, and the cap holds it
+    enrollment.refresh_from_db()
+    intro = OutboundMessage.objects.get(enrollment=enrollment, step=first)
+    assert enrollment.current_step == second and enrollment.next_run_at >= intro.created_at + timedelta(hours=48)
+
+    explanation = enrollment_explain(tenant=tenant, enrollment=enrollment, now=later)
+
+    cap = [h for h in explanation.holds if h.kind == "frequency_cap"]
+    zone = contact_zone(enrollment.contact, tenant)
+    assert cap and cap[0].active, explanation.holds
+    assert "in the window now" not in cap[0].text
+    assert f"“{intro.subject}” was sent {local(intro.sent_at, zone)}" in cap[0].text
+    assert f"the window frees at {local(intro.created_at + timedelta(hours=48), zone)}" in cap[0].text
+    assert "(1 per 48 h" in cap[0].text

@@ -170,7 +170,7 @@ def test_bulk_enrollment_reports_counts_with_reasons(tenant, other_tenant, seque
     assert result.enrolled == 3
     assert result.already_enrolled == 1
     assert result.skipped == {"do_not_contact": 1, "unsubscribed": 1, "bounced": 1, "complained": 0, "suppressed": 0,
-                              "reenroll_not_allowed": 1}
+                              "reenroll_not_allowed": 1, "converted": 0, "disqualified": 0, "active_elsewhere": 0}
     assert result.summary() == (
         "Enrolled 3, already enrolled 1, skipped 4 (do-not-contact 1, unsubscribed 1, bounced 1, "
         "re-enrollment not allowed 1)."

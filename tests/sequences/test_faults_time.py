@@ -33,6 +33,8 @@ def test_a_daily_step_across_the_spring_dst_change_fires_once_at_the_same_local_
     saturday_10_est = datetime(2025, 3, 8, 15, 0, tzinfo=UTC)
     enrollment = due_enrollment(sequence, first, at=saturday_10_est)
     sweep_inline(now=saturday_10_est)
+    # Delivered at once: the follow-up's day counts from the send.
+    OutboundMessage.objects.filter(enrollment=enrollment, step=first).update(state="sent", sent_at=saturday_10_est)
     enrollment.refresh_from_db()
     sunday_10_edt = datetime(2025, 3, 9, 14, 0, tzinfo=UTC)  # clocks went forward overnight
     assert enrollment.next_run_at == sunday_10_edt

@@ -136,10 +136,30 @@ class FrequencyCapGate:
         messages, hours = tenant.frequency_cap_messages, tenant.frequency_cap_hours
         counted = self.prepare([attempt], now=now, phase=PROCESS)
         held = self.hold(counted, attempt, now=now)
-        text = (f"Frequency cap: at most {messages} message{'s' if messages != 1 else ''} per {hours} h to this "
-                "contact across all sequences")
         if held is not None:
             zone = contact_zone(attempt.contact, tenant)
-            return Hold(self.name, f"{text}; the cap is reached, so it waits until {local(release(held), zone)}.",
+            return Hold(self.name, f"Held by the frequency cap ({messages} per {hours} h across all sequences): "
+                                   f"{self._filler(attempt, now, held, zone)}the window frees at "
+                                   f"{local(held.until, zone)}; the cap is reached, so it waits until "
+                                   f"{local(release(held), zone)}.",
                         active=True, until=release(held))
-        return Hold(self.name, f"{text} ({len(self._in_window(counted, attempt, now))} in the window now).")
+        return Hold(self.name, f"Frequency cap: at most {messages} message{'s' if messages != 1 else ''} per "
+                               f"{hours} h to this contact across all sequences "
+                               f"({len(self._in_window(counted, attempt, now))} in the window when it is due).")
+
+    def _filler(self, attempt, now, held, zone):
+        """The message whose leaving frees the window (the processor counts messages by
+        when they were created), worded for the enrollment page."""
+        window = _cap(attempt.tenant)[1]
+        message = (
+            OutboundMessage.objects.filter(
+                tenant=attempt.tenant, contact=attempt.contact, state__in=CAPPED_STATES,
+                created_at__gt=now - window, created_at__lte=held.until - window,
+            ).exclude(idempotency_key=attempt.key).order_by("-created_at").first()
+        )
+        if message is None:
+            return ""
+        name = f"“{message.subject}”" if message.subject else f"the {message.get_channel_display()} message"
+        if message.state == MessageState.SENT and message.sent_at:
+            return f"{name} was sent {local(message.sent_at, zone)}, "
+        return f"{name} was queued {local(message.created_at, zone)}, "

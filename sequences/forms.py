@@ -10,7 +10,7 @@ from messaging.models import Mailbox, MailboxPool
 from . import merge_fields
 from .models import Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
 from .services.steps import DEFAULTS as STEP_DEFAULTS
-from .services.steps import step_errors, step_values
+from .services.steps import MAX_BODY_TEMPLATE, step_errors, step_values
 
 SUGGESTED_WINDOW = {"window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
 
@@ -113,8 +113,9 @@ class StepForm(forms.Form):
     value_proposition = forms.CharField(max_length=500, required=False, label="Value proposition")
     subject_template = forms.CharField(max_length=300, required=False, label="Subject template",
                                        help_text="Optional. Empty lets the agent write it.")
+    # No form max_length: the services' rule gives the message, the attribute stops typing.
     body_template = forms.CharField(required=False, label="Body template",
-                                    widget=forms.Textarea(attrs={"rows": 4}),
+                                    widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_BODY_TEMPLATE}),
                                     help_text="Optional. Merge fields: " + merge_fields.known_fields_text())
     requires_human_approval = forms.BooleanField(required=False, label="Always review drafts of this step",
                                                  help_text="Forces review whatever the agent's autonomy.")

@@ -35,6 +35,9 @@ MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENG
 CHANNEL_JOB_TYPE = {Channel.TASK: JobType.TASK, Channel.CALL_REMINDER: JobType.CALL_REMINDER}
 MAX_DELAY = {DelayUnit.MINUTES: 60 * 24 * 365, DelayUnit.HOURS: 24 * 365, DelayUnit.DAYS: 365}
 MAX_JITTER = 12 * 60
+# A template is a message or a rep's instructions, not a document: a longer one is a
+# paste by mistake, and the builder would never show it whole.
+MAX_BODY_TEMPLATE = 10_000
 WEEKEND = {5, 6}
 
 EDITABLE_FIELDS = (
@@ -98,6 +101,10 @@ def step_errors(values, *, is_first):
 
     if channel == Channel.SMS and values.get("subject_template"):
         add("subject_template", "SMS messages have no subject; leave it empty.")
+    body = values.get("body_template") or ""
+    if len(body) > MAX_BODY_TEMPLATE:
+        add("body_template", f"The body template is at most {MAX_BODY_TEMPLATE:,} characters "
+                             f"(this one has {len(body):,}).")
     for name in ("subject_template", "body_template"):
         for problem in merge_fields.validate_template(values.get(name) or ""):
             add(name, problem)

@@ -164,6 +164,16 @@ def test_invalid_step_input_is_shown_inline_with_422_and_keeps_what_was_typed(re
     assert sequence.steps.count() == 2
 
 
+def test_a_200000_character_body_template_is_refused_inline_with_422(rep_client, sequence):
+    response = rep_client.post(url("step-add", sequence.pk), step_post(body_template="x" * 200_000), **HX)
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "The body template is at most 10,000 characters" in page
+    assert 'maxlength="10000"' in page  # the browser stops typing there too
+    assert sequence.steps.count() == 2
+
+
 def test_editing_a_step_inline(rep_client, sequence):
     step = sequence.steps.get(order=2)
 

@@ -9,8 +9,7 @@ from messaging.models import Mailbox, MailboxPool
 
 from . import merge_fields
 from .models import Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
-from .services.steps import DEFAULTS as STEP_DEFAULTS
-from .services.steps import MAX_BODY_TEMPLATE, step_errors, step_values
+from .services.steps import MAX_BODY_TEMPLATE, defaults_for, step_errors, step_values
 
 SUGGESTED_WINDOW = {"window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
 
@@ -34,10 +33,14 @@ class SequenceCreateForm(forms.Form):
 class SequenceSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    stop_on_reply = forms.BooleanField(required=False, label="Stop on reply",
-                                       help_text="Pause a contact's enrollment when they reply.")
-    stop_on_meeting = forms.BooleanField(required=False, label="Stop on meeting",
-                                         help_text="Pause when a meeting is booked.")
+    # A reply or a meeting pauses the enrollment (it can be resumed), it does not end it:
+    # the labels say so, and the help text says what each choice does.
+    stop_on_reply = forms.BooleanField(required=False, label="Pause on reply",
+                                       help_text="Ticked: a reply pauses the contact's enrollment until someone "
+                                                 "resumes it. Unticked: the steps go on after a reply.")
+    stop_on_meeting = forms.BooleanField(required=False, label="Pause on meeting",
+                                         help_text="Ticked: a booked meeting pauses the contact's enrollment until "
+                                                   "someone resumes it. Unticked: the steps go on after a meeting.")
     sender_profile = forms.ModelChoiceField(queryset=Mailbox.objects.none(), required=False,
                                             label="Sender profile", empty_label="— none —")
     mailbox_pool = forms.ModelChoiceField(queryset=MailboxPool.objects.none(), required=False,
@@ -129,11 +132,11 @@ class StepForm(forms.Form):
             self.fields["delay_value"].help_text = "Counted from the previous step."
 
     @classmethod
-    def initial_for(cls, step=None):
+    def initial_for(cls, step=None, *, is_first=False):
         """A new step starts from the services' defaults; an existing one from its values.
         Without a window of its own, the window fields suggest office hours (unticked)."""
         if step is None:
-            return {**STEP_DEFAULTS, **SUGGESTED_WINDOW}
+            return {**defaults_for(is_first=is_first), **SUGGESTED_WINDOW}
         values = step_values(step)
         has_window = step.window_days is not None or step.window_start is not None
         return {**values, "use_window": has_window, **({} if has_window else SUGGESTED_WINDOW)}

@@ -52,6 +52,12 @@ DEFAULTS = {
     "value_proposition": "", "subject_template": "", "body_template": "",
     "requires_human_approval": False,
 }
+# The first step is the first touch, right at enrollment; later ones follow it up.
+FIRST_STEP_DEFAULTS = {**DEFAULTS, "job_type": JobType.INITIAL_OUTREACH, "delay_value": 0}
+
+
+def defaults_for(*, is_first):
+    return FIRST_STEP_DEFAULTS if is_first else DEFAULTS
 
 
 # ---------------------------------------------------------------- rules
@@ -266,7 +272,7 @@ def move_preview(*, tenant, sequence, step, position, now=None):
 def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
     count = Step.objects.filter(sequence=sequence).count()
-    values = _normalized({**DEFAULTS, **values})
+    values = _normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     step = Step.objects.create(
         tenant=tenant, sequence=sequence, order=count + 1, kind=step_kind_for(values["channel"]),

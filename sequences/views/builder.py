@@ -100,7 +100,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
     context = {
         "sequence": sequence, "steps": steps, "read_only": read_only,
         "entries": selectors.timeline(tenant=request.tenant, sequence=sequence, steps=steps),
-        "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(),
+        "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(is_first=not steps),
                                                             is_first=not steps, auto_id="new_%s"),
         "problems": service.activation_problems(sequence, steps),
         "can_archive": request.membership.is_manager,
@@ -253,7 +253,9 @@ def _target_position(data, step):
 
 # ---------------------------------------------------------------- status
 
-def _status_action(request, sequence_id, action, done_text):
+def _status_action(request, sequence_id, action, done_text=None):
+    """`done_text`: what the header's status banner does not already say (None: the
+    banner alone tells the new status, so it is not said twice)."""
     sequence = get_sequence_for_user(request, sequence_id)
     try:
         action(tenant=request.tenant, sequence=sequence, actor=request.user)
@@ -266,21 +268,21 @@ def _status_action(request, sequence_id, action, done_text):
     sequence.refresh_from_db()
     if request.htmx:
         return _builder(request, sequence, partial="sequence-header", status_flash=done_text)
-    messages.success(request, done_text)
+    if done_text:
+        messages.success(request, done_text)
     return redirect(_detail_url(sequence))
 
 
 @require_POST
 @tenant_required
 def sequence_activate(request, sequence_id):
-    return _status_action(request, sequence_id, service.sequence_activate, "Activated: enrolled contacts will now "
-                                                                          "receive the steps.")
+    return _status_action(request, sequence_id, service.sequence_activate)
 
 
 @require_POST
 @tenant_required
 def sequence_pause(request, sequence_id):
-    return _status_action(request, sequence_id, service.sequence_pause, "Paused: no step runs until you resume.")
+    return _status_action(request, sequence_id, service.sequence_pause)
 
 
 @require_POST

@@ -377,3 +377,56 @@ def test_step_forms_open_on_the_steps_values_and_suggest_office_hours_when_it_ha
     # The add form at the end of the timeline: a follow-up email three days later.
     assert '<option value="follow_up" selected>' in field(page, "new_job_type")
     assert 'value="3"' in field(page, "new_delay_value")
+
+
+# ---------------------------------------------------------------- what the builder says
+
+def test_the_first_step_of_a_new_sequence_defaults_to_a_first_touch_email_at_enrollment(rep_client, tenant):
+    sequence = SequenceFactory(tenant=tenant)
+
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["add_form"]
+
+    assert (form["channel"].value(), form["job_type"].value(), form["delay_value"].value()) == (
+        "email", "initial_outreach", 0)
+
+
+def test_later_steps_default_to_a_follow_up_email_after_3_days(rep_client, sequence):
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["add_form"]
+
+    assert (form["job_type"].value(), form["delay_value"].value(), form["delay_unit"].value()) == (
+        "follow_up", 3, "days")
+
+
+def test_the_reply_and_meeting_settings_say_what_they_do_pause_the_enrollment(rep_client, sequence):
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["settings_form"]
+
+    for name, event in (("stop_on_reply", "reply"), ("stop_on_meeting", "meeting")):
+        field = form.fields[name]
+        assert field.label == f"Pause on {event}"
+        assert field.help_text.startswith("Ticked: ") and "pauses" in field.help_text
+        assert "Unticked: " in field.help_text
+
+
+def _status_banners(page):
+    return re.findall(r'id="sequence-status"[^>]*>(.*?)</', page, re.S)
+
+
+def test_a_paused_sequence_shows_one_truthful_status_banner(rep_client, sequence):
+    rep_client.post(url("sequence-activate", sequence.pk))
+    running = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+    assert len(_status_banners(running)) == 1 and "Running" in _status_banners(running)[0]
+
+    swapped = rep_client.post(url("sequence-pause", sequence.pk), **HX).content.decode()
+    assert swapped.count("Paused:") == 1 and "running" not in swapped.lower()
+
+    page = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+    assert page.count("Paused:") == 1 and "running" not in page.lower()
+    assert len(_status_banners(page)) == 1 and "Paused:" in _status_banners(page)[0]
+
+
+def test_pausing_without_javascript_also_shows_the_paused_banner_once(rep_client, sequence):
+    rep_client.post(url("sequence-activate", sequence.pk))
+
+    page = rep_client.post(url("sequence-pause", sequence.pk), follow=True).content.decode()
+
+    assert page.count("Paused:") == 1 and "running" not in page.lower()

@@ -65,7 +65,7 @@ def test_rep_builds_and_activates_a_sequence_from_the_cold_outreach_template(
     expect(page.locator("#activation-checklist")).to_contain_text("Ready to activate")
 
     page.get_by_role("button", name="Activate").click()
-    expect(page.locator("#sequence-header")).to_contain_text("Activated")
+    expect(page.locator("#sequence-header")).to_contain_text("Running: enrolled contacts receive the steps")
     expect(page.locator("#sequence-header .badge-active")).to_be_visible()
     expect(timeline).to_contain_text(re.compile(r"Day 0\s+at enrollment — Initial outreach by email"))
     expect(timeline).to_contain_text("+3 days, weekdays only")

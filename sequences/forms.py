@@ -50,6 +50,10 @@ class SequenceSettingsForm(forms.Form):
                                    empty_label="— none —", help_text="Drafts the messages.")
     is_default = forms.BooleanField(required=False, label="Default sequence",
                                     help_text="Preselected for quick enrollment; one per workspace.")
+    test_mode = forms.BooleanField(required=False, label="Test mode",
+                                   help_text="Every email goes to your own address (the enrolling user's, else the "
+                                             "owner's), never to the contact, and the frequency cap is not applied. "
+                                             "SMS steps are skipped.")
     reenroll_policy = forms.ChoiceField(choices=ReenrollPolicy.choices, label="Re-enrollment")
     reenroll_after_days = forms.IntegerField(min_value=1, max_value=3650, required=False,
                                              label="Cooldown (days)")
@@ -126,7 +130,7 @@ class _StepTimingForm(forms.Form):
         if is_first:
             self.fields["delay_value"].help_text = "0 = right at enrollment."
         else:
-            self.fields["delay_value"].help_text = "Counted from the previous step."
+            self.fields["delay_value"].help_text = "Counted from the previous step; 0 = right after it."
 
     @classmethod
     def for_step(cls, step):

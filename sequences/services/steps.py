@@ -76,9 +76,6 @@ def step_errors(values, *, is_first):
         add("delay_value", "Enter a delay.")
     elif delay < 0:
         add("delay_value", "The delay can't be negative.")
-    elif delay == 0 and not is_first:
-        add("delay_value", "Steps after the first need a delay of at least 1 (0 is only for the first "
-                           "step, meaning right at enrollment).")
     elif delay > MAX_DELAY.get(unit, 0):
         add("delay_value", f"That is more than a year; the most is {MAX_DELAY.get(unit)} {unit}.")
 
@@ -339,12 +336,6 @@ def step_move(*, tenant, step, position, actor, now=None):
     reordered = _reordered(steps, step, position)
     if [s.pk for s in reordered] == [s.pk for s in steps]:
         return 0
-    for candidate in reordered[1:]:
-        if candidate.delay_value == 0:
-            raise ValidationError(
-                f"Step {candidate.order} has no delay, so it can only be the first step. "
-                "Give it a delay before it moves down."
-            )
     plan = plan_change(old_steps=steps, new_steps=reordered, groups=_open_groups(sequence, now))
     if plan.blocked:
         raise _blocked_error(plan)

@@ -146,7 +146,7 @@ def test_adding_a_step_without_javascript_redirects_back(rep_client, sequence):
 
 
 @pytest.mark.parametrize("data, message", [
-    (step_post(delay_value="0"), "need a delay of at least 1"),
+    (step_post(delay_value="366"), "more than a year"),
     (step_post(delay_value="-1"), "can&#x27;t be negative"),
     (step_post(use_window="on", window_days=["0"], window_start="17:00", window_end="09:00"), "end after it starts"),
     (step_post(use_window="on", window_start="09:00", window_end="17:00"), "Pick at least one day"),
@@ -190,7 +190,7 @@ def test_editing_a_step_inline(rep_client, sequence):
 
 def test_an_invalid_edit_answers_422_and_keeps_the_saved_step(rep_client, sequence):
     step = sequence.steps.get(order=2)
-    response = rep_client.post(url("step-edit", sequence.pk, step.pk), step_post(delay_value="0"), **HX)
+    response = rep_client.post(url("step-edit", sequence.pk, step.pk), step_post(delay_value="-1"), **HX)
     assert response.status_code == 422 and "Edit step 2" in response.content.decode()
     step.refresh_from_db()
     assert step.delay_value == 3

@@ -207,6 +207,23 @@ def test_enrolling_from_the_profile_shows_refusals_with_422(rep_client, tenant, 
     assert response.status_code == 200 and Enrollment.objects.filter(contact=ok).exists()
 
 
+def test_enrolling_from_the_profile_asks_the_timeline_to_refresh_and_it_shows_the_enrollment(
+        rep_client, tenant, sequence, other_tenant):
+    contact = ContactFactory(tenant=tenant)
+    response = rep_client.post(reverse("contacts:enroll", args=[contact.pk]), {"sequence": sequence.pk},
+                               HTTP_HX_REQUEST="true")
+    assert response["HX-Trigger"] == "enrollment-changed"
+
+    timeline = rep_client.get(reverse("contacts:detail", args=[contact.pk]), HTTP_HX_REQUEST="true",
+                              HTTP_HX_TARGET="contact-timeline")
+    page = timeline.content.decode()
+    assert "<html" not in page and page.strip().startswith('<section class="card" id="contact-timeline"')
+    assert "Enrolled" in page and sequence.name in page
+    theirs = ContactFactory(tenant=other_tenant)
+    assert rep_client.get(reverse("contacts:detail", args=[theirs.pk]), HTTP_HX_REQUEST="true",
+                          HTTP_HX_TARGET="contact-timeline").status_code == 404
+
+
 def test_lists_can_be_created_renamed_filled_enrolled_and_deleted(rep_client, tenant, sequence):
     rep_client.post(reverse("contacts:lists"), {"name": "Webinar"})
     contact_list = ContactList.objects.get(tenant=tenant)

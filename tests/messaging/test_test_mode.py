@@ -29,6 +29,10 @@ def trial(tenant, mailbox, manager):
     return sequence
 
 
+def _html(received):
+    return received.get_body(preferencelist=("html",)).get_content()
+
+
 def _run_both_steps(tenant, sequence, contact, actor):
     enrollment = enrollment_create(tenant=tenant, sequence=sequence, contact=contact, actor=actor)
     for _ in range(2):
@@ -57,6 +61,7 @@ def test_without_test_mode_the_frequency_cap_holds_the_second_step(tenant, trial
 
     assert [m["To"] for m in smtp_server.messages] == ["benjamin@globex.example"]
     assert enrollment.current_step.order == 2 and enrollment.next_run_at > timezone.now()
+    assert "/t/o/" in _html(smtp_server.messages[0])  # the tenant tracks opens
 
 
 def test_test_mode_sends_every_step_to_the_enrolling_reps_own_address_past_the_cap(tenant, trial, rep,
@@ -71,6 +76,8 @@ def test_test_mode_sends_every_step_to_the_enrolling_reps_own_address_past_the_c
     recipients = [address for envelope in smtp_server.handler.envelopes for address in envelope.rcpt_tos]
     assert recipients == [rep.email, rep.email]
     assert "benjamin@globex.example" not in str([m.as_string() for m in smtp_server.messages])
+    # The rep opens the test emails: no pixel or tracked link records that as the contact's.
+    assert not any("/t/o/" in _html(m) or "/t/c/" in _html(m) for m in smtp_server.messages)
     messages = OutboundMessage.objects.filter(enrollment=enrollment)
     assert {(m.state, m.to_address, m.test_intended_to) for m in messages} == {
         (MessageState.SENT, rep.email, "benjamin@globex.example")}

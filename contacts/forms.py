@@ -3,7 +3,7 @@ from zoneinfo import available_timezones
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import Contact, LeadStatus, ScoreBand
+from .models import Contact, LeadStatus, ScoreBand, custom_field_label
 from .selectors import SORT_LABELS
 from .services.imports import normalize_phone
 
@@ -17,6 +17,8 @@ def skip_active_elsewhere(value):
     """True, False, or None for "the sequence decides" (enrollments_bulk_create)."""
     return ACTIVE_ELSEWHERE.get(value)
 IN_SEQUENCE = [("", "Any"), ("yes", "In a sequence"), ("no", "Not in any sequence")]
+CUSTOM_PREFIX = "custom__"
+CUSTOM_MAX_LENGTH = 1000
 
 
 class ContactFilterForm(forms.Form):
@@ -62,6 +64,22 @@ class ContactForm(forms.ModelForm):
         # People are shown by name everywhere else in the app, not by login.
         self.fields["owner"].label_from_instance = lambda user: user.get_full_name() or user.username
         self.fields["timezone"].help_text = "IANA name such as Europe/Berlin; empty uses the workspace's."
+        # The contact's own custom fields (from an import), each editable under its label.
+        custom = self.instance.custom_fields if isinstance(self.instance.custom_fields, dict) else {}
+        self.custom_keys = list(custom)
+        for key, value in custom.items():
+            self.fields[CUSTOM_PREFIX + key] = forms.CharField(
+                label=custom_field_label(key), required=False, initial="" if value is None else str(value),
+                max_length=CUSTOM_MAX_LENGTH,
+                error_messages={"max_length": f"A custom field holds at most {CUSTOM_MAX_LENGTH} characters."},
+            )
+
+    def clean(self):
+        data = super().clean()
+        if self.custom_keys:
+            data["custom_fields"] = {key: data.pop(CUSTOM_PREFIX + key, "") for key in self.custom_keys
+                                     if CUSTOM_PREFIX + key in data}
+        return data
 
     def clean_email(self):
         email = self.cleaned_data["email"].strip()

@@ -32,6 +32,11 @@ class Tag(models.Model):
         return self.name
 
 
+def custom_field_label(key):
+    """A custom field's label: its key ("last_event", made from a CSV header) in words."""
+    return key.replace("_", " ").strip().capitalize() or key
+
+
 class Contact(models.Model):
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
     email = models.EmailField(max_length=254)
@@ -84,6 +89,12 @@ class Contact(models.Model):
     @property
     def full_name(self):
         return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def custom_field_items(self):
+        """[(label, value)] of the custom fields, in their stored order."""
+        fields = self.custom_fields if isinstance(self.custom_fields, dict) else {}
+        return [(custom_field_label(key), value) for key, value in fields.items()]
 
 
 class ContactList(models.Model):

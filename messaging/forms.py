@@ -6,6 +6,16 @@ from scendcore.forms import SecretInputs, clear_input, secret_input
 from .models import Mailbox, MailboxPool
 
 
+PORT_ERROR = "A port is a number from 1 to 65535."
+
+
+def port_input(label, default):
+    # The model field only says "positive": a TCP port is 1-65535, and a mailbox saved
+    # with 99999 would fail at send time instead of here.
+    return forms.IntegerField(label=label, initial=default, min_value=1, max_value=65535,
+                              error_messages={"min_value": PORT_ERROR, "max_value": PORT_ERROR})
+
+
 class MailboxForm(SecretInputs, forms.ModelForm):
     """Passwords are write-only: never rendered back; left empty, the stored one stays.
     The tenant types them: no field here names a server environment variable (only an
@@ -16,6 +26,8 @@ class MailboxForm(SecretInputs, forms.ModelForm):
     clear_smtp_password = clear_input("Remove the stored SMTP password")
     imap_password = secret_input("IMAP password", what="password")
     clear_imap_password = clear_input("Remove the stored IMAP password")
+    smtp_port = port_input("SMTP port", 587)
+    imap_port = port_input("IMAP port", 993)
 
     class Meta:
         model = Mailbox

@@ -178,6 +178,10 @@ class OutboundMessage(models.Model):
         Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
     )
     to_address = models.CharField(max_length=254)
+    # Set only for a test-mode sequence's message: the contact's own address, which it
+    # was meant for and not sent to (to_address is then the rep's own).
+    # db_default too: rows written outside the ORM (raw SQL) need no value for it.
+    test_intended_to = models.CharField(max_length=254, blank=True, default="", db_default="")
     from_address = models.CharField(max_length=320, blank=True)
     subject = models.CharField(max_length=500, blank=True)
     body_text = models.TextField(blank=True)

@@ -31,14 +31,19 @@ def pool_list(*, tenant):
     return MailboxPool.objects.filter(tenant=tenant).prefetch_related("poolmember_set__mailbox")
 
 
-def task_list(*, tenant, membership, team=False, status=TaskStatus.OPEN):
-    """The member's tasks and unassigned ones (the whole team's with `team`), of contacts
-    the member may see."""
-    tasks = Task.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant, status=status) \
+FINISHED = (TaskStatus.COMPLETED, TaskStatus.SKIPPED)
+
+
+def task_list(*, tenant, membership, team=False, done=False):
+    """The member's open tasks and unassigned ones (the whole team's with `team`), of
+    contacts the member may see; with `done`, the finished ones: completed or skipped
+    (a skip is a decision the rep made, and the enrollment moved on because of it)."""
+    status = {"status__in": FINISHED} if done else {"status": TaskStatus.OPEN}
+    tasks = Task.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant, **status) \
         .select_related("contact", "owner", "enrollment__sequence")
     if not team:
         tasks = tasks.filter(Q(owner_id=membership.user_id) | Q(owner__isnull=True))
-    return tasks.order_by("due_at", "id") if status == TaskStatus.OPEN else tasks.order_by("-completed_at", "-id")
+    return tasks.order_by("-completed_at", "-id") if done else tasks.order_by("due_at", "id")
 
 
 def message_list(*, tenant, membership, state=""):

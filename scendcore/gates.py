@@ -30,6 +30,9 @@ class Attempt:
     sequence: object = None
     key: str = ""
     message_id: int | None = None
+    # A test-mode send goes to the rep's own address: rules about contacting the
+    # contact (the frequency cap) do not apply to it.
+    test_mode: bool = False
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,8 @@ from agents.policy import attach_refusal, may_auto_send
 from messaging.models import Mailbox, MailboxPool
 
 from . import merge_fields
-from .models import Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
-from .services.steps import DEFAULTS as STEP_DEFAULTS
-from .services.steps import step_errors, step_values
+from .models import TASK_CHANNELS, Channel, DelayUnit, JobType, ReenrollPolicy, RejectionPolicy, SequenceStatus
+from .services.steps import MAX_BODY_TEMPLATE, defaults_for, step_errors, step_values
 
 SUGGESTED_WINDOW = {"window_days": [0, 1, 2, 3, 4], "window_start": "09:00", "window_end": "17:00"}
 
@@ -34,10 +33,14 @@ class SequenceCreateForm(forms.Form):
 class SequenceSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    stop_on_reply = forms.BooleanField(required=False, label="Stop on reply",
-                                       help_text="Pause a contact's enrollment when they reply.")
-    stop_on_meeting = forms.BooleanField(required=False, label="Stop on meeting",
-                                         help_text="Pause when a meeting is booked.")
+    # A reply or a meeting pauses the enrollment (it can be resumed), it does not end it:
+    # the labels say so, and the help text says what each choice does.
+    stop_on_reply = forms.BooleanField(required=False, label="Pause on reply",
+                                       help_text="Ticked: a reply pauses the contact's enrollment until someone "
+                                                 "resumes it. Unticked: the steps go on after a reply.")
+    stop_on_meeting = forms.BooleanField(required=False, label="Pause on meeting",
+                                         help_text="Ticked: a booked meeting pauses the contact's enrollment until "
+                                                   "someone resumes it. Unticked: the steps go on after a meeting.")
     sender_profile = forms.ModelChoiceField(queryset=Mailbox.objects.none(), required=False,
                                             label="Sender profile", empty_label="— none —")
     mailbox_pool = forms.ModelChoiceField(queryset=MailboxPool.objects.none(), required=False,
@@ -47,6 +50,10 @@ class SequenceSettingsForm(forms.Form):
                                    empty_label="— none —", help_text="Drafts the messages.")
     is_default = forms.BooleanField(required=False, label="Default sequence",
                                     help_text="Preselected for quick enrollment; one per workspace.")
+    test_mode = forms.BooleanField(required=False, label="Test mode",
+                                   help_text="Every email goes to your own address (the enrolling user's, else the "
+                                             "owner's), never to the contact, and the frequency cap is not applied. "
+                                             "SMS steps are skipped.")
     reenroll_policy = forms.ChoiceField(choices=ReenrollPolicy.choices, label="Re-enrollment")
     reenroll_after_days = forms.IntegerField(min_value=1, max_value=3650, required=False,
                                              label="Cooldown (days)")
@@ -90,10 +97,14 @@ class SequenceSettingsForm(forms.Form):
         return data
 
 
-class StepForm(forms.Form):
-    channel = forms.ChoiceField(choices=Channel.choices)
-    job_type = forms.ChoiceField(choices=JobType.choices, label="Job type",
-                                 help_text="Task and call-reminder steps take their channel's job type.")
+MESSAGE_CHANNELS = [(Channel.EMAIL.value, Channel.EMAIL.label), (Channel.SMS.value, Channel.SMS.label)]
+TASK_CHANNEL_CHOICES = [(c.value, c.label) for c in TASK_CHANNELS]
+MESSAGE_ONLY_BLANK = {"angle": "", "cta": "", "value_proposition": "", "requires_human_approval": False}
+
+
+class _StepTimingForm(forms.Form):
+    """When a step runs: shared by message steps and a rep's task and call steps."""
+
     delay_value = forms.IntegerField(label="Delay")
     delay_unit = forms.ChoiceField(choices=DelayUnit.choices, label="Unit")
     business_days_only = forms.BooleanField(required=False, label="Weekdays only",
@@ -107,17 +118,11 @@ class StepForm(forms.Form):
                                  widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
     jitter_minutes = forms.IntegerField(required=False, label="Jitter (± minutes)",
                                         help_text="Spreads sends so they look hand-timed.")
-    angle = forms.CharField(max_length=500, required=False, label="Angle",
-                            help_text="The approach or hook for this step.")
-    cta = forms.CharField(max_length=500, required=False, label="Call to action")
-    value_proposition = forms.CharField(max_length=500, required=False, label="Value proposition")
-    subject_template = forms.CharField(max_length=300, required=False, label="Subject template",
-                                       help_text="Optional. Empty lets the agent write it.")
-    body_template = forms.CharField(required=False, label="Body template",
-                                    widget=forms.Textarea(attrs={"rows": 4}),
-                                    help_text="Optional. Merge fields: " + merge_fields.known_fields_text())
-    requires_human_approval = forms.BooleanField(required=False, label="Always review drafts of this step",
-                                                 help_text="Forces review whatever the agent's autonomy.")
+
+    # form field -> step field, for the fields whose names differ (a task's title and
+    # instructions are kept in the step's subject and body templates: the same merge
+    # fields and length rules apply, and the task writer renders them per contact).
+    RENAMED = {}
 
     def __init__(self, *args, is_first, **kwargs):
         self.is_first = is_first
@@ -125,39 +130,100 @@ class StepForm(forms.Form):
         if is_first:
             self.fields["delay_value"].help_text = "0 = right at enrollment."
         else:
-            self.fields["delay_value"].help_text = "Counted from the previous step."
+            self.fields["delay_value"].help_text = "Counted from the previous step; 0 = right after it."
 
     @classmethod
-    def initial_for(cls, step=None):
+    def for_step(cls, step):
+        return TaskStepForm if step.channel in TASK_CHANNELS else StepForm
+
+    @classmethod
+    def for_channel(cls, channel):
+        return TaskStepForm if channel in TASK_CHANNELS else StepForm
+
+    @classmethod
+    def initial_for(cls, step=None, *, is_first=False):
         """A new step starts from the services' defaults; an existing one from its values.
         Without a window of its own, the window fields suggest office hours (unticked)."""
         if step is None:
-            return {**STEP_DEFAULTS, **SUGGESTED_WINDOW}
-        values = step_values(step)
-        has_window = step.window_days is not None or step.window_start is not None
+            values, has_window = dict(defaults_for(is_first=is_first)), False
+        else:
+            values = step_values(step)
+            has_window = step.window_days is not None or step.window_start is not None
+        for name, step_field in cls.RENAMED.items():
+            values[name] = values.pop(step_field)
         return {**values, "use_window": has_window, **({} if has_window else SUGGESTED_WINDOW)}
+
+    def step_fields(self, data):
+        return {}
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
         values = {name: data.get(name) for name in (
-            "channel", "job_type", "delay_value", "delay_unit", "business_days_only", "angle", "cta",
-            "value_proposition", "subject_template", "body_template", "requires_human_approval",
+            "channel", "delay_value", "delay_unit", "business_days_only",
         )}
+        values.update(self.step_fields(data))
         values["jitter_minutes"] = data.get("jitter_minutes") or 0
-        if values["channel"] == Channel.TASK:
-            values["job_type"] = JobType.TASK
-        elif values["channel"] == Channel.CALL_REMINDER:
-            values["job_type"] = JobType.CALL_REMINDER
+        if values["channel"] in TASK_CHANNELS:
+            values["job_type"] = JobType(values["channel"])
         if data.get("use_window"):
             values["window_days"] = data.get("window_days") or []
             values["window_start"] = data.get("window_start")
             values["window_end"] = data.get("window_end")
         else:
             values.update(window_days=None, window_start=None, window_end=None)
+        form_name = {step_field: name for name, step_field in self.RENAMED.items()}
         for name, messages in step_errors(values, is_first=self.is_first).items():
+            name = form_name.get(name, name)
             for message in messages:
                 self.add_error(name if name in self.fields else None, message)
         self.values = values
         return data
+
+
+class StepForm(_StepTimingForm):
+    """An email or SMS step: what the agent writes and how it is reviewed."""
+
+    channel = forms.ChoiceField(choices=MESSAGE_CHANNELS)
+    job_type = forms.ChoiceField(choices=[(j.value, j.label) for j in (
+        JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENGAGEMENT)], label="Job type")
+    angle = forms.CharField(max_length=500, required=False, label="Angle",
+                            help_text="The approach or hook for this step.")
+    cta = forms.CharField(max_length=500, required=False, label="Call to action")
+    value_proposition = forms.CharField(max_length=500, required=False, label="Value proposition")
+    subject_template = forms.CharField(max_length=300, required=False, label="Subject template",
+                                       help_text="Optional. Empty lets the agent write it.")
+    # No form max_length: the services' rule gives the message, the attribute stops typing.
+    body_template = forms.CharField(required=False, label="Body template",
+                                    widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_BODY_TEMPLATE}),
+                                    help_text="Optional. Merge fields: " + merge_fields.known_fields_text())
+    requires_human_approval = forms.BooleanField(required=False, label="Always review drafts of this step",
+                                                 help_text="Forces review whatever the agent's autonomy.")
+
+    field_order = ["channel", "job_type", "delay_value", "delay_unit"]
+
+    def step_fields(self, data):
+        return {name: data.get(name) for name in (
+            "job_type", "angle", "cta", "value_proposition", "subject_template", "body_template",
+            "requires_human_approval",
+        )}
+
+
+class TaskStepForm(_StepTimingForm):
+    """A rep's task or call: a title and instructions for the rep, no email fields."""
+
+    channel = forms.ChoiceField(choices=TASK_CHANNEL_CHOICES, label="Kind")
+    title = forms.CharField(max_length=300, required=False, label="Title",
+                            help_text="Optional. Empty: the contact's name and company.")
+    instructions = forms.CharField(required=False, label="Instructions for the rep",
+                                   widget=forms.Textarea(attrs={"rows": 4, "maxlength": MAX_BODY_TEMPLATE}),
+                                   help_text="Shown on the task. Merge fields: " + merge_fields.known_fields_text())
+
+    RENAMED = {"title": "subject_template", "instructions": "body_template"}
+    field_order = ["channel", "delay_value", "delay_unit", "title", "instructions"]
+
+    def step_fields(self, data):
+        # The agent hints and review only shape drafted messages; a task step keeps none.
+        return {**MESSAGE_ONLY_BLANK, "subject_template": data.get("title") or "",
+                "body_template": data.get("instructions") or ""}

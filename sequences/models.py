@@ -53,6 +53,10 @@ class Sequence(models.Model):
     approval_expiry_hours = models.PositiveIntegerField(
         null=True, blank=True, help_text="Drafts not reviewed in time follow the rejection policy."
     )
+    # Trying a sequence out: every email goes to the rep's own address (the enrolling
+    # user's, else the owner's) instead of the contact's, and the frequency cap, which
+    # would hold a quick run of the steps for days, is not applied.
+    test_mode = models.BooleanField(default=False)
     # Auto-enrollment (seed 002 entry rules); evaluated by a periodic task when enabled.
     auto_enroll_enabled = models.BooleanField(default=False)
     entry_rules = models.JSONField(default=dict, blank=True)

@@ -291,8 +291,18 @@ def _talking_points(request, values, cta, channel, job_type):
     kind = "call" if "call_reminder" in (channel, job_type) else "task"
     who = values.get("full_name") or values.get("first_name") or "this contact"
     at = _format(" ({title} at {company})", values) or _format(" ({company})", values)
-    subject = f"{'Call' if kind == 'call' else 'Follow up with'} {who}{_format(' at {company}', values)}"
-    points = [f"Talking points for your {kind} with {who}{at}:"]
+    raw, fallbacks, _ = _profile_values(request)
+    # Every page shows a task's kind ("Call", "Task") next to its title, so the title
+    # itself does not start with it. The step's own title, when set, is used as written.
+    title_template = getattr(request.step, "subject_template", "") or ""
+    subject = render_line(title_template, raw, fallbacks) if title_template.strip() else ""
+    subject = subject or (f"{who}{_format(' at {company}', values)}" if kind == "call" else
+                          f"Follow up with {who}{_format(' at {company}', values)}")
+    # The rep's instructions from the step come first: they are what the rep was asked to do.
+    instructions = getattr(request.step, "body_template", "") or ""
+    instructions = render_body(instructions, raw, fallbacks).strip() if instructions.strip() else ""
+    points = [f"Instructions: {instructions}", ""] if instructions else []
+    points.append(f"Talking points for your {kind} with {who}{at}:")
     if "timezone" in values:
         points.append(f"- Their time zone: {values['timezone']}; call during their working hours.")
     if "industry" in values:
@@ -310,8 +320,4 @@ def _talking_points(request, values, cta, channel, job_type):
     avoid = clean_value(getattr(request.agent, "avoid", ""))
     if avoid:
         points.append(f"- Avoid: {avoid}")
-    body_template = getattr(request.step, "body_template", "") or ""
-    if body_template.strip():
-        raw, fallbacks, _ = _profile_values(request)
-        points.extend(["", render_body(body_template, raw, fallbacks)])
     return Draft(subject=subject, body_text="\n".join(points), provider="template")

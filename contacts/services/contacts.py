@@ -54,6 +54,13 @@ def contact_update(*, tenant, contact, data, actor):
             before = getattr(contact, name)
             changes[name] = [str(before or ""), str(data[name] or "")]
             setattr(contact, name, data[name])
+    if data.get("custom_fields"):
+        # Only values are edited here: the keys stay the ones the contact already has.
+        current = contact.custom_fields if isinstance(contact.custom_fields, dict) else {}
+        merged = {**current, **{key: value for key, value in data["custom_fields"].items() if key in current}}
+        if merged != current:
+            changes["custom_fields"] = [current, merged]
+            contact.custom_fields = merged
     if not changes:
         return contact
     contact.save()

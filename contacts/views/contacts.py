@@ -27,6 +27,8 @@ from ..services.lists import list_add_contacts, list_remove_contacts
 from ..suppression import label, suppression_reason, suppression_reasons
 
 PAGE_SIZE = 50
+# The client event after which the contact page's timeline fetches itself again.
+ENROLLMENT_CHANGED = "enrollment-changed"
 PAGE = "contacts/contacts.html"
 DETAIL = "contacts/contact_detail.html"
 
@@ -188,6 +190,10 @@ def detail_context(request, contact, **extra):
 @tenant_required
 def contact_detail(request, contact_id):
     contact = get_contact(request, contact_id)
+    # The timeline refreshes itself (after an enrollment changed on this page); other
+    # HTMX requests to this URL select their region from the whole page.
+    if request.htmx and request.htmx.target == "contact-timeline":
+        return render(request, f"{DETAIL}#contact-timeline", detail_context(request, contact))
     return render(request, DETAIL, detail_context(request, contact))
 
 
@@ -236,4 +242,6 @@ def contact_enroll(request, contact_id):
     if not request.htmx:
         messages.success(request, notice)
         return redirect("contacts:detail", contact_id=contact.pk)
-    return render(request, f"{DETAIL}#contact-enrollments", detail_context(request, contact, enroll_notice=notice))
+    response = render(request, f"{DETAIL}#contact-enrollments", detail_context(request, contact, enroll_notice=notice))
+    response["HX-Trigger"] = ENROLLMENT_CHANGED
+    return response

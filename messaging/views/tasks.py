@@ -9,15 +9,13 @@ from sequences.services.tasks import task_complete, task_skip
 from .. import selectors
 from ..access import get_task_for_user
 from ..forms import TaskFinishForm
-from ..models import TaskStatus
 
 
 def _list_context(request):
     team = request.membership.is_manager and request.GET.get("scope") == "team"
     done = request.GET.get("status") == "done"
     tasks = selectors.task_list(
-        tenant=request.tenant, membership=request.membership, team=team,
-        status=TaskStatus.COMPLETED if done else TaskStatus.OPEN,
+        tenant=request.tenant, membership=request.membership, team=team, done=done,
     )[:200]
     return {
         "tasks": tasks, "team": team, "done": done, "can_see_team": request.membership.is_manager,

@@ -13,7 +13,7 @@ def attempt_for(e):
     step = e.current_step
     return Attempt(
         tenant=e.sequence.tenant, contact=e.contact, step=step, channel=step.channel, sequence=e.sequence,
-        key=f"{e.id}:{e.current_step_id}:{e.step_pass}",
+        key=f"{e.id}:{e.current_step_id}:{e.step_pass}", test_mode=e.sequence.test_mode,
     )
 
 

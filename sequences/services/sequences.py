@@ -25,9 +25,10 @@ ARCHIVED_REASON = "sequence archived"
 SETTINGS_FIELDS = (
     "name", "description", "stop_on_reply", "stop_on_meeting", "sender_profile", "mailbox_pool",
     "agent", "is_default", "reenroll_policy", "reenroll_after_days", "rejection_policy",
-    "approval_expiry_hours",
+    "approval_expiry_hours", "test_mode",
 )
-COPIED_FIELDS = tuple(f for f in SETTINGS_FIELDS if f not in ("name", "is_default")) + (
+# A copy starts as a real draft: test mode is a choice made for one sequence's trial run.
+COPIED_FIELDS = tuple(f for f in SETTINGS_FIELDS if f not in ("name", "is_default", "test_mode")) + (
     "entry_rules",
 )
 

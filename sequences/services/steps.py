@@ -35,6 +35,9 @@ MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENG
 CHANNEL_JOB_TYPE = {Channel.TASK: JobType.TASK, Channel.CALL_REMINDER: JobType.CALL_REMINDER}
 MAX_DELAY = {DelayUnit.MINUTES: 60 * 24 * 365, DelayUnit.HOURS: 24 * 365, DelayUnit.DAYS: 365}
 MAX_JITTER = 12 * 60
+# A template is a message or a rep's instructions, not a document: a longer one is a
+# paste by mistake, and the builder would never show it whole.
+MAX_BODY_TEMPLATE = 10_000
 WEEKEND = {5, 6}
 
 EDITABLE_FIELDS = (
@@ -49,6 +52,12 @@ DEFAULTS = {
     "value_proposition": "", "subject_template": "", "body_template": "",
     "requires_human_approval": False,
 }
+# The first step is the first touch, right at enrollment; later ones follow it up.
+FIRST_STEP_DEFAULTS = {**DEFAULTS, "job_type": JobType.INITIAL_OUTREACH, "delay_value": 0}
+
+
+def defaults_for(*, is_first):
+    return FIRST_STEP_DEFAULTS if is_first else DEFAULTS
 
 
 # ---------------------------------------------------------------- rules
@@ -67,9 +76,6 @@ def step_errors(values, *, is_first):
         add("delay_value", "Enter a delay.")
     elif delay < 0:
         add("delay_value", "The delay can't be negative.")
-    elif delay == 0 and not is_first:
-        add("delay_value", "Steps after the first need a delay of at least 1 (0 is only for the first "
-                           "step, meaning right at enrollment).")
     elif delay > MAX_DELAY.get(unit, 0):
         add("delay_value", f"That is more than a year; the most is {MAX_DELAY.get(unit)} {unit}.")
 
@@ -98,6 +104,10 @@ def step_errors(values, *, is_first):
 
     if channel == Channel.SMS and values.get("subject_template"):
         add("subject_template", "SMS messages have no subject; leave it empty.")
+    body = values.get("body_template") or ""
+    if len(body) > MAX_BODY_TEMPLATE:
+        add("body_template", f"The body template is at most {MAX_BODY_TEMPLATE:,} characters "
+                             f"(this one has {len(body):,}).")
     for name in ("subject_template", "body_template"):
         for problem in merge_fields.validate_template(values.get(name) or ""):
             add(name, problem)
@@ -259,7 +269,7 @@ def move_preview(*, tenant, sequence, step, position, now=None):
 def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
     count = Step.objects.filter(sequence=sequence).count()
-    values = _normalized({**DEFAULTS, **values})
+    values = _normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     step = Step.objects.create(
         tenant=tenant, sequence=sequence, order=count + 1, kind=step_kind_for(values["channel"]),
@@ -326,12 +336,6 @@ def step_move(*, tenant, step, position, actor, now=None):
     reordered = _reordered(steps, step, position)
     if [s.pk for s in reordered] == [s.pk for s in steps]:
         return 0
-    for candidate in reordered[1:]:
-        if candidate.delay_value == 0:
-            raise ValidationError(
-                f"Step {candidate.order} has no delay, so it can only be the first step. "
-                "Give it a delay before it moves down."
-            )
     plan = plan_change(old_steps=steps, new_steps=reordered, groups=_open_groups(sequence, now))
     if plan.blocked:
         raise _blocked_error(plan)

@@ -15,7 +15,7 @@ from scendcore.tenancy import manager_required, role_of, tenant_required
 
 from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
-from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm
+from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
 from ..models import SequenceStatus
 from ..services import sequences as service
 from ..services import steps as step_service
@@ -101,8 +101,10 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
         "sequence": sequence, "steps": steps, "read_only": read_only,
         "entries": selectors.timeline(tenant=request.tenant, sequence=sequence, steps=steps),
         "cap_note": selectors.cap_stretch_note(tenant=request.tenant, steps=steps),
-        "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(),
+        "add_form": state.pop("add_form", None) or StepForm(initial=StepForm.initial_for(is_first=not steps),
                                                             is_first=not steps, auto_id="new_%s"),
+        "add_task_form": state.pop("add_task_form", None) or TaskStepForm(
+            initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
         "problems": service.activation_problems(sequence, steps),
         "can_archive": request.membership.is_manager,
         "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
@@ -166,7 +168,10 @@ def _add_errors(form, error):
 def step_add(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
     steps_exist = sequence.steps.exists()
-    form = StepForm(request.POST, is_first=not steps_exist, auto_id="new_%s")
+    # One endpoint for both forms: the posted channel says which form it came from.
+    form_class = StepForm.for_channel(request.POST.get("channel"))
+    is_task = form_class is TaskStepForm
+    form = form_class(request.POST, is_first=not steps_exist, auto_id="newtask_%s" if is_task else "new_%s")
     if form.is_valid():
         try:
             step = step_service.step_add(tenant=request.tenant, sequence=sequence, actor=request.user,
@@ -178,16 +183,19 @@ def step_add(request, sequence_id):
                 messages.success(request, f"Step {step.order} added.")
                 return redirect(_detail_url(sequence, f"step-{step.pk}"))
             return _builder(request, sequence, flash=f"Step {step.order} added.", highlight=step.pk)
+    if is_task:
+        return _builder(request, sequence, add_task_form=form, status=422, add_task_open=True)
     return _builder(request, sequence, add_form=form, status=422, add_open=True)
 
 
 @tenant_required
 def step_edit(request, sequence_id, step_id):
     sequence, step = get_step_for_user(request, sequence_id, step_id)
+    form_class = StepForm.for_step(step)
     if request.method != "POST":
-        form = StepForm(initial=StepForm.initial_for(step), is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
+        form = form_class(initial=form_class.initial_for(step), is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
         return _builder(request, sequence, editing=step.pk, edit_form=form)
-    form = StepForm(request.POST, is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
+    form = form_class(request.POST, is_first=step.order == 1, auto_id=f"s{step.pk}_%s")
     if form.is_valid():
         try:
             step_service.step_update(tenant=request.tenant, step=step, actor=request.user, values=form.values)
@@ -254,7 +262,9 @@ def _target_position(data, step):
 
 # ---------------------------------------------------------------- status
 
-def _status_action(request, sequence_id, action, done_text):
+def _status_action(request, sequence_id, action, done_text=None):
+    """`done_text`: what the header's status banner does not already say (None: the
+    banner alone tells the new status, so it is not said twice)."""
     sequence = get_sequence_for_user(request, sequence_id)
     try:
         action(tenant=request.tenant, sequence=sequence, actor=request.user)
@@ -267,21 +277,21 @@ def _status_action(request, sequence_id, action, done_text):
     sequence.refresh_from_db()
     if request.htmx:
         return _builder(request, sequence, partial="sequence-header", status_flash=done_text)
-    messages.success(request, done_text)
+    if done_text:
+        messages.success(request, done_text)
     return redirect(_detail_url(sequence))
 
 
 @require_POST
 @tenant_required
 def sequence_activate(request, sequence_id):
-    return _status_action(request, sequence_id, service.sequence_activate, "Activated: enrolled contacts will now "
-                                                                          "receive the steps.")
+    return _status_action(request, sequence_id, service.sequence_activate)
 
 
 @require_POST
 @tenant_required
 def sequence_pause(request, sequence_id):
-    return _status_action(request, sequence_id, service.sequence_pause, "Paused: no step runs until you resume.")
+    return _status_action(request, sequence_id, service.sequence_pause)
 
 
 @require_POST

@@ -125,10 +125,13 @@ def _single(request, enrollment_id, function, verb):
         (messages.success if status == 200 else messages.error)(request, notice or error)
         return redirect(back)
     if request.POST.get("from") == "contact":
-        from contacts.views.contacts import DETAIL, detail_context
+        from contacts.views.contacts import DETAIL, ENROLLMENT_CHANGED, detail_context
 
         context = detail_context(request, enrollment.contact, enroll_notice=notice, enroll_error=error)
-        return render(request, f"{DETAIL}#contact-enrollments", context, status=status)
+        response = render(request, f"{DETAIL}#contact-enrollments", context, status=status)
+        if status == 200:
+            response["HX-Trigger"] = ENROLLMENT_CHANGED
+        return response
     params = QueryDict(back.partition("?")[2])
     context = _table_context(request, enrollment.sequence, params, notice=notice, error=error)
     return render(request, f"{TABLE}#enrollment-table", context, status=status)

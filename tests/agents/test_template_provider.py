@@ -140,7 +140,7 @@ def test_call_reminders_are_talking_points_for_the_rep():
     step = _step(channel="call_reminder", job_type="call_reminder", angle="their Q3 hiring plan")
     thread = [SimpleNamespace(subject="Idea for Globex", body_text="...")]
     result = _draft(step=step, thread=thread)
-    assert result.subject == "Call Dana Lee at Globex"
+    assert result.subject == "Dana Lee at Globex"  # the page shows "Call" next to it
     assert "Talking points for your call with Dana Lee (VP Sales at Globex)" in result.body_text
     assert "- Open with your Q3 hiring plan." in result.body_text
     assert "Europe/Berlin" in result.body_text

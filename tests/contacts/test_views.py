@@ -211,6 +211,71 @@ def test_enrolling_from_the_profile_shows_refusals_with_422(rep_client, tenant, 
     assert response.status_code == 200 and Enrollment.objects.filter(contact=ok).exists()
 
 
+EDIT_FORM = {"first_name": "Ben", "last_name": "Brown", "phone": "", "company": "Globex", "title": "",
+             "timezone": "", "owner": "", "lead_status": "new", "score_band": "cold"}
+
+
+def test_custom_fields_are_shown_by_their_labels_not_their_raw_keys(rep_client, tenant):
+    contact = ContactFactory(tenant=tenant, custom_fields={"last_event": "Attended the June webinar",
+                                                           "employees": "51-200"})
+
+    page = rep_client.get(reverse("contacts:detail", args=[contact.pk])).content.decode()
+
+    assert "<dt>Last event</dt><dd>Attended the June webinar</dd>" in page
+    assert "<dt>Employees</dt><dd>51-200</dd>" in page
+    assert "<dt>last_event</dt>" not in page
+
+
+def test_custom_fields_are_edited_on_the_contact_page(rep_client, tenant):
+    contact = ContactFactory(tenant=tenant, custom_fields={"last_event": "Attended the June webinar",
+                                                           "employees": "51-200"})
+    url = reverse("contacts:edit", args=[contact.pk])
+
+    form = rep_client.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert ">Last event:</label>" in form and 'value="Attended the June webinar"' in form
+
+    saved = rep_client.post(url, EDIT_FORM | {"email": contact.email, "custom__last_event": "Booked a demo",
+                                              "custom__employees": "201-1000"}, HTTP_HX_REQUEST="true")
+    assert saved.status_code == 200 and "<dt>Last event</dt><dd>Booked a demo</dd>" in saved.content.decode()
+    contact.refresh_from_db()
+    assert contact.custom_fields == {"last_event": "Booked a demo", "employees": "201-1000"}
+
+
+def test_a_too_long_custom_field_is_refused_inline_with_422(rep_client, tenant, other_tenant):
+    contact = ContactFactory(tenant=tenant, custom_fields={"last_event": "Attended"})
+    url = reverse("contacts:edit", args=[contact.pk])
+
+    bad = rep_client.post(url, EDIT_FORM | {"email": contact.email, "custom__last_event": "x" * 2000},
+                          HTTP_HX_REQUEST="true")
+
+    assert bad.status_code == 422 and "at most 1000 characters" in bad.content.decode()
+    contact.refresh_from_db()
+    assert contact.custom_fields == {"last_event": "Attended"}
+    theirs = ContactFactory(tenant=other_tenant, custom_fields={"last_event": "Theirs"})
+    response = rep_client.post(reverse("contacts:edit", args=[theirs.pk]),
+                               EDIT_FORM | {"email": theirs.email, "custom__last_event": "Mine now"})
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.custom_fields == {"last_event": "Theirs"}
+
+
+def test_enrolling_from_the_profile_asks_the_timeline_to_refresh_and_it_shows_the_enrollment(
+        rep_client, tenant, sequence, other_tenant):
+    contact = ContactFactory(tenant=tenant)
+    response = rep_client.post(reverse("contacts:enroll", args=[contact.pk]), {"sequence": sequence.pk},
+                               HTTP_HX_REQUEST="true")
+    assert response["HX-Trigger"] == "enrollment-changed"
+
+    timeline = rep_client.get(reverse("contacts:detail", args=[contact.pk]), HTTP_HX_REQUEST="true",
+                              HTTP_HX_TARGET="contact-timeline")
+    page = timeline.content.decode()
+    assert "<html" not in page and page.strip().startswith('<section class="card" id="contact-timeline"')
+    assert "Enrolled" in page and sequence.name in page
+    theirs = ContactFactory(tenant=other_tenant)
+    assert rep_client.get(reverse("contacts:detail", args=[theirs.pk]), HTTP_HX_REQUEST="true",
+                          HTTP_HX_TARGET="contact-timeline").status_code == 404
+
+
 def test_lists_can_be_created_renamed_filled_enrolled_and_deleted(rep_client, tenant, sequence):
     rep_client.post(reverse("contacts:lists"), {"name": "Webinar"})
     contact_list = ContactList.objects.get(tenant=tenant)

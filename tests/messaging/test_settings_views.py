@@ -201,3 +201,13 @@ def test_the_message_list_does_not_query_per_message(manager_client, tenant, mai
     count, listing = queries()
     assert count == one
     assert 'badge-failed">3</span>' in listing  # the state filter shows each state's count
+
+
+@pytest.mark.parametrize("port", ["99999", "0", "-1"])
+def test_a_port_outside_1_to_65535_is_refused_inline_with_422(admin_client_, tenant, port):
+    response = admin_client_.post("/settings/mailboxes/new/", {**VALID, "smtp_port": port, "imap_port": port})
+
+    assert response.status_code == 422
+    body = response.content.decode()
+    assert body.count("A port is a number from 1 to 65535.") == 2  # SMTP and IMAP, each next to its field
+    assert not Mailbox.objects.exists()

@@ -56,12 +56,12 @@ def test_activation_is_refused_with_every_problem_listed(tenant, rep):
 def test_activation_needs_a_sender_for_email_steps_and_valid_steps(tenant, rep):
     sequence = SequenceFactory(tenant=tenant, sender_profile=None)
     StepFactory(sequence=sequence, order=1, delay_value=0)
-    StepFactory(sequence=sequence, order=2, delay_value=0)  # later step without delay: invalid
+    StepFactory(sequence=sequence, order=2, delay_value=400, delay_unit="days")  # more than a year: invalid
 
     problems = service.activation_problems(sequence)
 
     assert any("sender profile or mailbox pool" in p for p in problems)
-    assert any(p.startswith("Step 2:") and "at least 1" in p for p in problems)
+    assert any(p.startswith("Step 2:") and "more than a year" in p for p in problems)
 
 
 def test_activating_a_valid_sequence_bumps_the_version_and_audits(abc, rep):
@@ -194,7 +194,7 @@ def test_creating_from_a_template_builds_its_steps(tenant, rep):
 # ---------------------------------------------------------------- step validation
 
 @pytest.mark.parametrize("values, field, text", [
-    ({"delay_value": 0}, "delay_value", "at least 1"),
+    ({"delay_value": 366, "delay_unit": "days"}, "delay_value", "more than a year"),
     ({"delay_value": -2}, "delay_value", "negative"),
     ({"window_days": [0, 1], "window_start": time(17), "window_end": time(9)}, "window_end", "end after"),
     ({"window_days": [], "window_start": time(9), "window_end": time(17)}, "window_days", "at least one day"),
@@ -365,11 +365,11 @@ def test_work_in_progress_does_not_block_a_move_that_keeps_its_path(abc, rep):
     assert busy.current_step_id == b.pk
 
 
-def test_a_step_without_delay_cannot_move_below_the_first_place(abc, rep):
+def test_a_step_without_delay_may_move_below_the_first_place(abc, rep):
+    # A 0 delay after the first step means "right after the previous one" (a quick trial run).
     sequence, a, b, c = abc
-    with pytest.raises(ValidationError, match="no delay"):
-        step_service.step_move(tenant=sequence.tenant, step=a, position=2, actor=rep)
-    assert orders(sequence) == [(a.pk, 1), (b.pk, 2), (c.pk, 3)]
+    step_service.step_move(tenant=sequence.tenant, step=a, position=2, actor=rep)
+    assert orders(sequence) == [(b.pk, 1), (a.pk, 2), (c.pk, 3)]
 
 
 def test_other_tenants_cannot_edit_through_the_services(abc, other_tenant, rep):

@@ -146,7 +146,7 @@ def test_adding_a_step_without_javascript_redirects_back(rep_client, sequence):
 
 
 @pytest.mark.parametrize("data, message", [
-    (step_post(delay_value="0"), "need a delay of at least 1"),
+    (step_post(delay_value="366"), "more than a year"),
     (step_post(delay_value="-1"), "can&#x27;t be negative"),
     (step_post(use_window="on", window_days=["0"], window_start="17:00", window_end="09:00"), "end after it starts"),
     (step_post(use_window="on", window_start="09:00", window_end="17:00"), "Pick at least one day"),
@@ -161,6 +161,16 @@ def test_invalid_step_input_is_shown_inline_with_422_and_keeps_what_was_typed(re
     assert response.status_code == 422
     assert message in page
     assert "Mention their hiring spree" in page  # nothing typed is lost
+    assert sequence.steps.count() == 2
+
+
+def test_a_200000_character_body_template_is_refused_inline_with_422(rep_client, sequence):
+    response = rep_client.post(url("step-add", sequence.pk), step_post(body_template="x" * 200_000), **HX)
+
+    page = response.content.decode()
+    assert response.status_code == 422
+    assert "The body template is at most 10,000 characters" in page
+    assert 'maxlength="10000"' in page  # the browser stops typing there too
     assert sequence.steps.count() == 2
 
 
@@ -180,7 +190,7 @@ def test_editing_a_step_inline(rep_client, sequence):
 
 def test_an_invalid_edit_answers_422_and_keeps_the_saved_step(rep_client, sequence):
     step = sequence.steps.get(order=2)
-    response = rep_client.post(url("step-edit", sequence.pk, step.pk), step_post(delay_value="0"), **HX)
+    response = rep_client.post(url("step-edit", sequence.pk, step.pk), step_post(delay_value="-1"), **HX)
     assert response.status_code == 422 and "Edit step 2" in response.content.decode()
     step.refresh_from_db()
     assert step.delay_value == 3
@@ -390,3 +400,56 @@ def test_the_timeline_says_when_the_frequency_cap_will_stretch_it(rep_client, te
     tenant.frequency_cap_messages = 2
     tenant.save()
     assert 'class="cap-note' not in rep_client.get(url("sequence-detail", tight.pk)).content.decode()
+
+
+# ---------------------------------------------------------------- what the builder says
+
+def test_the_first_step_of_a_new_sequence_defaults_to_a_first_touch_email_at_enrollment(rep_client, tenant):
+    sequence = SequenceFactory(tenant=tenant)
+
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["add_form"]
+
+    assert (form["channel"].value(), form["job_type"].value(), form["delay_value"].value()) == (
+        "email", "initial_outreach", 0)
+
+
+def test_later_steps_default_to_a_follow_up_email_after_3_days(rep_client, sequence):
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["add_form"]
+
+    assert (form["job_type"].value(), form["delay_value"].value(), form["delay_unit"].value()) == (
+        "follow_up", 3, "days")
+
+
+def test_the_reply_and_meeting_settings_say_what_they_do_pause_the_enrollment(rep_client, sequence):
+    form = rep_client.get(url("sequence-detail", sequence.pk)).context["settings_form"]
+
+    for name, event in (("stop_on_reply", "reply"), ("stop_on_meeting", "meeting")):
+        field = form.fields[name]
+        assert field.label == f"Pause on {event}"
+        assert field.help_text.startswith("Ticked: ") and "pauses" in field.help_text
+        assert "Unticked: " in field.help_text
+
+
+def _status_banners(page):
+    return re.findall(r'id="sequence-status"[^>]*>(.*?)</', page, re.S)
+
+
+def test_a_paused_sequence_shows_one_truthful_status_banner(rep_client, sequence):
+    rep_client.post(url("sequence-activate", sequence.pk))
+    running = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+    assert len(_status_banners(running)) == 1 and "Running" in _status_banners(running)[0]
+
+    swapped = rep_client.post(url("sequence-pause", sequence.pk), **HX).content.decode()
+    assert swapped.count("Paused:") == 1 and "running" not in swapped.lower()
+
+    page = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
+    assert page.count("Paused:") == 1 and "running" not in page.lower()
+    assert len(_status_banners(page)) == 1 and "Paused:" in _status_banners(page)[0]
+
+
+def test_pausing_without_javascript_also_shows_the_paused_banner_once(rep_client, sequence):
+    rep_client.post(url("sequence-activate", sequence.pk))
+
+    page = rep_client.post(url("sequence-pause", sequence.pk), follow=True).content.decode()
+
+    assert page.count("Paused:") == 1 and "running" not in page.lower()

@@ -27,12 +27,11 @@ def test_rep_builds_and_activates_a_sequence_from_the_cold_outreach_template(
     expect(timeline.locator("li.seq-step")).to_have_count(3)
 
     # Add a fourth step: a call reminder two days after the last email.
-    page.locator("#add-step > summary").click()
-    page.locator("#new_channel").select_option("call_reminder")
-    page.locator("#new_delay_value").fill("2")
-    page.locator("#add-step").get_by_text("Messaging overrides").click()
-    page.locator("#new_angle").fill("Call to follow up on the emails")
-    page.get_by_role("button", name="Add step").click()
+    page.locator("#add-task-step > summary").click()
+    page.locator("#newtask_channel").select_option("call_reminder")
+    page.locator("#newtask_delay_value").fill("2")
+    page.locator("#add-task-step").get_by_label("Instructions for the rep").fill("Follow up on the emails")
+    page.get_by_role("button", name="Add task step").click()
     expect(timeline.get_by_text("Step 4 added.")).to_be_visible()
     expect(timeline.locator("li.seq-step")).to_have_count(4)
 
@@ -65,7 +64,7 @@ def test_rep_builds_and_activates_a_sequence_from_the_cold_outreach_template(
     expect(page.locator("#activation-checklist")).to_contain_text("Ready to activate")
 
     page.get_by_role("button", name="Activate").click()
-    expect(page.locator("#sequence-header")).to_contain_text("Activated")
+    expect(page.locator("#sequence-header")).to_contain_text("Running: enrolled contacts receive the steps")
     expect(page.locator("#sequence-header .badge-active")).to_be_visible()
     expect(timeline).to_contain_text(re.compile(r"Day 0\s+at enrollment — Initial outreach by email"))
     expect(timeline).to_contain_text("+3 days, weekdays only")

@@ -62,7 +62,10 @@ def build_email(message):
     mailbox = message.mailbox
     url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id,
                                      address=message.to_address)
-    text, html_body = render_bodies(message, unsubscribe_url=url)
+    # A test-mode email is opened and clicked by the rep: tracking it would record the
+    # rep's opens and clicks as the contact's engagement.
+    text, html_body = render_bodies(message, unsubscribe_url=url,
+                                    with_tracking=False if message.test_intended_to else None)
     headers = {"Message-ID": message.message_id, **compliance.unsubscribe_headers(url=url, mailbox=mailbox)}
     if message.in_reply_to:
         headers["In-Reply-To"] = message.in_reply_to

@@ -122,7 +122,8 @@ def _held_at_send(message, contact, tenant, at):
     """The first gate that holds the message now, among those that re-check at send time
     (the same registry the processor and the enrollment page use), as a Held or None."""
     attempt = Attempt(tenant=tenant, contact=contact, step=message.step, channel=message.channel,
-                      key=message.idempotency_key, message_id=message.pk)
+                      key=message.idempotency_key, message_id=message.pk,
+                      test_mode=bool(message.test_intended_to))
     checks = gates.at_send()
     prepared = {gate.name: gate.prepare([attempt], now=at, phase=gates.SEND) for gate in checks}
     return gates.first_hold(checks, prepared, attempt, now=at)[1]

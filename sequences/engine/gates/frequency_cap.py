@@ -36,6 +36,7 @@ FROM unnest(%(contacts)s::bigint[]) AS c(id)
 CROSS JOIN LATERAL (
     SELECT contact_id, created_at, idempotency_key FROM messaging_outboundmessage
     WHERE contact_id = c.id AND created_at > %(since)s AND state = ANY(%(states)s::text[])
+      AND test_intended_to = ''
     ORDER BY created_at DESC
     LIMIT %(limit)s
 ) m
@@ -59,7 +60,8 @@ class FrequencyCapGate:
     recheck_at_send = True
 
     def applies(self, attempt):
-        return attempt.channel in MESSAGE_CHANNELS
+        # A test-mode message reaches the rep, not the contact: the cap protects the contact.
+        return attempt.channel in MESSAGE_CHANNELS and not attempt.test_mode
 
     def prepare(self, attempts, *, now, phase):
         """contact id -> the times (oldest first) that count against the cap."""
@@ -99,11 +101,14 @@ class FrequencyCapGate:
                 return [(contact, created) for contact, created, key in cursor.fetchall() if key not in exclude]
         return OutboundMessage.objects.filter(
             tenant=tenant, contact_id__in=contact_ids, created_at__gt=since, state__in=CAPPED_STATES,
+            test_intended_to="",
         ).exclude(idempotency_key__in=exclude).order_by().values_list("contact_id", "created_at")
 
     def _sent(self, attempt, now):
         cutoff = now - _cap(attempt.tenant)[1]
-        rows = OutboundMessage.objects.filter(tenant=attempt.tenant, contact=attempt.contact).filter(
+        # Test-mode messages went to the rep: they never count against the contact.
+        rows = OutboundMessage.objects.filter(tenant=attempt.tenant, contact=attempt.contact,
+                                              test_intended_to="").filter(
             Q(state=MessageState.SENT, sent_at__gt=cutoff) | Q(state__in=IN_FLIGHT_STATES, updated_at__gt=cutoff)
         )
         if attempt.message_id is not None:

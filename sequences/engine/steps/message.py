@@ -29,6 +29,23 @@ CROSS JOIN LATERAL (
 """
 
 
+def test_recipients(enrollments):
+    """enrollment id -> the rep's own address a test-mode message goes to: the enrolling
+    user's, else the sequence owner's (one query for the batch)."""
+    from django.contrib.auth import get_user_model
+
+    wanted = {e.id: (e.enrolled_by_id, e.sequence.owner_id) for e in enrollments}
+    user_ids = {pk for pair in wanted.values() for pk in pair if pk}
+    emails = dict(get_user_model().objects.filter(pk__in=user_ids).exclude(email="").values_list("pk", "email")) \
+        if user_ids else {}
+    found = {}
+    for enrollment_id, (enrolled_by, owner) in wanted.items():
+        address = emails.get(enrolled_by) or emails.get(owner)
+        if address:
+            found[enrollment_id] = address
+    return found
+
+
 class MessageStep:
     kind = StepKind.MESSAGE
 
@@ -40,6 +57,7 @@ class MessageStep:
         existing = dict(
             OutboundMessage.objects.filter(idempotency_key__any=list(keys)).values_list("idempotency_key", "state")
         )
+        self.test_to = test_recipients([e for e in enrollments if e.sequence.test_mode])
         fresh = []
         for key, e in keys.items():
             if key in existing:
@@ -66,6 +84,13 @@ class MessageStep:
 
     def refusal(self, e):
         contact = e.contact
+        if e.sequence.test_mode:
+            # Visible skips, never a send to the contact: test mode has only an email
+            # address of the rep's to send to.
+            if e.current_step.channel == Channel.SMS:
+                return "Skipped: test mode sends email only, to the rep's own address"
+            if not self.test_to.get(e.id):
+                return "Skipped: test mode, and neither the enrolling user nor the owner has an email address"
         if e.current_step.channel == Channel.SMS:
             if contact.sms_opted_out_at:
                 return "Skipped: the contact opted out of SMS"
@@ -122,6 +147,8 @@ class MessageStep:
                 to_address=contact.phone if step.channel == Channel.SMS else contact.email,
                 state="draft", created_at=now, updated_at=now,
             )
+            if sequence.test_mode:
+                values.update(to_address=self.test_to[e.id], test_intended_to=values["to_address"])
             if e.id in failures:
                 messages.append(messages_shape.row(**values))
                 batch.wait(e, WaitingOn.AGENT, f"Drafting failed: {failures[e.id]}"[:300])

@@ -84,6 +84,15 @@ def footer_html(*, tenant, url):
     )
 
 
+def test_notice():
+    return ("Test message: this copy came to you instead of the contact. The live email carries "
+            "the contact's unsubscribe link; this one has none, so nothing here can unsubscribe them.")
+
+
+def test_notice_html(notice):
+    return f'<div style="margin-top:24px;color:#777;font-size:12px">{escape(notice)}</div>'
+
+
 def signature_html(signature):
     return linebreaks(escape(signature)) if signature else ""
 

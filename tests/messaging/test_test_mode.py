@@ -84,6 +84,31 @@ def test_test_mode_sends_every_step_to_the_enrolling_reps_own_address_past_the_c
     assert enrollment.status == "completed"
 
 
+def test_a_test_email_carries_no_unsubscribe_link_that_would_unsubscribe_the_real_contact(
+        tenant, trial, rep, smtp_server, client):
+    """The rep reads the test email: its unsubscribe link would speak for the contact."""
+    trial.test_mode = True
+    trial.save()
+    contact = ContactFactory(tenant=tenant, email="benjamin@globex.example")
+    control = ContactFactory(tenant=tenant, email="control@globex.example")
+    live = SequenceFactory(tenant=tenant, sender_profile=trial.sender_profile, status="active", owner=trial.owner,
+                           agent=trial.agent)
+    StepFactory(sequence=live, order=1, delay_value=0, delay_unit="minutes")
+
+    _run_both_steps(tenant, trial, contact, rep)
+    _run_both_steps(tenant, live, control, rep)
+
+    test_mails = [m for m in smtp_server.messages if m["To"] == rep.email]
+    live_mail = next(m for m in smtp_server.messages if m["To"] == "control@globex.example")
+    assert len(test_mails) == 2 and live_mail["List-Unsubscribe"] and "/u/" in _html(live_mail)
+    for received in test_mails:
+        assert received["List-Unsubscribe"] is None and received["List-Unsubscribe-Post"] is None
+        assert "/u/" not in _html(received) and "/u/" not in received.get_body(("plain",)).get_content()
+        assert "Test message" in received.get_body(("plain",)).get_content()
+    contact.refresh_from_db()
+    assert not contact.unsubscribed_at
+
+
 def test_test_mode_falls_back_to_the_sequence_owners_address(tenant, trial, manager, smtp_server):
     trial.test_mode = True
     trial.save()

@@ -46,12 +46,16 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     text = message.body_text or ""
     if signature:
         text = f"{text}\n\n{signature}"
-    text += "\n" + compliance.footer_text(tenant=tenant, url=url)
+    # A test email goes to the rep: the contact's unsubscribe link would let the rep
+    # unsubscribe the contact, so it carries a notice instead.
+    notice = compliance.test_notice() if message.test_intended_to else ""
+    text += f"\n\n--\n{notice}" if notice else "\n" + compliance.footer_text(tenant=tenant, url=url)
     if message.body_html:
         body_html = nh3.clean(message.body_html)
     else:
         body_html = linebreaks(urlize(message.body_text or "", nofollow=False, autoescape=True))
-    body_html += compliance.signature_html(signature) + compliance.footer_html(tenant=tenant, url=url)
+    body_html += compliance.signature_html(signature) + (
+        compliance.test_notice_html(notice) if notice else compliance.footer_html(tenant=tenant, url=url))
     use_tracking = tenant.tracking_enabled if with_tracking is None else with_tracking
     if use_tracking and message.pk:
         body_html = tracking.rewrite_links(body_html, tracking.tracking_token(message), keep={url})
@@ -66,7 +70,9 @@ def build_email(message):
     # rep's opens and clicks as the contact's engagement.
     text, html_body = render_bodies(message, unsubscribe_url=url,
                                     with_tracking=False if message.test_intended_to else None)
-    headers = {"Message-ID": message.message_id, **compliance.unsubscribe_headers(url=url, mailbox=mailbox)}
+    headers = {"Message-ID": message.message_id}
+    if not message.test_intended_to:
+        headers.update(compliance.unsubscribe_headers(url=url, mailbox=mailbox))
     if message.in_reply_to:
         headers["In-Reply-To"] = message.in_reply_to
         headers["References"] = message.references or message.in_reply_to

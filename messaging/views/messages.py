@@ -6,6 +6,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from approvals.selectors import rejection_of
 from scendcore.tenancy import manager_required, tenant_required
 
 from .. import selectors
@@ -37,6 +38,9 @@ def message_detail(request, message_id):
         "message": message,
         "can_resend": request.membership.is_manager and message.state in (MessageState.FAILED, MessageState.UNKNOWN),
         "inbound": message.inbound.all()[:20],
+        # A reviewer's rejection cancels the message: shown as what it is, not as an error.
+        "rejection": rejection_of(tenant=request.tenant, message=message)
+        if message.state == MessageState.CANCELLED else None,
     })
 
 

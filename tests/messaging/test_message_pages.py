@@ -79,3 +79,50 @@ def test_resending_stays_a_managers_decision(rep_client, tenant, rep):
     assert rep_client.post(f"/messages/{failed.pk}/resend/").status_code == 403
     failed.refresh_from_db()
     assert failed.state == MessageState.FAILED
+
+
+def test_a_sent_messages_page_shows_it_as_delivered(manager_client, tenant, mailbox, smtp_server):
+    from messaging.services.delivery import deliver_due, message_enqueue
+
+    mailbox.signature = "Sam Seller\nScendly Sales"
+    mailbox.save(update_fields=["signature"])
+    tenant.postal_address = "1 Market Street, Springfield"
+    tenant.save(update_fields=["postal_address"])
+    message = message_enqueue(message=make_message(tenant=tenant, mailbox=mailbox, state=MessageState.APPROVED,
+                                                   body_text="Hi Pat,\n\nshort note.\n\nBest,"))
+    deliver_due()
+    [sent] = smtp_server.messages
+
+    page = manager_client.get(f"/messages/{message.pk}/").content.decode()
+
+    delivered = page.split('id="delivered"', 1)[1]
+    assert "Sam Seller\nScendly Sales" in delivered  # the signature
+    assert "1 Market Street, Springfield" in delivered and "Unsubscribe: http://127.0.0.1:8000/u/" in delivered
+    for header in ("From", "To", "Subject", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post"):
+        assert f"<dt>{header}</dt>" in delivered, header
+    assert "Sam Seller &lt;sam@scendly.example&gt;" in delivered
+    assert sent["List-Unsubscribe"].split(", ")[1].strip("<>") in delivered
+
+
+def test_a_rejected_draft_shows_as_rejected_with_its_reason_and_reviewer(manager_client, tenant, manager):
+    from approvals.services import approval_reject
+    from tests.approvals.builders import pending_approval
+
+    approval = pending_approval(tenant=tenant, subject="Not this one")
+    approval_reject(tenant=tenant, approval=approval, actor=manager, reason="Too pushy for a first touch")
+
+    page = manager_client.get(f"/messages/{approval.message.pk}/").content.decode()
+
+    assert ">Rejected</span>" in page and "Cancelled" not in page
+    assert "Rejection reason" in page and "Last error" not in page
+    assert "Too pushy for a first touch" in page
+    assert (manager.get_full_name() or manager.username) in page.split("Rejection reason", 1)[1]
+
+
+def test_long_values_wrap_at_the_token_not_at_every_letter():
+    from pathlib import Path
+
+    css = (Path(__file__).resolve().parents[2] / "static" / "css" / "messaging.css").read_text()
+    facts = css.split("dl.facts dd", 1)[1].split("}", 1)[0]
+
+    assert "break-all" not in facts and "overflow-wrap: anywhere" in facts

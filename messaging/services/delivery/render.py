@@ -69,6 +69,25 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     return text, f"<!doctype html><html><body>{body_html}</body></html>"
 
 
+# What is kept of a sent email: enough to show it as delivered, never unbounded.
+DELIVERED_TEXT_MAX = 20000
+DELIVERED_HEADER_MAX = 2000
+
+
+def delivered_copy(email):
+    """The headers and plain-text body an EmailMessage was sent with (the HTML part is
+    the same text with links rewritten, and is rebuilt on demand for engagement)."""
+    headers = [("From", email.from_email), ("To", ", ".join(email.to))]
+    if email.reply_to:
+        headers.append(("Reply-To", ", ".join(email.reply_to)))
+    headers.append(("Subject", email.subject))
+    headers.extend(email.extra_headers.items())
+    return {
+        "headers": [[name, str(value)[:DELIVERED_HEADER_MAX]] for name, value in headers],
+        "text": email.body[:DELIVERED_TEXT_MAX],
+    }
+
+
 def build_email(message):
     mailbox = message.mailbox
     url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id,

@@ -258,7 +258,7 @@ def _record_sent(message, *, run_id, provider_id, at):
             pk=message.pk, claimed_by=run_id, state__in=IN_FLIGHT_STATES
         ).update(
             state=MessageState.SENT, sent_at=at, message_id=provider_id or message.message_id,
-            claimed_by="", next_attempt_at=None, error="", updated_at=at,
+            claimed_by="", next_attempt_at=None, error="", updated_at=at, delivered=message.delivered,
         )
         Contact.objects.filter(pk=message.contact_id).update(last_contacted_at=at)
     return "sent"

@@ -31,8 +31,9 @@ class AgentForm(SecretInputs, forms.ModelForm):
     class Meta:
         model = Agent
         fields = [
-            "name", "sender_name", "sender_title", "company_name", "company_description", "tone", "avoid",
-            "autonomy", "auto_after_approved", "provider", "is_active",
+            "name", "sender_name", "sender_title", "company_name", "company_description",
+            "sign_with_mailbox_signature", "tone", "avoid", "autonomy", "auto_after_approved", "provider",
+            "is_active",
         ]
         widgets = {
             "company_description": forms.Textarea(attrs={"rows": 3}),

@@ -31,6 +31,12 @@ class Agent(models.Model):
     sender_title = models.CharField(max_length=200, blank=True)
     company_name = models.CharField(max_length=200, blank=True)
     company_description = models.TextField(blank=True)
+    # Who signs its emails (agents.drafting.signoff): the persona, unless this is set.
+    sign_with_mailbox_signature = models.BooleanField(
+        default=False,
+        help_text="End emails with the mailbox's signature (and send under the mailbox's From name) "
+                  "instead of the persona's sign-off.",
+    )
     tone = models.CharField(max_length=200, blank=True, default="friendly, concise, professional")
     avoid = models.TextField(blank=True, help_text="Topics, words or claims never to use.")
     autonomy = models.CharField(max_length=16, choices=Autonomy.choices, default=Autonomy.REVIEW_ALL)

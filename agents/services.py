@@ -21,8 +21,8 @@ from .models import Agent, AgentJob, JobStatus
 logger = logging.getLogger(__name__)
 
 AGENT_FIELDS = (
-    "name", "sender_name", "sender_title", "company_name", "company_description", "tone", "avoid",
-    "autonomy", "auto_after_approved", "provider", "provider_settings", "fallbacks", "is_active",
+    "name", "sender_name", "sender_title", "company_name", "company_description", "sign_with_mailbox_signature",
+    "tone", "avoid", "autonomy", "auto_after_approved", "provider", "provider_settings", "fallbacks", "is_active",
 )
 RETRY_BASE_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
@@ -89,6 +89,7 @@ def apply_draft(*, message, result: Draft):
     message.body_text = result.body_text
     message.body_html = result.body_html
     message.flags = list(result.flags)
+    message.signed_by = result.signed_by
 
 
 # ---- agent jobs ----------------------------------------------------------------------

@@ -73,3 +73,15 @@ def filter_choices(*, tenant):
         "owners": users,
         "channels": CHANNELS,
     }
+
+
+def rejection_of(*, tenant, message):
+    """The decision that rejected (or let expire) the message's draft, or None: such a
+    message is cancelled, and its page says by whom, when and why."""
+    from .models import ApprovalDecision, DecisionKind
+
+    return (
+        ApprovalDecision.objects.filter(
+            tenant=tenant, request__message=message, kind__in=[DecisionKind.REJECTED, DecisionKind.EXPIRED])
+        .select_related("actor").order_by("-created_at", "-id").first()
+    )

@@ -132,6 +132,7 @@ def _agent_of(message, enrollment):
 def approval_approve(*, tenant, approval, actor, subject=None, body=None, at=None):
     """Approve as drafted, or with the reviewer's edits when subject/body differ. Then
     delivery is queued and the enrollment moves to its next step."""
+    from agents.drafting import signoff
     from agents.drafting.safety import html_from_text
     from agents.models import Agent
 
@@ -154,6 +155,9 @@ def approval_approve(*, tenant, approval, actor, subject=None, body=None, at=Non
             if edited:
                 message.subject, message.body_text = new
                 message.body_html = html_from_text(message.body_text) if message.channel == "email" else ""
+                # A reviewer who removes or rewrites the persona's sign-off changes who signs.
+                message.signed_by = (signoff.signer(_agent_of(message, enrollment), message.body_text)
+                                     if message.channel == "email" else "")
         digest = send_approved(
             message=message, enrollment=enrollment, at=at, actor=actor,
             detail=f"Draft {'edited and ' if edited else ''}approved by {_decider_name(actor)}",

@@ -43,6 +43,7 @@ ENV = {
     # with arrays of a thousand ids) in memory and formats it first.
     "DEBUG": "false",
     "SECRET_KEY": secrets.token_urlsafe(50),
+    "SITE_URL": "http://127.0.0.1:8000",
     "LOG_LEVEL": "WARNING",
 }
 

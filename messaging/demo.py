@@ -7,9 +7,11 @@ def seed(*, tenant, users):
     mailbox, _ = Mailbox.objects.get_or_create(
         tenant=tenant, from_email=f"outreach@{tenant.slug}.example",
         defaults=dict(
-            name="Demo mailbox", from_name="Demo Outreach", smtp_host="127.0.0.1", smtp_port=1025,
+            # The signature signs only mail whose agent persona does not (agents.drafting.signoff),
+            # under this From name: it names the same team and company.
+            name="Demo mailbox", from_name=f"{tenant.name} Sales", smtp_host="127.0.0.1", smtp_port=1025,
             tls_mode="none", daily_cap=200, hourly_cap=50,
-            signature="Demo Outreach\nScendCore demo workspace",
+            signature=f"{tenant.name} Sales\n{tenant.slug}.example",
         ),
     )
     pool, _ = MailboxPool.objects.get_or_create(tenant=tenant, name="Demo pool")

@@ -188,6 +188,12 @@ class OutboundMessage(models.Model):
     body_html = models.TextField(blank=True)
     # Review flags raised while drafting (e.g. a link outside the allowed domains).
     flags = models.JSONField(default=list, blank=True)
+    # Who signed the draft: the agent persona's name (it is the From name, and the
+    # mailbox's signature is left off), or "" when the mailbox's signature signs.
+    signed_by = models.CharField(max_length=200, blank=True)
+    # The email as it was handed to the server, for the message page: {"headers": [[name,
+    # value], …], "text": the plain body with signature and footer}; bounded (render.py).
+    delivered = models.JSONField(default=dict, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)

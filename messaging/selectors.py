@@ -54,9 +54,9 @@ def message_list(*, tenant, membership, state=""):
     return messages.order_by("-created_at", "-id")
 
 
-def message_state_counts(*, tenant):
+def message_state_counts(*, tenant, membership):
     return dict(
-        OutboundMessage.objects.filter(tenant=tenant).values("state").annotate(n=Count("id")).values_list("state", "n")
+        OutboundMessage.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant).values("state").annotate(n=Count("id")).values_list("state", "n")
     )
 
 

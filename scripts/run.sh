@@ -14,6 +14,22 @@ if [ -z "$broker" ] && [ -f .env ]; then
   broker=$(grep -E '^(CELERY_BROKER_URL|REDIS_URL)=.+' .env | head -n 1 | cut -d= -f2- || true)
 fi
 
+# Links in the mail the demo sends (unsubscribe, tracking) must reach this server: beat
+# delivers it, outside any request, so tell every process where the site is served.
+site_url=${SITE_URL:-}
+if [ -z "$site_url" ] && [ -f .env ]; then
+  site_url=$(grep -E '^SITE_URL=.+' .env | head -n 1 | cut -d= -f2- || true)
+fi
+if [ -z "$site_url" ]; then
+  case "$HOST" in
+    0.0.0.0|::|'') link_host=127.0.0.1 ;;
+    *:*) link_host="[$HOST]" ;;
+    *) link_host=$HOST ;;
+  esac
+  export SITE_URL="http://$link_host:$PORT"
+fi
+export HOST PORT
+
 $PY manage.py migrate --noinput
 $PY manage.py seed_demo
 case "${DEBUG:-true}" in

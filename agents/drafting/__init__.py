@@ -5,7 +5,7 @@ lines stripped, links checked against the tenant's allowed domains, HTML built f
 the plain text and sanitized, SMS bounded. The template provider does no database
 queries and no network, so the processor can call it inline for every due step.
 """
-from . import safety
+from . import safety, signoff
 from .types import (
     EMAIL_BODY_MAX_CHARS, SMS_MAX_CHARS, Draft, DraftError, DraftRequest, InvalidDraftOutput,
     PermanentDraftError, TransientDraftError,
@@ -55,6 +55,7 @@ def finish(result: Draft, request: DraftRequest) -> Draft:
     result.body_html = safety.html_from_text(body) if channel == "email" else ""
     flags.extend(f for f in safety.html_link_flags(result.body_html, request.tenant) if f not in flags)
     result.flags = flags
+    result.signed_by = signoff.signer(request.agent, body) if channel == "email" else ""
     return result
 
 

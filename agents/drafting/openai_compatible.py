@@ -15,6 +15,7 @@ import time
 
 from scendcore import credentials, outbound
 
+from . import signoff
 from .merge import clean_value, field_values, render_body, render_line
 from .types import (
     EMAIL_BODY_MAX_CHARS, SMS_MAX_CHARS, SUBJECT_MAX_CHARS, Draft, InvalidDraftOutput,
@@ -60,9 +61,18 @@ def build_messages(request):
         "task": "talking points for the sales rep doing this task: subject is a short task title, body a list of points",
         "call_reminder": "talking points for the sales rep's call: subject is a short title, body a list of points",
     }.get(channel, "an email")
+    if signoff.persona_signs(agent):
+        who = (f"You write as {agent.sender_name}" + (f", {agent.sender_title}" if agent.sender_title else "")
+               + (f" at {agent.company_name}" if agent.company_name else "")
+               + (f"; an email ends with a sign-off as {agent.sender_name}" if channel == "email" else ""))
+    else:
+        # The mailbox's signature is added below the draft: a name of the model's own
+        # would sign the email twice.
+        who = ((f"You write for {agent.company_name}" if agent.company_name else "")
+               + ("; an email ends with a closing word only (no name, title or company): "
+                  "a signature is added below it" if channel == "email" else ""))
     persona = "; ".join(part for part in (
-        f"You write as {agent.sender_name}" + (f", {agent.sender_title}" if agent.sender_title else "")
-        + (f" at {agent.company_name}" if agent.company_name else "") if agent.sender_name else "",
+        who.lstrip("; "),
         f"The company: {agent.company_description}" if agent.company_description else "",
         f"Tone: {agent.tone}" if agent.tone else "",
         f"Never use or mention: {agent.avoid}" if agent.avoid else "",

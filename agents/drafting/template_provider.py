@@ -7,6 +7,7 @@ import re
 import zlib
 from functools import lru_cache
 
+from . import signoff
 from .merge import clean_value, field_values, render_body, render_line, resolve
 from .types import Draft
 
@@ -167,6 +168,11 @@ def _profile_values(request):
     # Each of these is a known field: the profile's own value stands, and only a missing
     # one is resolved (through the agent's fallbacks).
     values = _Values({name: raw[name] or resolve(name, raw, fallbacks) for name in PROFILE_FIELDS})
+    if not signoff.persona_signs(agent):
+        # The mailbox's signature signs: introducing the persona by name would make the
+        # letter disagree with its signature and its From name.
+        values.pop("sender_name", None)
+        values.pop("sender_title", None)
     industry = raw.get("custom.industry") or clean_value(fallbacks.get("custom.industry", ""))
     if industry:
         values["industry"] = industry

@@ -34,6 +34,9 @@ class Draft:
     body_text: str
     body_html: str = ""
     flags: list[str] = field(default_factory=list)
+    # The persona's name when the persona signs this email itself; "" when the mailbox's
+    # signature signs it (signoff.py). Set by the finishing pass, never by a model.
+    signed_by: str = ""
     provider: str = "template"
     prompt_tokens: int | None = None
     completion_tokens: int | None = None

@@ -28,8 +28,23 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-# Absolute base for links in emails (unsubscribe, tracking): emails leave the request.
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Absolute base for links in emails (unsubscribe, tracking): emails leave the request,
+# so no request can tell the host. Production must say it; zero-config derives it from
+# the HOST and PORT `make run` serves on, or every link in demo mail would be dead.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
+if not SITE_URL:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SITE_URL is not set. Production mode (DEBUG=false) refuses to start without it: "
+            "set SITE_URL to the public https:// address of this site, the base of every "
+            "unsubscribe and tracking link in sent mail (see .env.example)."
+        )
+    _host = env.str("HOST", default="127.0.0.1")
+    # Served on every interface: the wildcard address is no place to link to.
+    _host = "127.0.0.1" if _host in ("", "0.0.0.0", "::", "[::]") else _host
+    _host = f"[{_host}]" if ":" in _host and not _host.startswith("[") else _host
+    _port = env.int("PORT", default=8000)
+    SITE_URL = f"http://{_host}:{_port}"
 
 INSTALLED_APPS = [
     "scendcore.apps.ScendcoreAdminConfig",  # django.contrib.admin, tenant-scoped

@@ -62,7 +62,41 @@ def test_the_outbound_allow_list_is_empty_in_production_and_admits_loopback_in_d
     code = ("from django.conf import settings; from scendcore import outbound; "
             "print(settings.OUTBOUND_ALLOWED_HOSTS); outbound.check_addresses('127.0.0.1', 1025); print('allowed')")
     production = manage("shell", "--no-imports", "-c", code, env={"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64),
-                                                  "ALLOWED_HOSTS": "scendcore.example.com"})
+                                                  "ALLOWED_HOSTS": "scendcore.example.com",
+                                                  "SITE_URL": "https://scendcore.example.com"})
     development = manage("shell", "--no-imports", "-c", code, env={"DEBUG": "true"})
     assert production.stdout.splitlines()[0] == "[]" and "HostRefused" in production.stderr
     assert "127.0.0.1" in development.stdout and "allowed" in development.stdout, development.stderr
+
+
+def site_url(env):
+    return manage("shell", "--no-imports", "-c", "from django.conf import settings; print(settings.SITE_URL)", env=env)
+
+
+def test_zero_config_links_point_at_the_host_and_port_being_served():
+    served = site_url({"DEBUG": "true", "HOST": "127.0.0.1", "PORT": "9123"})
+    default = site_url({"DEBUG": "true"})
+
+    assert served.stdout.strip() == "http://127.0.0.1:9123", served.stderr
+    assert default.stdout.strip() == "http://127.0.0.1:8000", default.stderr
+
+
+def test_zero_config_on_every_interface_links_to_loopback_not_to_the_wildcard_address():
+    served = site_url({"DEBUG": "true", "HOST": "0.0.0.0", "PORT": "9124"})
+
+    assert served.stdout.strip() == "http://127.0.0.1:9124", served.stderr
+
+
+def test_an_explicit_site_url_wins_over_the_served_port():
+    served = site_url({"DEBUG": "true", "PORT": "9123", "SITE_URL": "https://mail.example.com/"})
+
+    assert served.stdout.strip() == "https://mail.example.com", served.stderr
+
+
+def test_production_settings_refuse_to_start_without_a_site_url():
+    result = manage("check", env={"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(64),
+                                  "ALLOWED_HOSTS": "scendcore.example.com", "PORT": "9123"})
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SITE_URL is not set" in result.stderr

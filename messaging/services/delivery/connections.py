@@ -13,7 +13,7 @@ from scendcore import outbound
 from ...models import TlsMode
 from .. import crypto, sms, transport
 from ..limits import recipient_domain
-from .render import build_email
+from .render import build_email, delivered_copy
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,7 @@ def smtp_send(message, connections):
     try:
         email.connection = connections.get(mailbox)
         email.send()
+        message.delivered = delivered_copy(email)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()), (0, b""))
         text = f"{code} {reply.decode(errors='replace') if isinstance(reply, bytes) else reply}"

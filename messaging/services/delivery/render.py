@@ -1,6 +1,6 @@
-"""A message as it is sent: the bodies (the draft sanitized, the mailbox signature, the
-compliance footer, tracked links and the open pixel), the thread it continues, and the
-email with its headers."""
+"""A message as it is sent: the bodies (the draft sanitized, the mailbox signature unless
+the persona signed the draft, the compliance footer, tracked links and the open pixel),
+the thread it continues, and the email with its headers."""
 from email.utils import formataddr
 
 import nh3
@@ -30,19 +30,30 @@ def thread_root_of(message):
     )
 
 
+def from_header(message, mailbox):
+    """The From of the message: the display name is whoever signs it (the agent's
+    persona when it signed the draft, else the mailbox, whose signature then signs)."""
+    return formataddr((message.signed_by or mailbox.from_name, mailbox.from_email))
+
+
+def signature_of(message, mailbox):
+    """The mailbox's signature, unless the persona signed the draft: one sign-off per email."""
+    return "" if message.signed_by or mailbox is None else mailbox.signature
+
+
 def clean_subject(subject):
     return " ".join((subject or "").split())[:500]
 
 
 def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     """(text, html) exactly as sent: the draft (HTML sanitized: what an AI wrote is
-    never markup we trust), the mailbox signature, the footer, and with tracking on,
-    rewritten links and the open pixel."""
+    never markup we trust), the mailbox signature (unless the persona signed the draft),
+    the footer, and with tracking on, rewritten links and the open pixel."""
     tenant = message.tenant
     mailbox = message.mailbox
     url = unsubscribe_url or compliance.unsubscribe_url(
         tenant_id=tenant.pk, contact_id=message.contact_id, address=message.to_address)
-    signature = mailbox.signature if mailbox else ""
+    signature = signature_of(message, mailbox)
     text = message.body_text or ""
     if signature:
         text = f"{text}\n\n{signature}"
@@ -62,6 +73,25 @@ def render_bodies(message, *, unsubscribe_url=None, with_tracking=None):
     return text, f"<!doctype html><html><body>{body_html}</body></html>"
 
 
+# What is kept of a sent email: enough to show it as delivered, never unbounded.
+DELIVERED_TEXT_MAX = 20000
+DELIVERED_HEADER_MAX = 2000
+
+
+def delivered_copy(email):
+    """The headers and plain-text body an EmailMessage was sent with (the HTML part is
+    the same text with links rewritten, and is rebuilt on demand for engagement)."""
+    headers = [("From", email.from_email), ("To", ", ".join(email.to))]
+    if email.reply_to:
+        headers.append(("Reply-To", ", ".join(email.reply_to)))
+    headers.append(("Subject", email.subject))
+    headers.extend(email.extra_headers.items())
+    return {
+        "headers": [[name, str(value)[:DELIVERED_HEADER_MAX]] for name, value in headers],
+        "text": email.body[:DELIVERED_TEXT_MAX],
+    }
+
+
 def build_email(message):
     mailbox = message.mailbox
     url = compliance.unsubscribe_url(tenant_id=message.tenant_id, contact_id=message.contact_id,
@@ -79,7 +109,7 @@ def build_email(message):
     email = EmailMultiAlternatives(
         subject=clean_subject(message.subject),
         body=text,
-        from_email=formataddr((mailbox.from_name, mailbox.from_email)),
+        from_email=from_header(message, mailbox),
         to=[message.to_address],
         reply_to=[mailbox.reply_to] if mailbox.reply_to else None,
         headers=headers,

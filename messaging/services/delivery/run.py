@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
-from email.utils import formataddr, make_msgid
+from email.utils import make_msgid
 
 from django.db import transaction
 from django.db.models import Q
@@ -18,7 +18,7 @@ from ...models import IN_FLIGHT_STATES, MailboxStatus, MessageState, OutboundMes
 from ..limits import mailbox_reserve, recipient_domain, reservation_release
 from ..pools import mailbox_for, pool_earliest_slot
 from .connections import BatchConnections, PermanentError, RecipientRejected, TransientError, sms_send, smtp_send
-from .render import clean_subject, thread_root_of
+from .render import clean_subject, from_header, thread_root_of
 
 logger = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def _ready_email(message, at):
             base = clean_subject(root.subject)
             message.subject = base if base.lower().startswith("re:") else f"Re: {base}"
     message.mailbox = mailbox
-    message.from_address = formataddr((mailbox.from_name, mailbox.from_email))
+    message.from_address = from_header(message, mailbox)
     if not message.message_id:
         message.message_id = make_msgid(domain=recipient_domain(mailbox.from_email) or None)
     message.state = MessageState.SENDING
@@ -259,7 +259,7 @@ def _record_sent(message, *, run_id, provider_id, at):
             pk=message.pk, claimed_by=run_id, state__in=IN_FLIGHT_STATES
         ).update(
             state=MessageState.SENT, sent_at=at, message_id=provider_id or message.message_id,
-            claimed_by="", next_attempt_at=None, error="", updated_at=at,
+            claimed_by="", next_attempt_at=None, error="", updated_at=at, delivered=message.delivered,
         )
         Contact.objects.filter(pk=message.contact_id).update(last_contacted_at=at)
     return "sent"

@@ -160,7 +160,7 @@ class MessageStep:
                 continue
             result = drafts[e.id]
             values.update(subject=result.subject, body_text=result.body_text, body_html=result.body_html,
-                          flags=list(result.flags))
+                          flags=list(result.flags), signed_by=result.signed_by)
             reasons = review_reasons(agent=sequence.agent, step=step, draft=result, tenant=sequence.tenant,
                                      owner_role=sequence.owner_role)
             if reasons:

@@ -3,6 +3,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django_htmx.middleware import HtmxDetails
 
 from .tenancy import resolve_membership
 from .zones import viewer_zone
@@ -21,6 +23,31 @@ PUBLIC_PREFIXES = (
     "/hooks/",  # inbound mail, meetings, SMS webhooks
     "/api/",  # the JSON API answers 401 itself (bearer token or session)
 )
+
+
+class _FullPageRequest(HtmxDetails):
+    """request.htmx for a history restore: falsy, so every view that renders `page#region`
+    for htmx renders the whole page instead."""
+
+    def __bool__(self):
+        return False
+
+
+class HtmxHistoryRestoreMiddleware:
+    """htmx 2 sends a history restore (Back after hx-push-url, when its snapshot cache misses)
+    with HX-Request too, and swaps the answer into <body>: a view answering with its fragment
+    would leave the page without its navigation. One place instead of a check in every view."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.htmx.history_restore_request:
+            request.htmx = _FullPageRequest(request)
+        response = self.get_response(request)
+        # The same URL answers a fragment or the page: caches must keep them apart.
+        patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
+        return response
 
 
 class TenantMiddleware:

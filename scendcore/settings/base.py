@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "scendcore.middleware.HtmxHistoryRestoreMiddleware",
     "scendcore.middleware.TenantMiddleware",
     "scendcore.middleware.ViewerTimezoneMiddleware",
     "scendcore.middleware.LoginRequiredByDefaultMiddleware",

@@ -1,7 +1,7 @@
 from django.conf import settings
-from django.http import HttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import Resolver404, resolve, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django_htmx.middleware import HtmxDetails
@@ -48,6 +48,33 @@ class HtmxHistoryRestoreMiddleware:
         # The same URL answers a fragment or the page: caches must keep them apart.
         patch_vary_headers(response, ("HX-Request", "HX-History-Restore-Request"))
         return response
+
+
+class AppNotFoundPageMiddleware:
+    """With DEBUG on (the zero-config `make run`), Django answers a 404 with its technical
+    page, which lists every URL pattern. Answer with the app's own 404.html instead: for a
+    view's 404 (an unknown or another workspace's id) and for an address nothing matches.
+    Without DEBUG Django's handler404 already renders 404.html; nothing changes there."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if settings.DEBUG:
+            try:
+                resolve(request.path_info, getattr(request, "urlconf", None))
+            except Resolver404:
+                return self._not_found(request)
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if settings.DEBUG and isinstance(exception, Http404):
+            return self._not_found(request)
+        return None
+
+    @staticmethod
+    def _not_found(request):
+        return render(request, "404.html", status=404)
 
 
 class TenantMiddleware:

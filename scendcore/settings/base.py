@@ -70,6 +70,7 @@ MIDDLEWARE = [
     "scendcore.middleware.ViewerTimezoneMiddleware",
     "scendcore.middleware.LoginRequiredByDefaultMiddleware",
     "axes.middleware.AxesMiddleware",
+    "scendcore.middleware.AppNotFoundPageMiddleware",
 ]
 
 # Content-Security-Policy on every response: scripts, styles and images only from the
@@ -288,7 +289,11 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_403": {"()": "scendcore.logging_filters.OneLinePermissionDenied"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["one_line_403"]},
+    },
 }

@@ -17,6 +17,7 @@ PUBLIC_PREFIXES = (
     "/accounts/reset/",
     "/healthz",
     "/static/",
+    "/favicon.ico",
     "/admin/",  # the admin has its own login
     "/u/",  # unsubscribe
     "/t/",  # open and click tracking

@@ -108,6 +108,10 @@ class ContactList(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # "Warm leads" and "warm leads" would be two lists a rep cannot tell apart.
+            models.UniqueConstraint("tenant", Lower("name"), name="unique_list_name_per_tenant"),
+        ]
 
     def __str__(self):
         return self.name

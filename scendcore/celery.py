@@ -9,6 +9,15 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@app.on_after_configure.connect
+def _no_broker_when_eager(sender, source, **kwargs):
+    """Zero-config runs tasks inline and needs no broker, but Celery still names one (its
+    AMQP default) in beat's banner. memory:// is only named: eager tasks never reach it,
+    and no worker is started without a configured broker."""
+    if source.get("task_always_eager") and not source.get("broker_url"):
+        source["broker_url"] = "memory://"
+
+
 @signals.task_prerun.connect
 @signals.task_postrun.connect
 def _database_hygiene(task=None, **kwargs):

@@ -121,6 +121,7 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["tenant", "object_type", "object_id"])]
+        verbose_name_plural = "audit entries"
 
     def __str__(self):
         return f"{self.object_type}#{self.object_id} {self.action}"

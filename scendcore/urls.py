@@ -11,6 +11,7 @@ api = build_api({"": "sequences.api.router"})
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     path("switch-tenant/", views.tenant_switch, name="tenant-switch"),
     path("settings/", views.tenant_settings, name="tenant-settings"),
     path("me/", views.my_settings, name="my-settings"),

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
@@ -26,6 +27,12 @@ class LoginView(auth_views.LoginView):
 def dashboard(request):
     board = selectors.dashboard_for(tenant=request.tenant, membership=request.membership, user=request.user)
     return render(request, "scendcore/dashboard.html", {"board": board})
+
+
+@require_GET
+def favicon(request):
+    """Browsers ask for /favicon.ico on pages that link no icon (the Django admin)."""
+    return redirect(static("favicon.svg"))
 
 
 @never_cache

@@ -31,7 +31,7 @@ fi
 export HOST PORT
 
 $PY manage.py migrate --noinput
-$PY manage.py seed_demo
+$PY manage.py seed_demo --no-logins
 case "${DEBUG:-true}" in
   0|false|False|FALSE|no|off) $PY manage.py collectstatic --noinput -v0 ;;
 esac

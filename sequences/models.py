@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 
@@ -76,7 +77,9 @@ class Sequence(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant"], condition=Q(is_default=True), name="one_default_sequence_per_tenant"
-            )
+            ),
+            # Two sequences a rep cannot tell apart in a picker, whatever the case.
+            models.UniqueConstraint("tenant", Lower("name"), name="unique_sequence_name_per_tenant"),
         ]
         indexes = [models.Index(fields=["tenant", "status"])]
 

@@ -1,6 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.validators import ProhibitNullCharactersValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from scendcore.audit import audit_record as audit
 
@@ -17,9 +17,30 @@ def _clean_name(name):
     return name
 
 
+def _refuse_taken(*, tenant, name, contact_list=None):
+    # Case-insensitive, like the unique_list_name_per_tenant constraint behind it.
+    others = ContactList.objects.filter(tenant=tenant, name__iexact=name)
+    if contact_list is not None:
+        others = others.exclude(pk=contact_list.pk)
+    if others.exists():
+        raise ValidationError(f"There is already a list named “{name}”. Choose another name.")
+
+
+def _save(contact_list, **kwargs):
+    # Two people creating the same name at once: the constraint decides, the loser gets the message.
+    try:
+        with transaction.atomic():
+            contact_list.save(**kwargs)
+    except IntegrityError:
+        raise ValidationError(f"There is already a list named “{contact_list.name}”. Choose another name.") from None
+
+
 @transaction.atomic
 def list_create(*, tenant, name, actor):
-    contact_list = ContactList.objects.create(tenant=tenant, name=_clean_name(name), created_by=actor)
+    name = _clean_name(name)
+    _refuse_taken(tenant=tenant, name=name)
+    contact_list = ContactList(tenant=tenant, name=name, created_by=actor)
+    _save(contact_list)
     audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="created",
           changes={"name": contact_list.name})
     return contact_list
@@ -30,7 +51,8 @@ def list_rename(*, tenant, contact_list, name, actor):
     if contact_list.tenant_id != tenant.pk:
         raise ValidationError("That list does not exist.")
     old, contact_list.name = contact_list.name, _clean_name(name)
-    contact_list.save(update_fields=["name"])
+    _refuse_taken(tenant=tenant, name=contact_list.name, contact_list=contact_list)
+    _save(contact_list, update_fields=["name"])
     audit(tenant=tenant, actor=actor, object_type="list", object_id=contact_list.pk, action="renamed",
           changes={"name": [old, contact_list.name]})
     return contact_list

@@ -21,18 +21,21 @@ DETAIL = "contacts/list_detail.html"
 
 @tenant_required
 def lists(request):
-    error, status = None, 200
+    error, status, notice, name = None, 200, "", request.POST.get("name", "")
     if request.method == "POST":
         try:
-            created = list_create(tenant=request.tenant, name=request.POST.get("name"), actor=request.user)
+            created = list_create(tenant=request.tenant, name=name, actor=request.user)
         except ValidationError as exc:
             error, status = exc.messages[0], 422
         else:
-            messages.success(request, f"List “{created.name}” created.")
-            return redirect("contacts:list-detail", list_id=created.pk)
+            notice, name = f"List “{created.name}” created.", ""
+            if not request.htmx:
+                messages.success(request, notice)
+                return redirect("contacts:list-detail", list_id=created.pk)
     context = {"lists": list_index(tenant=request.tenant, membership=request.membership), "error": error,
-               "name": request.POST.get("name", "")}
-    return render(request, f"{INDEX}#list-create" if request.htmx and error else INDEX, context, status=status)
+               "name": name, "notice": notice}
+    return render(request, f"{INDEX}#list-index" if request.htmx and request.method == "POST" else INDEX, context,
+                  status=status)
 
 
 def _detail_context(request, contact_list, **extra):

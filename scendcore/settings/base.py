@@ -80,10 +80,12 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "scendcore.middleware.HtmxHistoryRestoreMiddleware",
     "scendcore.middleware.TenantMiddleware",
     "scendcore.middleware.ViewerTimezoneMiddleware",
     "scendcore.middleware.LoginRequiredByDefaultMiddleware",
     "axes.middleware.AxesMiddleware",
+    "scendcore.middleware.AppNotFoundPageMiddleware",
 ]
 
 # Content-Security-Policy on every response: scripts, styles and images only from the
@@ -302,7 +304,11 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"one_line_403": {"()": "scendcore.logging_filters.OneLinePermissionDenied"}},
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["one_line_403"]},
+    },
 }

@@ -34,13 +34,23 @@ COPIED_FIELDS = tuple(f for f in SETTINGS_FIELDS if f not in ("name", "is_defaul
 
 
 def _unique_name(tenant, name):
-    taken = set(Sequence.objects.filter(tenant=tenant, name__startswith=name).values_list("name", flat=True))
-    if name not in taken:
+    # Case-insensitive, like the unique_sequence_name_per_tenant constraint.
+    taken = {n.lower() for n in Sequence.objects.filter(tenant=tenant, name__istartswith=name)
+             .values_list("name", flat=True)}
+    if name.lower() not in taken:
         return name
     n = 2
-    while f"{name} ({n})" in taken:
+    while f"{name} ({n})".lower() in taken:
         n += 1
     return f"{name} ({n})"
+
+
+def _name_taken(*, tenant, name, sequence=None):
+    """The message for a name another sequence of the workspace has (any case), else ""."""
+    others = Sequence.objects.filter(tenant=tenant, name__iexact=name)
+    if sequence is not None:
+        others = others.exclude(pk=sequence.pk)
+    return f"There is already a sequence named “{name}”. Choose another name." if others.exists() else ""
 
 
 @transaction.atomic
@@ -48,10 +58,18 @@ def sequence_create(*, tenant, actor, name, description=""):
     name = (name or "").strip()
     if not name:
         raise ValidationError({"name": "Give the sequence a name."})
-    sequence = Sequence.objects.create(
-        tenant=tenant, name=name[:200], description=description or "", owner=actor,
-        created_by=actor, updated_by=actor,
-    )
+    name = name[:200]
+    if taken := _name_taken(tenant=tenant, name=name):
+        raise ValidationError({"name": taken})
+    try:
+        with transaction.atomic():
+            sequence = Sequence.objects.create(
+                tenant=tenant, name=name, description=description or "", owner=actor,
+                created_by=actor, updated_by=actor,
+            )
+    except IntegrityError:
+        # Someone created the same name a moment ago; the constraint decided.
+        raise ValidationError({"name": _name_taken(tenant=tenant, name=name)}) from None
     audit(tenant=tenant, actor=actor, sequence=sequence, action="created", changes={"name": sequence.name})
     return sequence
 
@@ -112,6 +130,8 @@ def sequence_update_settings(*, tenant, sequence, actor, values):
             errors["agent"] = refusal
     if not (values.get("name", sequence.name) or "").strip():
         errors["name"] = "Give the sequence a name."
+    elif "name" in values and (taken := _name_taken(tenant=tenant, name=values["name"].strip(), sequence=sequence)):
+        errors["name"] = taken
     if values.get("reenroll_policy", sequence.reenroll_policy) == ReenrollPolicy.AFTER_DAYS and not (
         values.get("reenroll_after_days", sequence.reenroll_after_days)
     ):
@@ -130,6 +150,9 @@ def sequence_update_settings(*, tenant, sequence, actor, values):
         with transaction.atomic():
             sequence.save()
     except IntegrityError:
+        # Either unique constraint can lose a race: the name one, or the one default.
+        if taken := _name_taken(tenant=tenant, name=sequence.name, sequence=sequence):
+            raise ValidationError({"name": taken}) from None
         other = Sequence.objects.filter(tenant=tenant, is_default=True).exclude(pk=sequence.pk).first()
         named = f"“{other.name}”" if other else "Another sequence"
         raise ValidationError({

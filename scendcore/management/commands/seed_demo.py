@@ -97,6 +97,10 @@ def demo_seeders(names=DEMO_MODULES):
 class Command(BaseCommand):
     help = "Create (or complete) the demo workspaces and print their logins."
 
+    def add_arguments(self, parser):
+        # `make run` prints the logins in its own banner, once the servers are up.
+        parser.add_argument("--no-logins", action="store_true", help="Do not print the demo logins.")
+
     def handle(self, *args, **options):
         with transaction.atomic():
             acme = ensure_tenant(ACME)
@@ -128,6 +132,8 @@ class Command(BaseCommand):
             )
 
         self.stdout.write(self.style.SUCCESS("Demo data is ready."))
+        if options["no_logins"]:
+            return
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD}):\n"
             f"  demo-rep      rep in Acme Outbound\n"

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0011_outboundmessage_signed_by'),
+        ('messaging', '0012_outboundmessage_signed_by'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('messaging', '0010_complaints_and_circuit_breaker'),
+        ('messaging', '0011_outbound_message_test_intended_to'),
     ]
 
     operations = [

@@ -190,10 +190,11 @@ class OutboundMessage(models.Model):
     flags = models.JSONField(default=list, blank=True)
     # Who signed the draft: the agent persona's name (it is the From name, and the
     # mailbox's signature is left off), or "" when the mailbox's signature signs.
-    signed_by = models.CharField(max_length=200, blank=True)
+    # Database defaults too, as on test_intended_to: rows written by raw SQL stay valid.
+    signed_by = models.CharField(max_length=200, blank=True, default="", db_default="")
     # The email as it was handed to the server, for the message page: {"headers": [[name,
     # value], …], "text": the plain body with signature and footer}; bounded (render.py).
-    delivered = models.JSONField(default=dict, blank=True)
+    delivered = models.JSONField(default=dict, blank=True, db_default=models.Value({}, models.JSONField()))
     message_id = models.CharField(max_length=255, blank=True)
     in_reply_to = models.CharField(max_length=255, blank=True)
     references = models.TextField(blank=True)

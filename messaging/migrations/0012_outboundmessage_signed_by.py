@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='outboundmessage',
             name='signed_by',
-            field=models.CharField(blank=True, max_length=200),
+            field=models.CharField(blank=True, default="", db_default="", max_length=200),
         ),
     ]

@@ -33,7 +33,7 @@ class Agent(models.Model):
     company_description = models.TextField(blank=True)
     # Who signs its emails (agents.drafting.signoff): the persona, unless this is set.
     sign_with_mailbox_signature = models.BooleanField(
-        default=False,
+        default=False, db_default=False,  # a database default: rows written by raw SQL stay valid
         help_text="End emails with the mailbox's signature (and send under the mailbox's From name) "
                   "instead of the persona's sign-off.",
     )

@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='agent',
             name='sign_with_mailbox_signature',
-            field=models.BooleanField(default=False, help_text="End emails with the mailbox's signature (and send under the mailbox's From name) instead of the persona's sign-off."),
+            field=models.BooleanField(db_default=False, default=False, help_text="End emails with the mailbox's signature (and send under the mailbox's From name) instead of the persona's sign-off."),
         ),
     ]

@@ -251,6 +251,8 @@ class InboundClassification(models.TextChoices):
     COMPLAINT = "complaint", "Spam complaint"
     FEEDBACK = "feedback", "Feedback report (no action)"
     UNMATCHED = "unmatched", "Unmatched"
+    # Mail about a test-mode copy (the rep's answer, its bounce): it says nothing of the contact.
+    TEST_COPY = "test_copy", "About a test copy (no action)"
 
 
 class InboundMessage(models.Model):

@@ -292,15 +292,22 @@ def inbound_process(*, tenant, raw, mailbox=None, at=None):
         logger.warning("inbound mail for tenant %s matched nothing (from %s, id %s)", tenant.pk, sender, message_id)
         raise UnmatchedMessage("No message or contact of this workspace matches this email.")
 
+    # A test-mode copy went to the rep: an answer to it, or its bounce, is the rep's mail
+    # and must not pause, bounce or unsubscribe the contact it was meant for.
+    test_copy = matched is not None and bool(matched.test_intended_to)
     with transaction.atomic():
         inbound = InboundMessage(
-            tenant=tenant, mailbox=mailbox or (matched.mailbox if matched else None), contact=contact,
+            tenant=tenant, mailbox=mailbox or (matched.mailbox if matched else None),
+            contact=None if test_copy else contact,
             matched_message=matched, from_address=sender[:320], subject=header(message, "Subject")[:500],
             message_id=message_id, in_reply_to=header(message, "In-Reply-To")[:255],
             body_text=text_of(message), raw=raw_text(raw),
             received_at=at,
         )
-        if report is not None:
+        if test_copy:
+            inbound.classification = InboundClassification.TEST_COPY
+            inbound.save()
+        elif report is not None:
             _record_feedback_report(inbound, report=report, contact=contact, matched=matched, at=at)
         elif dsn is not None:
             _record_bounce(inbound, dsn=dsn, contact=contact, matched=matched, at=at)

@@ -325,3 +325,39 @@ def test_an_empty_reference_matches_no_unsent_message(tenant, sent):
 
     assert inbound.match_message(tenant=tenant, ids=[""], sender="") is None
     assert inbound.match_message(tenant=tenant, ids=["", message.message_id], sender="") == message
+
+
+def _test_copy(message, rep_address="rita_rep@example.com"):
+    """The same message as test mode sends it: to the rep, meant for the contact."""
+    message.test_intended_to, message.to_address = message.contact.email, rep_address
+    message.save(update_fields=["test_intended_to", "to_address"])
+    return message
+
+
+def test_the_reps_answer_to_a_test_copy_is_kept_but_tells_nothing_about_the_contact(client, tenant, sent):
+    message, enrollment, pending = sent
+    _test_copy(message)
+    raw = reply_mime(message)
+
+    response = post(client, tenant, raw.replace(message.contact.email.encode(), b"rita_rep@example.com"))
+
+    assert response.status_code == 201
+    item = InboundMessage.objects.get(tenant=tenant)
+    assert item.matched_message == message and item.classification == "test_copy"
+    assert not ContactEvent.objects.filter(contact=message.contact).exists()
+    enrollment.refresh_from_db(); pending.refresh_from_db(); message.contact.refresh_from_db()
+    assert enrollment.status == "active" and pending.state == MessageState.QUEUED
+    assert message.contact.last_replied_at is None
+
+
+def test_a_bounce_of_a_test_copy_does_not_mark_the_contact_bounced(client, tenant, sent):
+    message, enrollment, _ = sent
+    _test_copy(message)
+
+    response = post(client, tenant, dsn_mime(message))
+
+    assert response.status_code == 201
+    assert InboundMessage.objects.get(tenant=tenant).classification == "test_copy"
+    message.contact.refresh_from_db(); enrollment.refresh_from_db()
+    assert message.contact.bounced_at is None and enrollment.status == "active"
+    assert not ContactEvent.objects.filter(contact=message.contact).exists()

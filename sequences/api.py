@@ -66,6 +66,7 @@ class SequenceOut(Schema):
     stop_on_reply: bool
     stop_on_meeting: bool
     is_default: bool
+    test_mode: bool
     agent_id: Optional[int]
     sender_profile_id: Optional[int]
     mailbox_pool_id: Optional[int]
@@ -101,6 +102,7 @@ class SequencePatch(Body):
     stop_on_reply: StrictBool = None
     stop_on_meeting: StrictBool = None
     is_default: StrictBool = None
+    test_mode: StrictBool = None  # every email to the rep's own address (README: trying a sequence out)
     reenroll_policy: Choice(ReenrollPolicy.values) = None
     reenroll_after_days: CountOf(Sequence, "reenroll_after_days") = None
     rejection_policy: Choice(RejectionPolicy.values) = None
@@ -161,7 +163,7 @@ def _sequence_json(sequence, *, stats=None, steps=None):
         "id": sequence.pk, "name": sequence.name, "description": sequence.description,
         "status": sequence.status, "version": sequence.version,
         "stop_on_reply": sequence.stop_on_reply, "stop_on_meeting": sequence.stop_on_meeting,
-        "is_default": sequence.is_default, "agent_id": sequence.agent_id,
+        "is_default": sequence.is_default, "test_mode": sequence.test_mode, "agent_id": sequence.agent_id,
         "sender_profile_id": sequence.sender_profile_id, "mailbox_pool_id": sequence.mailbox_pool_id,
         "reenroll_policy": sequence.reenroll_policy, "reenroll_after_days": sequence.reenroll_after_days,
         "rejection_policy": sequence.rejection_policy,

@@ -85,6 +85,23 @@ def test_patch_changes_settings_and_bumps_the_version(client, token, active_sequ
     assert response.json()["version"] == active_sequence.version
 
 
+def test_test_mode_is_read_and_set_through_the_api_but_not_on_another_tenants_sequence(
+        client, token, outsider_token, active_sequence):
+    url = reverse("api:sequence", args=[active_sequence.pk])
+    assert call(client, "get", url, token).json()["test_mode"] is False
+
+    response = call(client, "patch", url, token, {"test_mode": True})
+
+    assert response.status_code == 200, response.content
+    assert response.json()["test_mode"] is True
+    active_sequence.refresh_from_db()
+    assert active_sequence.test_mode is True
+    assert call(client, "patch", url, token, {"test_mode": "yes"}).status_code == 422
+    assert call(client, "patch", url, outsider_token, {"test_mode": False}).status_code == 404
+    active_sequence.refresh_from_db()
+    assert active_sequence.test_mode is True
+
+
 def test_patch_refuses_another_tenants_agent(client, token, active_sequence, other_tenant):
     from tests.factories import AgentFactory
 

@@ -115,13 +115,19 @@ def _bulk_apply(request, action, ids, count):
     from sequences.services.enrollments import enrollments_bulk_create
 
     actor, tenant = request.user, request.tenant
-    if action == "enroll":
-        if not _int(request.POST.get("sequence")):
+    if action in ("enroll", "enroll_confirmed"):
+        # A confirmation carries its choices in fields of its own: the bar's select is reset.
+        prefix = "confirm_" if action == "enroll_confirmed" else ""
+        sequence_id = _int(request.POST.get(f"{prefix}sequence"))
+        if not sequence_id:
             raise ValidationError("Choose the sequence to enroll them in.")
-        sequence = get_for_tenant(Sequence.objects.all(), request, pk=_int(request.POST.get("sequence")))
-        skip = skip_active_elsewhere(request.POST.get("active_elsewhere"))
+        sequence = get_for_tenant(Sequence.objects.all(), request, pk=sequence_id)
+        elsewhere = request.POST.get(f"{prefix}active_elsewhere")
+        if action == "enroll" and request.POST.get("select_all") == "1":
+            # "All matching" can be thousands of people: say how many, and ask first.
+            return {"confirm_enroll": count, "sequence": sequence, "active_elsewhere": elsewhere or ""}
         return {"enroll": enrollments_bulk_create(tenant=tenant, sequence=sequence, contact_ids=ids, actor=actor,
-                                                  skip_active_elsewhere=skip),
+                                                  skip_active_elsewhere=skip_active_elsewhere(elsewhere)),
                 "sequence": sequence}
     if action in ("add_to_list", "remove_from_list"):
         if not _int(request.POST.get("contact_list")):
@@ -164,7 +170,7 @@ def contact_bulk(request):
         result, status = {"error": exc.messages[0]}, 422
     select_all = request.POST.get("select_all") == "1"
     keep = () if action == "delete_confirmed" else request.POST.getlist("contact_ids")
-    if request.htmx or status != 200 or "confirm_delete" in result:
+    if request.htmx or status != 200 or "confirm_delete" in result or "confirm_enroll" in result:
         context = _table_context(request, request.POST, selected=[str(n) for n in as_ids(keep)],
                                  select_all=select_all and action != "delete_confirmed", result=result)
         return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context, status=status)

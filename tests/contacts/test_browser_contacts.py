@@ -52,6 +52,8 @@ def test_filter_select_and_bulk_enroll_then_read_the_counts(page, live_server, c
     page.check("#select-all-matching")
     page.select_option("#bulk-sequence", label="Q3 Warm Leads")
     page.get_by_role("button", name="Enroll in sequence").click()
+    # All matching is asked about first, with the number.
+    page.get_by_role("button", name="Yes, enroll 4").click()
     # A locator waits without eval (wait_for_function's string would need 'unsafe-eval').
     expect(page.locator('[data-count="already"]')).to_have_text("2")
     assert page.inner_text('[data-count="enrolled"]') == "1"

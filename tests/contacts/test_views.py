@@ -107,9 +107,31 @@ def test_select_all_matching_reapplies_the_posted_filter_on_the_server(rep_clien
     hot = [ContactFactory(tenant=tenant, score_band="hot") for _ in range(3)]
     ContactFactory(tenant=tenant, score_band="cold")
 
-    rep_client.post(reverse("contacts:bulk"), {"action": "enroll", "sequence": sequence.pk, "select_all": "1",
-                                               "score": "hot"})
+    rep_client.post(reverse("contacts:bulk"), {"action": "enroll_confirmed", "confirm_sequence": sequence.pk,
+                                               "select_all": "1", "score": "hot"})
 
+    assert set(Enrollment.objects.values_list("contact_id", flat=True)) == {c.pk for c in hot}
+
+
+def test_enrolling_all_matching_asks_with_the_number_first_and_enrolls_nobody_until_confirmed(
+        rep_client, tenant, other_tenant, sequence):
+    hot = [ContactFactory(tenant=tenant, score_band="hot") for _ in range(3)]
+    ContactFactory(tenant=tenant, score_band="cold")
+    theirs = SequenceFactory(tenant=other_tenant, status="active")
+    StepFactory(sequence=theirs)
+
+    asked = rep_client.post(reverse("contacts:bulk"), {"action": "enroll", "sequence": sequence.pk,
+                                                       "select_all": "1", "score": "hot", "active_elsewhere": "keep"})
+
+    page = asked.content.decode()
+    assert asked.status_code == 200 and not Enrollment.objects.exists()
+    assert f"Enroll all 3 contacts matching this filter in “{sequence.name}”?" in page
+    assert 'name="confirm_active_elsewhere" value="keep"' in page
+    outsider = rep_client.post(reverse("contacts:bulk"), {"action": "enroll_confirmed", "confirm_sequence": theirs.pk,
+                                                          "select_all": "1", "score": "hot"})
+    assert outsider.status_code == 404 and not Enrollment.objects.exists()
+    rep_client.post(reverse("contacts:bulk"), {"action": "enroll_confirmed", "confirm_sequence": sequence.pk,
+                                               "confirm_active_elsewhere": "keep", "select_all": "1", "score": "hot"})
     assert set(Enrollment.objects.values_list("contact_id", flat=True)) == {c.pk for c in hot}
 
 

@@ -11,6 +11,8 @@ from messaging.models import Task, TaskStatus
 from sequences.models import Activity, Enrollment, EnrollmentStatus, Sequence, SequenceStatus
 from sequences.scheduling import contact_zone
 
+from .zones import zone_named
+
 RECENT_ACTIVITY = 12
 TASKS_SHOWN = 6
 
@@ -25,9 +27,13 @@ class Dashboard:
     activity: list = field(default_factory=list)
 
 
-def end_of_today(*, tenant, now=None):
-    """Midnight at the end of the tenant's current day, as an aware datetime."""
-    zone = contact_zone(None, tenant)  # no contact: the tenant's zone, else UTC
+def end_of_today(*, tenant, now=None, membership=None):
+    """Midnight at the end of the current day, as an aware datetime: the member's day
+    (their own zone, else the workspace's) when a member is given, else the tenant's."""
+    if membership is not None:  # the tenant at hand: no query for membership.tenant
+        zone = zone_named(membership.timezone, tenant.default_timezone)
+    else:
+        zone = contact_zone(None, tenant)
     local = (now or timezone.now()).astimezone(zone)
     return datetime.combine(local.date() + timedelta(days=1), time.min, tzinfo=zone)
 
@@ -60,10 +66,11 @@ def pending_approvals(*, tenant, membership):
     return pending.aggregate(count=Count("id"), oldest=Min("created_at"))
 
 
-def my_open_tasks_due(*, tenant, user, now=None):
-    """Open tasks of the user due by the end of today (tenant time), overdue first."""
+def my_open_tasks_due(*, tenant, user, now=None, membership=None):
+    """Open tasks of the user due by the end of their today, overdue first."""
     return Task.objects.filter(
-        tenant=tenant, owner=user, status=TaskStatus.OPEN, due_at__lt=end_of_today(tenant=tenant, now=now)
+        tenant=tenant, owner=user, status=TaskStatus.OPEN,
+        due_at__lt=end_of_today(tenant=tenant, now=now, membership=membership),
     )
 
 
@@ -78,7 +85,7 @@ def recent_activity(*, tenant, membership, limit=RECENT_ACTIVITY):
 
 
 def dashboard_for(*, tenant, membership, user, now=None):
-    tasks = my_open_tasks_due(tenant=tenant, user=user, now=now)
+    tasks = my_open_tasks_due(tenant=tenant, user=user, now=now, membership=membership)
     return Dashboard(
         enrollments=my_enrollment_counts(tenant=tenant, user=user),
         sequences_by_status=sequences_by_status(tenant=tenant),

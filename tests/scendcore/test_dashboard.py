@@ -112,3 +112,19 @@ def test_end_of_today_follows_the_tenants_timezone(tenant):
     at = datetime(2025, 3, 4, 3, 30, tzinfo=dt_timezone.utc)
     end = selectors.end_of_today(tenant=tenant, now=at)
     assert end.astimezone(dt_timezone.utc) == datetime(2025, 3, 4, 5, 0, tzinfo=dt_timezone.utc)
+
+
+def test_due_today_ends_at_midnight_in_the_viewers_own_zone(tenant, manager):
+    from scendcore.models import Membership
+
+    membership = Membership.objects.get(tenant=tenant, user=manager)
+    membership.timezone = "Asia/Tokyo"
+    membership.save()
+    # 16:30 UTC: already the next morning in Tokyo, still the afternoon in New York.
+    at = datetime(2025, 3, 4, 16, 30, tzinfo=dt_timezone.utc)
+
+    end = selectors.end_of_today(tenant=tenant, now=at, membership=membership)
+
+    assert end.astimezone(dt_timezone.utc) == datetime(2025, 3, 5, 15, 0, tzinfo=dt_timezone.utc)
+    assert selectors.end_of_today(tenant=tenant, now=at).astimezone(dt_timezone.utc) == datetime(
+        2025, 3, 5, 5, 0, tzinfo=dt_timezone.utc)

@@ -31,6 +31,9 @@ RELATED_SETTINGS = {"agent_id": "agent", "sender_profile_id": "sender_profile", 
 
 router = Router(tags=["sequences"])
 
+# The API's words for enrollments_bulk_create's skip_active_elsewhere (None: the sequence decides).
+ACTIVE_ELSEWHERE = {"skip": True, "keep": False}
+
 
 class Errors(Schema):
     errors: dict[str, list[str]]
@@ -116,6 +119,9 @@ class EnrollBody(Body):
     contact_ids: Optional[list[ObjectId]] = None
     emails: Optional[list[Text(254)]] = None
     list_id: Optional[ObjectId] = None
+    # Contacts active in another sequence: "skip", "keep", or left out for the sequence's
+    # default (skip when it is a first touch), as the bulk bar offers.
+    active_elsewhere: Choice(tuple(ACTIVE_ELSEWHERE)) = None
 
 
 class EnrollResult(Schema):
@@ -254,10 +260,11 @@ def _settings_from(patch, *, tenant):
 def sequence_enroll(request, sequence_id: int):
     """Enroll `{"contact_ids": [...]}`, `{"emails": [...]}` or `{"list_id": n}`; counts by reason."""
     sequence = get_sequence_for_user(request, sequence_id)
-    contact_ids = _contacts_to_enroll(read_body(request, EnrollBody), tenant=request.tenant,
-                                      membership=request.membership)
+    body = read_body(request, EnrollBody)
+    contact_ids = _contacts_to_enroll(body, tenant=request.tenant, membership=request.membership)
     result = enrollment_services.enrollments_bulk_create(
-        tenant=request.tenant, sequence=sequence, contact_ids=contact_ids, actor=request.user, via="api")
+        tenant=request.tenant, sequence=sequence, contact_ids=contact_ids, actor=request.user, via="api",
+        skip_active_elsewhere=ACTIVE_ELSEWHERE.get(body.active_elsewhere))
     return {
         "enrolled": result.enrolled, "already_enrolled": result.already_enrolled,
         "skipped": {key: n for key, n in result.skipped.items() if n},

@@ -122,6 +122,26 @@ def test_enroll_by_email_reports_counts(client, token, tenant, active_sequence):
     assert sum(response.json()["skipped"].values()) == 1
 
 
+def test_enroll_says_what_to_do_with_contacts_active_in_another_sequence(client, token, tenant):
+    from sequences.services.enrollments import enrollment_create
+
+    intro = SequenceFactory(tenant=tenant, status="active", name="Intro")
+    StepFactory(sequence=intro, job_type="initial_outreach")
+    webinar = SequenceFactory(tenant=tenant, status="active", name="Webinar")
+    StepFactory(sequence=webinar, job_type="initial_outreach")
+    busy = ContactFactory(tenant=tenant)
+    enrollment_create(tenant=tenant, sequence=webinar, contact=busy, actor=None)
+    url = reverse("api:sequence-enroll", args=[intro.pk])
+
+    by_default = call(client, "post", url, token, {"contact_ids": [busy.pk]})
+    assert by_default.json()["skipped"] == {"active_elsewhere": 1}  # a first-touch sequence skips them
+    bad = call(client, "post", url, token, {"contact_ids": [busy.pk], "active_elsewhere": "maybe"})
+    assert bad.status_code == 422 and "active_elsewhere" in bad.json()["errors"]
+    kept = call(client, "post", url, token, {"contact_ids": [busy.pk], "active_elsewhere": "keep"})
+    assert kept.status_code == 200 and kept.json()["enrolled"] == 1
+    assert Enrollment.objects.filter(sequence=intro, contact=busy).exists()
+
+
 def test_enroll_refuses_another_tenants_contacts_by_name(client, token, active_sequence, other_tenant):
     theirs = ContactFactory(tenant=other_tenant)
     response = call(client, "post", reverse("api:sequence-enroll", args=[active_sequence.pk]), token,

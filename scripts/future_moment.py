@@ -2,6 +2,7 @@
 UTC): at least 400 days ahead, two days before New York's next DST change after that, at
 23:58 there. Far enough ahead to expose a pinned date, close enough to a DST change that
 a day delay is not 24 hours, and two minutes from the contacts' midnight."""
+import sys
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -22,5 +23,15 @@ def future_moment(now):
     return datetime.combine(day, time(23, 58), tzinfo=NEW_YORK).astimezone(timezone.utc)
 
 
+def offset_to(moment, now):
+    """faketime's relative notation ("+N" seconds) for the distance from `now` to `moment`."""
+    return f"{round((moment - now).total_seconds()):+d}"
+
+
 if __name__ == "__main__":
-    print(future_moment(datetime.now(timezone.utc)).strftime("@%Y-%m-%d %H:%M:%S"))
+    now = datetime.now(timezone.utc)
+    if sys.argv[1:2] == ["--offset"]:  # --offset "YYYY-MM-DD HH:MM:SS" (UTC)
+        moment = datetime.strptime(sys.argv[2], "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
+        print(offset_to(moment, now))
+    else:
+        print(future_moment(now).strftime("@%Y-%m-%d %H:%M:%S"))

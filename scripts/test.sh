@@ -37,6 +37,12 @@ run_pass() {  # run_pass OFFSET [pytest args...]; OFFSET "" is the real clock
     .venv/bin/python -m pytest "$@"
   else
     echo "Running the suite with the clock at $offset (libfaketime; PostgreSQL keeps the real time)"
+    # An absolute "@moment" starts every process's clock at that moment when it starts, so a
+    # worker started minutes into the pass would run minutes behind the tests. The same
+    # offset from the real time, in seconds, keeps every process on one clock.
+    case "$offset" in
+      @*) offset=$(.venv/bin/python scripts/future_moment.py --offset "${offset#@}") ;;
+    esac
     TZ=UTC faketime -f "$offset" .venv/bin/python -m pytest "$@"
   fi
 }

@@ -53,3 +53,18 @@ def test_the_check_sees_a_clock_read_in_a_parametrize_list_and_at_module_level()
     )
     found = sorted(clock_reads_at_collection(source))
     assert found == [(3, "timezone.now()"), (4, "time.time()"), (4, "timezone.now()")]
+
+
+def test_a_process_the_suite_starts_reads_the_same_clock_as_the_suite():
+    # Workers, servers and scripts the tests start must agree with the test process on
+    # what time it is, on the moved-clock pass too: a Celery worker whose clock lagged
+    # the suite's by minutes found nothing due and the fault tests failed by test order.
+    import subprocess
+    import sys
+    import time
+
+    before = time.time()
+    child = float(subprocess.run([sys.executable, "-c", "import time; print(time.time())"],
+                                 capture_output=True, text=True, check=True).stdout)
+    after = time.time()
+    assert before - 1 <= child <= after + 1, f"the child's clock is {child - before:+.1f} s off the suite's"

@@ -17,11 +17,16 @@ def _run(statement):
         conn.execute(statement)
 
 
+def url_of(name):
+    """DATABASE_URL for the database `name` on the same server."""
+    return urlunsplit(urlsplit(BASE_URL)._replace(path=f"/{name}"))
+
+
 def recreate(name):
     """An empty database `name`; DATABASE_URL now points at it (call before django.setup())."""
     _run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
     _run(f"CREATE DATABASE {name}")
-    os.environ["DATABASE_URL"] = urlunsplit(urlsplit(BASE_URL)._replace(path=f"/{name}"))
+    os.environ["DATABASE_URL"] = url_of(name)
 
 
 def drop(name):

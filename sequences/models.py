@@ -229,8 +229,12 @@ class Enrollment(models.Model):
         ]
         # The processor's claim and lease indexes (partial, priority-ordered) are created
         # by migration 0002_engine_claim_indexes.
+        # The enrollment table's order, unfiltered and by status: a page's ids come from an
+        # index-only scan (scendcore.paging), as cheap on page 1,000 as on page 1.
         indexes = [
-            models.Index(fields=["tenant", "sequence", "status"]),
+            models.Index(fields=["tenant", "sequence", "-enrolled_at", "-id"], name="enrollment_table_idx"),
+            models.Index(fields=["tenant", "sequence", "status", "-enrolled_at", "-id"],
+                         name="enrollment_table_status_idx"),
         ]
 
     def __str__(self):

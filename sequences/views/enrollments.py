@@ -3,7 +3,6 @@ the auto-enrollment rule form."""
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from scendcore.lookups import as_ids
+from scendcore.paging import TablePaginator
 from scendcore.tenancy import get_for_tenant, tenant_required
 
 from ..access import get_enrollment_for_user, visible_enrollments
@@ -54,7 +54,7 @@ def _table_context(request, sequence, params, **extra):
     )
     if status in EnrollmentStatus.values:
         rows = rows.filter(status=status)
-    page = Paginator(rows, PAGE_SIZE).get_page(params.get("page"))
+    page = TablePaginator(rows, PAGE_SIZE).get_page(params.get("page"))
     query = QueryDict(mutable=True)
     if status in EnrollmentStatus.values:
         query["status"] = status

@@ -6,6 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from sequences.models import Sequence
+from tests.browser.htmx import settled
 from tests.factories import AgentFactory, MailboxFactory
 
 
@@ -36,6 +37,7 @@ def test_rep_builds_and_activates_a_sequence_from_the_cold_outreach_template(
     expect(timeline.locator("li.seq-step")).to_have_count(4)
 
     # Move it up with the keyboard: focus the button and press Enter.
+    settled(page)
     move_up = page.get_by_role("button", name="Move step 4 up")
     move_up.focus()
     page.keyboard.press("Enter")

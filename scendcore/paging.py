@@ -17,10 +17,10 @@ COUNT_CAP = 10_000
 
 
 class TablePaginator(Paginator):
-    def __init__(self, object_list, per_page, *, exact_count=False, count_cap=COUNT_CAP):
+    def __init__(self, object_list, per_page, *, exact_count=False, count_cap=None):
         super().__init__(object_list, per_page)
         self.exact_count = exact_count
-        self.count_cap = count_cap
+        self.count_cap = COUNT_CAP if count_cap is None else count_cap
         self._reach = 0  # rows up to the end of the page asked for
 
     def get_page(self, number):

@@ -119,6 +119,27 @@ def test_a_rejected_draft_shows_as_rejected_with_its_reason_and_reviewer(manager
     assert (manager.get_full_name() or manager.username) in page.split("Rejection reason", 1)[1]
 
 
+def test_a_rejections_time_is_in_the_viewers_zone_and_labelled(manager_client, tenant, manager):
+    from django.utils import timezone
+
+    from approvals.models import ApprovalDecision
+    from approvals.services import approval_reject
+    from scendcore.templatetags.zones import when
+    from scendcore.zones import zone_named
+    from tests.approvals.builders import pending_approval
+
+    manager.memberships.filter(tenant=tenant).update(timezone="Asia/Tokyo")
+    approval = pending_approval(tenant=tenant, subject="Not this one")
+    approval_reject(tenant=tenant, approval=approval, actor=manager, reason="Too pushy")
+    decided = ApprovalDecision.objects.get(request=approval).created_at
+
+    page = manager_client.get(f"/messages/{approval.message.pk}/").content.decode()
+
+    with timezone.override(zone_named("Asia/Tokyo")):
+        expected = when(decided)
+    assert "JST" in expected and expected in page.split("Rejection reason", 1)[1]
+
+
 def test_long_values_wrap_at_the_token_not_at_every_letter():
     from pathlib import Path
 

@@ -232,7 +232,10 @@ class OutboundMessage(models.Model):
             # Contact first: the contact's timeline, the frequency cap and the contact's
             # delete all use it, so no separate contact index is needed.
             models.Index(fields=["contact", "-created_at"]),
-            models.Index(fields=["tenant", "state"]),
+            # The Messages table's orders, newest first, over all states and by state; the
+            # second also serves every (tenant, state) lookup and the bounded state counts.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="outbound_table_idx"),
+            models.Index(fields=["tenant", "state", "-created_at", "-id"], name="outbound_table_state_idx"),
             # Most messages start no thread of replies: only those that do are indexed.
             models.Index(
                 fields=["thread_root"], condition=Q(thread_root__isnull=False), name="outbound_thread_root_idx"
@@ -378,7 +381,14 @@ class Task(models.Model):
 
     class Meta:
         ordering = ["due_at", "id"]
-        indexes = [models.Index(fields=["tenant", "owner", "status", "due_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "owner", "status", "due_at"]),
+            # The team's open tasks in the task page's order (the member's own use the one above).
+            models.Index(fields=["tenant", "status", "due_at", "id"], name="task_team_order_idx"),
+            # The Done tab, latest first: finished tasks only, as the tab filters them.
+            models.Index(fields=["tenant", "-completed_at", "-id"], name="task_done_order_idx",
+                         condition=Q(status__in=["completed", "skipped"])),
+        ]
 
     def __str__(self):
         return self.title

@@ -1,13 +1,15 @@
 """Reads; every function takes the tenant."""
 from datetime import timedelta
 
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import timezone
 
 from contacts.visibility import contact_scope
+from scendcore import paging
 
 from .models import (
-    ATTENTION_STATES, InboundQuarantine, Mailbox, MailboxPool, OutboundMessage, QuarantineStatus,
+    ATTENTION_STATES, InboundQuarantine, Mailbox, MailboxPool, MessageState, OutboundMessage, QuarantineStatus,
     SendRecord, Task, TaskStatus,
 )
 from .services.limits import daily_cap
@@ -54,10 +56,25 @@ def message_list(*, tenant, membership, state=""):
     return messages.order_by("-created_at", "-id")
 
 
-def message_state_counts(*, tenant, membership):
-    return dict(
-        OutboundMessage.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant).values("state").annotate(n=Count("id")).values_list("state", "n")
-    )
+def message_state_counts(*, tenant, membership, cap=None):
+    """{state: n} of the states that have messages the member may see, each counted up to
+    `cap` (the table's count bound) and reported as cap + 1 beyond it.
+
+    A GROUP BY over every message is a full scan per request; a bounded count per state is
+    an index-only scan of at most cap + 1 entries of (tenant, state, created_at, id). The
+    per-state counts run as scalar subqueries of one statement, which PostgreSQL and SQLite
+    both accept, so the toolbar costs one query however many states there are."""
+    cap = paging.COUNT_CAP if cap is None else cap
+    visible = OutboundMessage.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant).order_by()
+    parts, params = [], []
+    for state in MessageState.values:
+        sql, args = visible.filter(state=state).values("pk")[: cap + 1].query.sql_with_params()
+        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS bounded_{len(parts)})")
+        params.extend(args)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        row = cursor.fetchone()
+    return {state: n for state, n in zip(MessageState.values, row) if n}
 
 
 def attention_count(*, tenant):

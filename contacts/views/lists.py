@@ -1,11 +1,11 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.db.models.functions import Lower
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from scendcore.lookups import as_id, as_ids
+from scendcore.paging import TablePaginator
 from scendcore.request_body import NUL_MESSAGE
 from scendcore.tenancy import get_for_tenant, tenant_required
 
@@ -17,6 +17,7 @@ from ..services.lists import list_add_contacts, list_create, list_delete, list_r
 
 INDEX = "contacts/lists.html"
 DETAIL = "contacts/list_detail.html"
+PAGE_SIZE = 50
 
 
 @tenant_required
@@ -40,7 +41,8 @@ def lists(request):
 
 def _detail_context(request, contact_list, **extra):
     members = list_members(tenant=request.tenant, membership=request.membership, contact_list=contact_list)
-    page = Paginator(members, 50).get_page(request.GET.get("page"))
+    # Exact: "Enroll all N members" acts on every member, so N is counted to the end.
+    page = TablePaginator(members, PAGE_SIZE, exact_count=True).get_page(request.GET.get("page"))
     return {"contact_list": contact_list, "page": page, "sequences": list(enrollable_sequences(tenant=request.tenant)),
             **extra}
 

@@ -1,10 +1,10 @@
 """The suppression list (managers read, admins add) and the erasure of a person (admins)."""
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from scendcore.paging import TablePaginator
 from scendcore.tenancy import admin_required, manager_required
 from scendcore.text import db_text
 
@@ -14,11 +14,13 @@ from ..services.suppressions import person_erase, suppression_add_manual
 from ..suppression import normalize_address
 
 PAGE = "contacts/suppression.html"
+PAGE_SIZE = 50
 
 
 def _page(request, *, status=200, **extra):
     query = db_text(request.GET.get("q", ""))[:254]
-    page = Paginator(suppression_list(tenant=request.tenant, query=query), 50).get_page(request.GET.get("page"))
+    entries = suppression_list(tenant=request.tenant, query=query)
+    page = TablePaginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "q": query, "can_edit": request.membership.is_admin, **extra}
     return render(request, PAGE, context, status=status)
 

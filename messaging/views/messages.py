@@ -2,17 +2,20 @@
 their own when the workspace says so, contacts.visibility); resending is a manager's call."""
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from approvals.selectors import rejection_of
+from scendcore import paging
+from scendcore.paging import TablePaginator
 from scendcore.tenancy import manager_required, tenant_required
 
 from .. import selectors
 from ..access import get_message_for_user
 from ..models import MessageState
 from ..services.delivery import message_resend
+
+PAGE_SIZE = 50
 
 
 @tenant_required
@@ -21,14 +24,19 @@ def message_list(request):
     if state not in MessageState.values:
         state = ""
     rows = selectors.message_list(tenant=request.tenant, membership=request.membership, state=state)
-    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    page = TablePaginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "messaging/messages.html#message-table" if request.htmx else "messaging/messages.html"
     counts = selectors.message_state_counts(tenant=request.tenant, membership=request.membership)
     return render(request, template, {
         "page": page, "state": state,
         # (value, label, count) of the states that have messages, in the states' order.
-        "state_counts": [(value, label, counts[value]) for value, label in MessageState.choices if value in counts],
+        "state_counts": [(value, label, _count_label(counts[value])) for value, label in MessageState.choices
+                         if value in counts],
     })
+
+
+def _count_label(n):
+    return f"{paging.COUNT_CAP:,}+" if n > paging.COUNT_CAP else f"{n:,}"
 
 
 @tenant_required

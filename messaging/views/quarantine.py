@@ -1,10 +1,10 @@
 """Inbound mail that failed processing, for managers: see why, retry or discard."""
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from scendcore.paging import TablePaginator
 from scendcore.tenancy import manager_required
 
 from .. import selectors
@@ -13,6 +13,7 @@ from ..models import QuarantineStatus
 from ..services.quarantine import quarantine_discard, quarantine_retry
 
 RAW_PREVIEW_BYTES = 20_000
+PAGE_SIZE = 25
 
 
 @manager_required
@@ -20,7 +21,7 @@ def quarantine_list(request):
     status = request.GET.get("status", QuarantineStatus.HELD)
     if status not in QuarantineStatus.values:
         status = QuarantineStatus.HELD
-    page = Paginator(selectors.quarantine_list(tenant=request.tenant, status=status), 25).get_page(
+    page = TablePaginator(selectors.quarantine_list(tenant=request.tenant, status=status), PAGE_SIZE).get_page(
         request.GET.get("page"))
     return render(request, "messaging/quarantine.html", {
         "page": page, "status": status, "statuses": QuarantineStatus.choices,

@@ -1,8 +1,10 @@
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from scendcore.paging import TablePaginator
 from scendcore.tenancy import tenant_required
 from sequences.services.tasks import task_complete, task_skip
 
@@ -10,16 +12,24 @@ from .. import selectors
 from ..access import get_task_for_user
 from ..forms import TaskFinishForm
 
+PAGE_SIZE = 50
+
 
 def _list_context(request):
     team = request.membership.is_manager and request.GET.get("scope") == "team"
     done = request.GET.get("status") == "done"
-    tasks = selectors.task_list(
-        tenant=request.tenant, membership=request.membership, team=team, done=done,
-    )[:200]
+    tasks = selectors.task_list(tenant=request.tenant, membership=request.membership, team=team, done=done)
+    # Paged: every open card carries a form, and a team with thousands of open tasks would
+    # otherwise render hundreds of them on every visit (and after every completion).
+    page = TablePaginator(tasks, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = QueryDict(mutable=True)
+    if team:
+        query["scope"] = "team"
+    if done:
+        query["status"] = "done"
     return {
-        "tasks": tasks, "team": team, "done": done, "can_see_team": request.membership.is_manager,
-        "now": timezone.now(),
+        "tasks": page.object_list, "page": page, "filter_query": query.urlencode(), "team": team, "done": done,
+        "can_see_team": request.membership.is_manager, "now": timezone.now(),
     }
 
 

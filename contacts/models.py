@@ -37,6 +37,10 @@ def custom_field_label(key):
     return key.replace("_", " ").strip().capitalize() or key
 
 
+# Columns the contact table filters on by equality (see Contact.Meta.indexes).
+TABLE_FILTERS = ("lead_status", "score_band", "owner")
+
+
 class Contact(models.Model):
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
     email = models.EmailField(max_length=254)
@@ -74,13 +78,22 @@ class Contact(models.Model):
                 "tenant", Lower("email"), name="unique_contact_email_per_tenant"
             )
         ]
+        # The contact table's sorts (contacts.selectors.SORTS), each within a tenant and read
+        # either way: a page's ids come from an index-only scan, as cheap on page 1,000 as on
+        # page 1. The filter columns trail the sort keys so a status, score or owner filter is
+        # checked in the index too, without a visit to the table per row skipped.
         indexes = [
-            models.Index(fields=["tenant", "last_name", "first_name", "id"]),
-            models.Index(fields=["tenant", "company"]),
+            models.Index(fields=["tenant", "last_name", "first_name", "id", *TABLE_FILTERS],
+                         name="contact_table_name_idx"),
+            # email itself too: PostgreSQL reads an expression index alone only when the
+            # columns under the expression are in it.
+            models.Index("tenant", Lower("email"), "id", *TABLE_FILTERS, "email", name="contact_table_email_idx"),
+            models.Index(fields=["tenant", "company", "id", *TABLE_FILTERS], name="contact_table_company_idx"),
+            models.Index(fields=["tenant", "created_at", "id", *TABLE_FILTERS], name="contact_table_created_idx"),
+            # Counts of a filter, and a filter combined with a search (bitmap AND).
             models.Index(fields=["tenant", "lead_status"]),
             models.Index(fields=["tenant", "score_band"]),
             models.Index(fields=["tenant", "owner"]),
-            models.Index(fields=["tenant", "-created_at"]),
         ]
 
     def __str__(self):

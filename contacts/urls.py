@@ -7,6 +7,7 @@ app_name = "contacts"
 urlpatterns = [
     path("contacts/", contacts.contact_index, name="index"),
     path("contacts/bulk/", contacts.contact_bulk, name="bulk"),
+    path("contacts/count/", contacts.contact_count, name="count"),
     path("contacts/new/", contacts.contact_new, name="new"),
     path("contacts/<int:contact_id>/", contacts.contact_detail, name="detail"),
     path("contacts/<int:contact_id>/edit/", contacts.contact_edit, name="edit"),

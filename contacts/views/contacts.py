@@ -2,7 +2,6 @@ import copy
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +15,8 @@ from ..forms import ContactFilterForm, ContactForm, skip_active_elsewhere
 from ..selectors import (
     contact_enrollments,
     contact_filter,
-    contact_page_rows,
+    contact_match_count,
+    contact_table,
     contact_timeline,
     enrollable_sequences,
     filter_choices,
@@ -50,18 +50,22 @@ def _filter_query(filters):
     return query
 
 
-def _table_context(request, params, *, selected=(), select_all=False, result=None):
+def _table_context(request, params, *, selected=(), select_all=False, result=None, matching=None):
+    """The table's context. `matching` is the exact number of contacts matching the
+    filters when the caller has counted them; otherwise the table's own count is exact
+    unless it was capped, and then "select all" counts them when it is ticked."""
     tenant = request.tenant
     choices = filter_choices(tenant=tenant)
     form = ContactFilterForm(params, choices=choices)
     filters = form.filters()
-    paginator = Paginator(
-        contact_page_rows(contact_filter(tenant=tenant, membership=request.membership, filters=filters)), PAGE_SIZE)
+    paginator = contact_table(tenant=tenant, membership=request.membership, filters=filters, per_page=PAGE_SIZE)
     page = paginator.get_page(params.get("page"))
     page.object_list = with_suppression(list(page.object_list))
+    if matching is None and not paginator.count_is_capped:
+        matching = paginator.count
     return {
         "form": form, "filters": filters, "filter_query": _filter_query(filters).urlencode(), "page": page,
-        "total": paginator.count, "selected": {int(pk) for pk in selected}, "select_all": select_all,
+        "matching": matching, "selected": {int(pk) for pk in selected}, "select_all": select_all,
         "result": result, "sequences": list(enrollable_sequences(tenant=tenant)), "lists": choices["lists"],
     }
 
@@ -97,6 +101,15 @@ def contact_index(request):
         params["owner"] = str(request.user.pk)
     context = _table_context(request, params)
     return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context)
+
+
+@tenant_required
+def contact_count(request):
+    """The exact number of contacts matching the filters in the query string, for "select
+    all N matching" on a table whose own count stopped at the cap: counted only when asked."""
+    filters = ContactFilterForm(request.GET, choices=filter_choices(tenant=request.tenant)).filters()
+    matching = contact_match_count(tenant=request.tenant, membership=request.membership, filters=filters)
+    return render(request, f"{PAGE}#matching-count", {"matching": matching})
 
 
 def _selected_ids(request, filters):
@@ -171,8 +184,9 @@ def contact_bulk(request):
     select_all = request.POST.get("select_all") == "1"
     keep = () if action == "delete_confirmed" else request.POST.getlist("contact_ids")
     if request.htmx or status != 200 or "confirm_delete" in result or "confirm_enroll" in result:
+        select_all = select_all and action != "delete_confirmed"
         context = _table_context(request, request.POST, selected=[str(n) for n in as_ids(keep)],
-                                 select_all=select_all and action != "delete_confirmed", result=result)
+                                 select_all=select_all, result=result, matching=count if select_all else None)
         return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context, status=status)
     if "enroll" in result:
         messages.success(request, f"{result['sequence'].name}: {result['enroll'].summary()}")

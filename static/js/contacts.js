@@ -6,8 +6,14 @@
     const count = form.querySelector("#selected-count");
     if (!count) return;
     const checked = form.querySelectorAll(".row-check:checked").length;
-    count.textContent = all && all.checked ? all.dataset.total : checked;
+    // "All matching" shows the exact number once it is known (counted on demand past the cap).
+    const matching = form.querySelector("#matching-count[data-exact]");
+    count.textContent = all && all.checked ? (matching ? matching.textContent : "…") : checked;
   }
+  document.addEventListener("htmx:afterSettle", () => {
+    const form = document.getElementById("bulk-form");
+    if (form) update(form);
+  });
   document.addEventListener("change", (event) => {
     const form = event.target.closest("#bulk-form");
     if (!form) return;

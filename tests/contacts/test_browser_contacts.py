@@ -91,3 +91,23 @@ def test_import_a_csv_with_bad_rows_and_read_the_report(page, live_server, clien
     assert "invalid email" in report["3"] and "phone" in report["4"]
     assert "line 2" in report["5"] and "timezone" in report["6"]
     assert page.get_by_role("link", name=re.compile("Download all 4 rejected rows")).is_visible()
+
+
+def test_past_the_count_cap_select_all_counts_the_matches_when_ticked(page, live_server, client, tenant,
+                                                                     other_tenant, manager, monkeypatch):
+    from contacts.views import contacts as contact_views
+    from scendcore import paging
+
+    monkeypatch.setattr(paging, "COUNT_CAP", 3)
+    monkeypatch.setattr(contact_views, "PAGE_SIZE", 2)
+    for i in range(5):
+        ContactFactory(tenant=tenant, first_name=f"Hot{i}", score_band="hot")
+    ContactFactory(tenant=other_tenant, score_band="hot")
+    _login(page, live_server, client, manager)
+
+    page.goto(f"{live_server.url}/contacts/?score=hot")
+    expect(page.locator("#bulk-form")).to_contain_text("Select all 3+ matching this filter")
+    page.check("#select-all-matching")
+
+    expect(page.locator("#matching-count")).to_have_text("5")
+    expect(page.locator("#selected-count")).to_have_text("5")

@@ -317,3 +317,12 @@ def test_an_owner_change_while_an_enrollment_completes_moves_the_completed_one(
     assert enrollment_tallies(tenant=tenant, user=manager) == {"completed": 1}
     assert enrollment_tallies(tenant=tenant, user=rep) == {}
     assert enrollment_tallies(tenant=tenant, user=outsider) == {}
+
+
+def test_beat_folds_the_tallies_every_few_minutes(settings):
+    from scendcore.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sequences.compact_tallies"]
+
+    assert entry["task"] in app.tasks
+    assert entry["schedule"] <= 600

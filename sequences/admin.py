@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from scendcore.admin_base import TabularInline, TenantAdmin
 
-from .models import Activity, Enrollment, Sequence, Step
+from .models import Activity, Enrollment, EnrollmentTally, Sequence, Step
 
 
 class StepInline(TabularInline):
@@ -63,3 +63,14 @@ class ActivityAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("contact", "sequence", "actor")
+
+
+@admin.register(EnrollmentTally)
+class EnrollmentTallyAdmin(TenantAdmin):
+    """The dashboard's counts, written by database triggers; a row added here is a
+    signed correction, summed with the rest (see models.EnrollmentTally)."""
+
+    list_display = ["user", "status", "delta"]
+    list_filter = ["status"]
+    search_fields = ["user__username", "user__email"]
+    raw_id_fields = ["user"]

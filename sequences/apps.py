@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class SequencesConfig(AppConfig):
@@ -10,3 +11,18 @@ class SequencesConfig(AppConfig):
         # (stop, pause) register with contacts.facts.
         from .engine import gates  # noqa: F401
         from .services import reactions  # noqa: F401
+        post_migrate.connect(_restore_sqlite_tally_triggers, sender=self)
+
+
+def _restore_sqlite_tally_triggers(using, **kwargs):
+    """SQLite rebuilds a table to alter it, and the rebuilt table has no triggers: put the
+    enrollment tallies' triggers back after every migrate (a no-op when they exist)."""
+    from django.db import connections
+
+    from .tally_triggers import create_sqlite_triggers
+
+    connection = connections[using]
+    if connection.vendor != "sqlite" or "sequences_enrollmenttally" not in connection.introspection.table_names():
+        return
+    with connection.cursor() as cursor:
+        create_sqlite_triggers(cursor)

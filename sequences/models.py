@@ -304,8 +304,41 @@ class Activity(models.Model):
             # Contact first: the contact's timeline (a contact is one tenant's) and the
             # contact's delete both use it, so no separate contact index is needed.
             models.Index(fields=["contact", "-created_at"]),
-            models.Index(fields=["tenant", "-created_at"]),
+            # The dashboard's feed, newest first with the id as tie-break: the index's own
+            # order, so the latest rows are read from its start with no sort of the tenant's.
+            models.Index(fields=["tenant", "-created_at", "-id"], name="activity_feed_idx"),
         ]
 
     def __str__(self):
         return f"{self.get_kind_display()}: {self.detail}"
+
+
+class EnrollmentTally(models.Model):
+    """Enrollment counts by (tenant, user, status), for the dashboard's "my enrollments":
+    a user's enrollments are those of contacts they own or that they enrolled, each
+    counted once. Rows are signed changes; a figure is the sum of its key's rows.
+
+    Database triggers write every row (migration 0011), so every write to an enrollment
+    or to a contact's owner is seen: ORM, bulk, COPY and raw SQL alike. Changes are
+    appended, never updated in place, so the processor's concurrent batches never wait
+    on one another's counters; `sequences.compact_tallies` folds them back into one row
+    per key. No foreign-key constraints: a deleted tenant's or user's enrollments write
+    their last (negative) changes while the rows they point at are being deleted."""
+
+    tenant = models.ForeignKey(
+        "scendcore.Tenant", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, related_name="+", db_index=False,
+        db_constraint=False,
+    )
+    status = models.CharField(max_length=16, choices=EnrollmentStatus.choices)
+    delta = models.IntegerField()
+
+    class Meta:
+        verbose_name_plural = "enrollment tallies"
+        # The dashboard's read: one user's rows, summed by status, from the index alone.
+        indexes = [models.Index(fields=["tenant", "user", "status", "delta"], name="enrollment_tally_idx")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.status} {self.delta:+d}"

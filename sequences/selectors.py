@@ -244,3 +244,21 @@ def enrollments_paused_at(*, tenant, contact_id, at):
     from .models import Activity, ActivityKind
 
     return Activity.objects.filter(tenant=tenant, contact_id=contact_id, kind=ActivityKind.PAUSED, created_at=at).count()
+
+
+def enrollment_tallies(*, tenant, user):
+    """{status: count} of the user's enrollments (contacts they own or that they
+    enrolled), from the tallies the triggers keep: a few index rows, whatever the size."""
+    from django.db.models import Sum
+
+    from .models import EnrollmentTally
+
+    rows = EnrollmentTally.objects.filter(tenant=tenant, user=user).values_list("status").annotate(n=Sum("delta"))
+    return {status: n for status, n in rows.order_by() if n}
+
+
+def recount_enrollments(*, tenant, user):
+    """The same figures counted from the enrollments themselves: what the tallies must
+    always equal (a full scan of the tenant's enrollments; for checks, not for pages)."""
+    mine = Enrollment.objects.filter(tenant=tenant).filter(Q(contact__owner=user) | Q(enrolled_by=user))
+    return dict(mine.values_list("status").annotate(n=Count("id")).order_by())

@@ -22,3 +22,11 @@ def process_batch(enrollment_ids, lease_owner, at=None):
     execute.process_batch(
         enrollment_ids=enrollment_ids, lease_owner=lease_owner, now=parse_datetime(at) if at else None
     )
+
+
+@shared_task(name="sequences.compact_tallies", ignore_result=True)
+def compact_tallies():
+    """Beat: fold the enrollment tallies' change rows (see models.EnrollmentTally)."""
+    from .services.tallies import compact_tallies as compact
+
+    compact()

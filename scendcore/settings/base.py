@@ -288,6 +288,9 @@ CELERY_BEAT_SCHEDULE["contacts.auto_enroll_all"] = {
 # Delivery: enqueueing kicks a run on commit; this catches deferred messages (limits,
 # backoff, frequency caps) within 30 s of their slot and turns stale sends into "unknown".
 CELERY_BEAT_SCHEDULE["messaging.deliver_due"] = {"task": "messaging.deliver_due", "schedule": 30.0}
+# Enrollment tallies (the dashboard's figures) are appended to by triggers; folding them
+# every 5 minutes keeps a user's figures a handful of rows.
+CELERY_BEAT_SCHEDULE["sequences.compact_tallies"] = {"task": "sequences.compact_tallies", "schedule": 300.0}
 # IMAP reply polling for mailboxes that enable it: every 2 minutes, like the processor.
 CELERY_BEAT_SCHEDULE["messaging.poll_imap_all"] = {"task": "messaging.poll_imap_all", "schedule": 120.0}
 

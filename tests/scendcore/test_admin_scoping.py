@@ -66,6 +66,8 @@ BUILDERS = {
     "sequences.Sequence": lambda w: w.sequence,
     "sequences.Step": lambda w: w.step,
     "sequences.Enrollment": lambda w: w.enrollment,
+    "sequences.EnrollmentTally": lambda w: apps.get_model("sequences", "EnrollmentTally").objects.create(
+        tenant=w.tenant, user=w.member, status="active", delta=1),
     "sequences.Activity": lambda w: apps.get_model("sequences", "Activity").objects.create(
         tenant=w.tenant, enrollment=w.enrollment, contact=w.contact, sequence=w.sequence, step=w.step,
         kind="enrolled", detail=f"probe-{w.tenant.slug}"),

@@ -197,4 +197,4 @@ def test_the_pending_approvals_figures_and_badge_are_counted_from_the_index_alon
 
     assert len(plans) == 2
     for plan in plans:
-        assert "Index Only Scan using approvals_a_tenant__51b93f_idx" in plan, plan
+        assert "Index Only Scan using approval_queue_idx" in plan, plan

@@ -1,6 +1,7 @@
 """The NinjaAPI itself: authentication, error envelope, the guarded body parser, and the
 OpenAPI document with Swagger UI served from this app's static files (ninja's own copy,
 through staticfiles; the page runs no inline script, so a strict CSP holds)."""
+from django.views.decorators.http import require_safe
 from ninja import NinjaAPI, Swagger
 
 from . import errors
@@ -36,4 +37,10 @@ def api_urls(api):
         if str(pattern.pattern) not in seen:
             seen.add(str(pattern.pattern))
             unique.append(pattern)
+        if pattern.name in READ_ONLY_VIEWS:
+            # ninja serves the schema and its page to any method: a POST there is a 405.
+            pattern.callback = require_safe(pattern.callback)
     return unique, app_name, namespace
+
+
+READ_ONLY_VIEWS = {"openapi-json", "openapi-view"}

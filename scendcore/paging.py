@@ -14,6 +14,15 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
+# Beyond any real table, and small enough that OFFSET and LIMIT stay within a bigint.
+MAX_PAGE = 10**9
+
+
+def _page_number(number):
+    try:
+        return min(max(int(number), 1), MAX_PAGE)
+    except (TypeError, ValueError, OverflowError):
+        return 1
 
 
 class TablePaginator(Paginator):
@@ -24,19 +33,13 @@ class TablePaginator(Paginator):
         self._reach = 0  # rows up to the end of the page asked for
 
     def get_page(self, number):
-        try:
-            wanted = max(int(number), 1)
-        except (TypeError, ValueError):
-            wanted = 1
-        self._reach = wanted * self.per_page
+        number = _page_number(number)
+        self._reach = number * self.per_page
         return super().get_page(number)
 
     def page(self, number):
         if not self._reach:
-            try:
-                self._reach = max(int(number), 1) * self.per_page
-            except (TypeError, ValueError):
-                pass
+            self._reach = _page_number(number) * self.per_page
         return super().page(number)
 
     @property

@@ -101,3 +101,20 @@ def test_an_outsider_gets_no_enrollment_table_and_no_count(outsider_client, tena
     sequence = _enrollments(tenant, 2)
     response = outsider_client.get(f"/sequences/{sequence.pk}/enrollments/")
     assert response.status_code == 404 and b"2 enrollments" not in response.content
+
+
+def test_a_page_number_too_large_for_the_database_shows_the_last_page(rep_client, tenant):
+    sequence = _enrollments(tenant, 3)
+    response = rep_client.get(f"/sequences/{sequence.pk}/enrollments/?page={'9' * 25}")
+    assert response.status_code == 200 and "3 enrollments" in response.content.decode()
+
+
+@pytest.mark.parametrize("path", ["/contacts/", "/messages/", "/approvals/", "/tasks/", "/contacts/suppression/",
+                                  "/inbound/quarantine/", "/sequences/", "list"])
+def test_every_paged_table_answers_a_huge_page_number_with_its_last_page(manager_client, tenant, path):
+    from tests.factories import ContactListFactory
+
+    if path == "list":
+        path = f"/lists/{ContactListFactory(tenant=tenant).pk}/"
+    response = manager_client.get(f"{path}?page={'9' * 25}")
+    assert response.status_code == 200

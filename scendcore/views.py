@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from . import health, selectors, services
 from .forms import LoginForm, MySettingsForm, TenantSettingsForm
@@ -18,11 +18,34 @@ from .models import Tenant
 from .tenancy import manager_required, switch_tenant, tenant_required
 
 
-class LoginView(auth_views.LoginView):
+class RefusedFormIs422:
+    """A form sent back with its errors answers 422, as every other form of the app does:
+    Django's account views answer 200, which tells a script or a probe that it worked."""
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        response.status_code = 422
+        return response
+
+
+class LoginView(RefusedFormIs422, auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
 
+class PasswordChangeView(RefusedFormIs422, auth_views.PasswordChangeView):
+    pass
+
+
+class PasswordResetView(RefusedFormIs422, auth_views.PasswordResetView):
+    pass
+
+
+class PasswordResetConfirmView(RefusedFormIs422, auth_views.PasswordResetConfirmView):
+    pass
+
+
+@require_safe
 @tenant_required
 def dashboard(request):
     board = selectors.dashboard_for(tenant=request.tenant, membership=request.membership, user=request.user)

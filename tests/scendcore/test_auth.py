@@ -23,7 +23,7 @@ def test_a_member_logs_in_through_the_form_and_lands_on_the_dashboard(client, re
 def test_a_wrong_password_gives_the_same_error_as_an_unknown_username(client, rep):
     wrong_password = _fail_login(client, rep.username)
     unknown_user = _fail_login(client, "nobody-by-this-name")
-    assert wrong_password.status_code == unknown_user.status_code == 200
+    assert wrong_password.status_code == unknown_user.status_code == 422
     assert wrong_password.context["form"].non_field_errors() == unknown_user.context["form"].non_field_errors()
 
 
@@ -34,7 +34,7 @@ def _lockout_message(response):
 
 def test_five_failed_logins_lock_the_login_out_without_revealing_whether_the_user_exists(client, rep):
     for _ in range(4):
-        assert _fail_login(client, rep.username).status_code == 200
+        assert _fail_login(client, rep.username).status_code == 422
     locked_existing = _fail_login(client, rep.username)
     for _ in range(4):
         _fail_login(client, "ghost-user")
@@ -72,7 +72,7 @@ def test_password_change_with_a_wrong_old_password_is_refused(client, rep):
     response = client.post(reverse("password_change"), {
         "old_password": "nope", "new_password1": "a-much-better-secret-42", "new_password2": "a-much-better-secret-42",
     })
-    assert response.status_code == 200
+    assert response.status_code == 422
     assert "old_password" in response.context["form"].errors
     rep.refresh_from_db()
     assert rep.check_password(PASSWORD)
@@ -107,3 +107,21 @@ def test_password_reset_for_an_unknown_address_sends_nothing_and_looks_the_same(
 @pytest.mark.parametrize("name", ["login", "password_reset", "healthz"])
 def test_public_pages_answer_without_a_login(client, db, name):
     assert client.get(reverse(name)).status_code == 200
+
+
+def test_a_password_reset_for_a_malformed_address_is_refused_with_422(client):
+    response = client.post(reverse("password_reset"), {"email": "not-an-address"})
+    assert response.status_code == 422 and "email" in response.context["form"].errors
+
+
+def test_a_new_password_that_does_not_match_is_refused_with_422(client, rep):
+    from django.contrib.auth.tokens import default_token_generator
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    uid, token = urlsafe_base64_encode(force_bytes(rep.pk)), default_token_generator.make_token(rep)
+    form_url = client.get(reverse("password_reset_confirm", args=[uid, token]))["Location"]
+    response = client.post(form_url, {"new_password1": "a-much-better-secret-42", "new_password2": "another-one-43"})
+    assert response.status_code == 422
+    rep.refresh_from_db()
+    assert rep.check_password(PASSWORD)

@@ -14,7 +14,7 @@ def test_an_overlong_username_is_a_form_error_not_a_server_error(rep, username):
 
     response = client.post(reverse("login"), {"username": username, "password": "whatever-1"})
 
-    assert response.status_code == 200, response.status_code
+    assert response.status_code == 422, response.status_code
     assert "at most 150 characters" in response.content.decode()
     assert not AccessAttempt.objects.exists()
     assert client.get(reverse("dashboard")).status_code == 302

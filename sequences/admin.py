@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from scendcore.admin_base import TabularInline, TenantAdmin
 
-from .models import Activity, Enrollment, EnrollmentTally, Sequence, Step
+from .models import Activity, Enrollment, EnrollmentTally, Sequence, SequenceTally, Step
 
 
 class StepInline(TabularInline):
@@ -74,3 +74,14 @@ class EnrollmentTallyAdmin(TenantAdmin):
     list_filter = ["status"]
     search_fields = ["user__username", "user__email"]
     raw_id_fields = ["user"]
+
+
+@admin.register(SequenceTally)
+class SequenceTallyAdmin(TenantAdmin):
+    """The sequences list's and the builder's counts, written by database triggers; a row
+    added here is a signed correction, summed with the rest (see models.SequenceTally)."""
+
+    list_display = ["sequence", "step", "status", "delta"]
+    list_filter = ["status"]
+    search_fields = ["sequence__name"]
+    raw_id_fields = ["sequence", "step"]

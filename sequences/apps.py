@@ -16,13 +16,14 @@ class SequencesConfig(AppConfig):
 
 def _restore_sqlite_tally_triggers(using, **kwargs):
     """SQLite rebuilds a table to alter it, and the rebuilt table has no triggers: put the
-    enrollment tallies' triggers back after every migrate (a no-op when they exist)."""
+    enrollment tallies' triggers (by user and by sequence) back after every migrate (a
+    no-op when they exist)."""
     from django.db import connections
 
     from .tally_triggers import create_sqlite_triggers
 
     connection = connections[using]
-    if connection.vendor != "sqlite" or "sequences_enrollmenttally" not in connection.introspection.table_names():
+    if connection.vendor != "sqlite":
         return
     with connection.cursor() as cursor:
-        create_sqlite_triggers(cursor)
+        create_sqlite_triggers(cursor, set(connection.introspection.table_names(cursor)))

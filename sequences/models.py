@@ -342,3 +342,34 @@ class EnrollmentTally(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.status} {self.delta:+d}"
+
+
+class SequenceTally(models.Model):
+    """Enrollment counts by (tenant, sequence, current step, status), for the sequences
+    list's figures and the builder's "waiting at this step": signed change rows, summed
+    per key, written by the same triggers as EnrollmentTally (migration 0012) and folded
+    by the same `sequences.compact_tallies`. No foreign-key constraints, for the same
+    reason: a deleted sequence's or step's enrollments write their last changes while
+    the rows they point at are being deleted. `step` is the enrollment's current step
+    (none before the first or after the last)."""
+
+    tenant = models.ForeignKey(
+        "scendcore.Tenant", on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    sequence = models.ForeignKey(
+        Sequence, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    step = models.ForeignKey(
+        Step, null=True, on_delete=models.DO_NOTHING, related_name="+", db_index=False, db_constraint=False
+    )
+    status = models.CharField(max_length=16, choices=EnrollmentStatus.choices)
+    delta = models.IntegerField()
+
+    class Meta:
+        verbose_name_plural = "sequence tallies"
+        # Both reads from the index alone: a page of sequences summed by status, and one
+        # sequence's open statuses summed by step.
+        indexes = [models.Index(fields=["tenant", "sequence", "status", "step", "delta"], name="sequence_tally_idx")]
+
+    def __str__(self):
+        return f"{self.sequence_id}/{self.step_id} {self.status} {self.delta:+d}"

@@ -2,10 +2,12 @@
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce
 
-from .models import Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, Step
+from .models import (
+    Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, SequenceTally, Step,
+)
 
 STATUS_ORDER = Case(
     When(status=SequenceStatus.ACTIVE, then=Value(0)),
@@ -38,16 +40,16 @@ def sequence_list(*, tenant, status="", q=""):
 
 
 def enrollment_stats(*, tenant, sequence_ids):
-    """{sequence_id: {active, completed, paused, unenrolled}} in one aggregate query."""
+    """{sequence_id: {active, completed, paused, unenrolled}}, from the per-sequence
+    tallies the triggers keep (models.SequenceTally): index rows, not enrollments."""
+    sequence_ids = list(sequence_ids)
     rows = (
-        Enrollment.objects.filter(tenant=tenant, sequence_id__in=list(sequence_ids))
-        .values("sequence_id")
-        .annotate(**{key: Count("id", filter=Q(status=key)) for key in STAT_KEYS})
-        .order_by()
+        SequenceTally.objects.filter(tenant=tenant, sequence_id__in=sequence_ids, status__in=STAT_KEYS)
+        .values_list("sequence_id", "status").annotate(n=Sum("delta")).order_by()
     )
     stats = {sid: dict.fromkeys(STAT_KEYS, 0) for sid in sequence_ids}
-    for row in rows:
-        stats[row["sequence_id"]] = {key: row[key] for key in STAT_KEYS}
+    for sequence_id, status, n in rows:
+        stats[sequence_id][status] = n
     return stats
 
 
@@ -147,15 +149,16 @@ def day_label(total):
 
 
 def waiting_counts(*, tenant, sequence):
-    """{step_id: open enrollments whose current step it is}."""
+    """{step_id: open enrollments whose current step it is}, from the per-sequence
+    tallies (models.SequenceTally): one row per step, whatever the enrollment count."""
     rows = (
-        Enrollment.objects.filter(
-            tenant=tenant, sequence=sequence, current_step__isnull=False,
+        SequenceTally.objects.filter(
+            tenant=tenant, sequence=sequence, step__isnull=False,
             status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED),
         )
-        .values("current_step_id").annotate(n=Count("id")).order_by()
+        .values_list("step_id").annotate(n=Sum("delta")).order_by()
     )
-    return {row["current_step_id"]: row["n"] for row in rows}
+    return {step_id: n for step_id, n in rows if n}
 
 
 def sequence_steps(*, tenant, sequence):
@@ -262,3 +265,17 @@ def recount_enrollments(*, tenant, user):
     always equal (a full scan of the tenant's enrollments; for checks, not for pages)."""
     mine = Enrollment.objects.filter(tenant=tenant).filter(Q(contact__owner=user) | Q(enrolled_by=user))
     return dict(mine.values_list("status").annotate(n=Count("id")).order_by())
+
+
+def sequence_tallies(*, tenant):
+    """{(sequence_id, step_id, status): count} of the tenant's enrollments, from the
+    per-sequence tallies; keys that sum to zero left out."""
+    rows = SequenceTally.objects.filter(tenant=tenant).values_list("sequence_id", "step_id", "status")
+    return {(s, step, status): n for s, step, status, n in rows.annotate(n=Sum("delta")).order_by() if n}
+
+
+def recount_sequence_tallies(*, tenant):
+    """The same figures counted from the enrollments themselves (a full scan of the
+    tenant's enrollments; for checks, not for pages)."""
+    rows = Enrollment.objects.filter(tenant=tenant).values_list("sequence_id", "current_step_id", "status")
+    return {(s, step, status): n for s, step, status, n in rows.annotate(n=Count("id")).order_by()}

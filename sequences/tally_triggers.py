@@ -1,7 +1,8 @@
-"""The SQL of the enrollment tallies' triggers (models.EnrollmentTally), shared by
-migration 0011, which creates them, and the app's post-migrate check, which puts the
-SQLite ones back after a migration rebuilt a table (SQLite alters a table by copying
-it, and the copy has no triggers)."""
+"""The SQL of the enrollment tallies' triggers (models.EnrollmentTally, by user, and
+models.SequenceTally, by sequence and step), as migration 0012 installs them, shared
+with the app's post-migrate check, which puts the SQLite ones back after a migration
+rebuilt a table (SQLite alters a table by copying it, and the copy has no triggers).
+Migrations keep their own copy of the SQL they ran: a change here needs a migration."""
 
 # One enrollment row set's contributions: one row per distinct user among the
 # contact's owner and the enrolling user.
@@ -44,17 +45,35 @@ PG_KEY_SHARE = """
         FOR KEY SHARE;
 """
 
+# The per-sequence tallies: one change per (tenant, sequence, current step, status),
+# read from the transition tables alone (no owner to look up). For an UPDATE, the rows
+# whose key changed, as set differences for the same reason as PG_GONE; the processor's
+# batches move steps, so most of their rows do count here.
+PG_SEQUENCE_KEY = "SELECT id, tenant_id, sequence_id, current_step_id, status FROM {}"
+PG_SEQUENCE_GONE = f"{PG_SEQUENCE_KEY.format('old_rows')} EXCEPT ALL {PG_SEQUENCE_KEY.format('new_rows')}"
+PG_SEQUENCE_CAME = f"{PG_SEQUENCE_KEY.format('new_rows')} EXCEPT ALL {PG_SEQUENCE_KEY.format('old_rows')}"
+PG_SEQUENCE_ROWS = "SELECT tenant_id, sequence_id, current_step_id, status, {sign} AS delta FROM ({rows}) r"
+
+PG_SEQUENCE_APPEND = """
+    INSERT INTO sequences_sequencetally (tenant_id, sequence_id, step_id, status, delta)
+    SELECT tenant_id, sequence_id, current_step_id, status, SUM(delta) FROM ({changes}) changes
+    GROUP BY tenant_id, sequence_id, current_step_id, status HAVING SUM(delta) <> 0;
+"""
+
 PG_ENROLLMENT_FUNCTION = """
 CREATE OR REPLACE FUNCTION sequences_enrollment_tally() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         {insert_lock}
         {insert}
+        {sequence_insert}
     ELSIF TG_OP = 'DELETE' THEN
         {delete}
+        {sequence_delete}
     ELSE
         {update_lock}
         {update}
+        {sequence_update}
     END IF;
     RETURN NULL;
 END $$;
@@ -67,6 +86,12 @@ END $$;
     update=PG_APPEND.format(changes=(
         PG_CONTRIBUTIONS.format(rows=f"({PG_GONE})", sign=-1) + " UNION ALL "
         + PG_CONTRIBUTIONS.format(rows=f"({PG_CAME})", sign=1)
+    )),
+    sequence_insert=PG_SEQUENCE_APPEND.format(changes=PG_SEQUENCE_ROWS.format(rows="TABLE new_rows", sign=1)),
+    sequence_delete=PG_SEQUENCE_APPEND.format(changes=PG_SEQUENCE_ROWS.format(rows="TABLE old_rows", sign=-1)),
+    sequence_update=PG_SEQUENCE_APPEND.format(changes=(
+        PG_SEQUENCE_ROWS.format(rows=PG_SEQUENCE_GONE, sign=-1) + " UNION ALL "
+        + PG_SEQUENCE_ROWS.format(rows=PG_SEQUENCE_CAME, sign=1)
     )),
 )
 
@@ -165,6 +190,30 @@ SQLITE_DROP = [
     )
 ]
 
+# The per-sequence tallies on SQLite: triggers of their own, since their update fires on
+# other columns (the current step and the sequence) than the owner tallies' one.
+SQLITE_SEQUENCE_ROW = """
+    INSERT INTO sequences_sequencetally (tenant_id, sequence_id, step_id, status, delta)
+    VALUES ({r}.tenant_id, {r}.sequence_id, {r}.current_step_id, {r}.status, {sign});
+"""
+
+SQLITE_SEQUENCE_TRIGGERS = [
+    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_insert AFTER INSERT ON sequences_enrollment BEGIN"
+    + SQLITE_SEQUENCE_ROW.format(r="NEW", sign=1) + "END",
+    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_delete AFTER DELETE ON sequences_enrollment BEGIN"
+    + SQLITE_SEQUENCE_ROW.format(r="OLD", sign=-1) + "END",
+    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_update AFTER UPDATE ON sequences_enrollment"
+    " WHEN OLD.status IS NOT NEW.status OR OLD.tenant_id IS NOT NEW.tenant_id"
+    " OR OLD.sequence_id IS NOT NEW.sequence_id OR OLD.current_step_id IS NOT NEW.current_step_id BEGIN"
+    + SQLITE_SEQUENCE_ROW.format(r="OLD", sign=-1) + SQLITE_SEQUENCE_ROW.format(r="NEW", sign=1) + "END",
+]
+
+SQLITE_SEQUENCE_DROP = [
+    f"DROP TRIGGER IF EXISTS {name}" for name in (
+        "sequences_sequence_tally_insert", "sequences_sequence_tally_delete", "sequences_sequence_tally_update",
+    )
+]
+
 # The enrollments there are already, one row per (tenant, user, status); portable SQL.
 BACKFILL = """
     INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
@@ -180,6 +229,21 @@ BACKFILL = """
 """
 
 
-def create_sqlite_triggers(cursor_or_editor):
-    for statement in SQLITE_TRIGGERS:
-        cursor_or_editor.execute(statement)
+# The enrollments there are already, one row per (tenant, sequence, step, status).
+SEQUENCE_BACKFILL = """
+    INSERT INTO sequences_sequencetally (tenant_id, sequence_id, step_id, status, delta)
+    SELECT tenant_id, sequence_id, current_step_id, status, COUNT(*) FROM sequences_enrollment
+    GROUP BY tenant_id, sequence_id, current_step_id, status
+"""
+
+
+def create_sqlite_triggers(cursor_or_editor, tables):
+    """Create the SQLite triggers whose tally table is among `tables` (a database
+    migrated back before 0012 has no per-sequence table, and its triggers would make
+    every enrollment write fail)."""
+    if "sequences_enrollmenttally" in tables:
+        for statement in SQLITE_TRIGGERS:
+            cursor_or_editor.execute(statement)
+    if "sequences_sequencetally" in tables:
+        for statement in SQLITE_SEQUENCE_TRIGGERS:
+            cursor_or_editor.execute(statement)

@@ -21,9 +21,198 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from sequences.tally_triggers import (
-    BACKFILL, PG_CONTACT_FUNCTION, PG_DROP, PG_ENROLLMENT_FUNCTION, PG_TRIGGERS, SQLITE_DROP, SQLITE_TRIGGERS,
-)
+# The SQL as this migration first ran it, frozen here: sequences.tally_triggers holds
+# the current SQL, which later migrations change.
+
+PG_ENROLLMENT_FUNCTION = """
+CREATE OR REPLACE FUNCTION sequences_enrollment_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        
+    PERFORM 1 FROM contacts_contact WHERE id = ANY(ARRAY(SELECT contact_id FROM (SELECT contact_id FROM new_rows) k)) ORDER BY id
+        FOR KEY SHARE;
+
+        
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT tenant_id, user_id, status, SUM(delta) FROM (
+    SELECT r.tenant_id, v.user_id, r.status, 1 AS delta
+    FROM (
+        -- The owner by primary key, row by row: as a join, the planner (which cannot know
+        -- how many rows a statement changed) may scan every contact to hash it.
+        -- OFFSET 0 keeps the lookup one per row instead of one per use below.
+        SELECT x.tenant_id, x.status, x.enrolled_by_id,
+               (SELECT c.owner_id FROM contacts_contact c WHERE c.id = x.contact_id) AS owner_id
+        FROM new_rows x OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (VALUES (r.owner_id),
+        (CASE WHEN r.enrolled_by_id IS DISTINCT FROM r.owner_id THEN r.enrolled_by_id END)) v(user_id)
+    WHERE v.user_id IS NOT NULL
+) changes
+    GROUP BY tenant_id, user_id, status HAVING SUM(delta) <> 0;
+
+    ELSIF TG_OP = 'DELETE' THEN
+        
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT tenant_id, user_id, status, SUM(delta) FROM (
+    SELECT r.tenant_id, v.user_id, r.status, -1 AS delta
+    FROM (
+        -- The owner by primary key, row by row: as a join, the planner (which cannot know
+        -- how many rows a statement changed) may scan every contact to hash it.
+        -- OFFSET 0 keeps the lookup one per row instead of one per use below.
+        SELECT x.tenant_id, x.status, x.enrolled_by_id,
+               (SELECT c.owner_id FROM contacts_contact c WHERE c.id = x.contact_id) AS owner_id
+        FROM old_rows x OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (VALUES (r.owner_id),
+        (CASE WHEN r.enrolled_by_id IS DISTINCT FROM r.owner_id THEN r.enrolled_by_id END)) v(user_id)
+    WHERE v.user_id IS NOT NULL
+) changes
+    GROUP BY tenant_id, user_id, status HAVING SUM(delta) <> 0;
+
+    ELSE
+        
+    PERFORM 1 FROM contacts_contact WHERE id = ANY(ARRAY(SELECT contact_id FROM (SELECT id, contact_id FROM new_rows EXCEPT SELECT id, contact_id FROM old_rows) k)) ORDER BY id
+        FOR KEY SHARE;
+
+        
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT tenant_id, user_id, status, SUM(delta) FROM (
+    SELECT r.tenant_id, v.user_id, r.status, -1 AS delta
+    FROM (
+        -- The owner by primary key, row by row: as a join, the planner (which cannot know
+        -- how many rows a statement changed) may scan every contact to hash it.
+        -- OFFSET 0 keeps the lookup one per row instead of one per use below.
+        SELECT x.tenant_id, x.status, x.enrolled_by_id,
+               (SELECT c.owner_id FROM contacts_contact c WHERE c.id = x.contact_id) AS owner_id
+        FROM (SELECT id, tenant_id, contact_id, enrolled_by_id, status FROM old_rows EXCEPT ALL SELECT id, tenant_id, contact_id, enrolled_by_id, status FROM new_rows) x OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (VALUES (r.owner_id),
+        (CASE WHEN r.enrolled_by_id IS DISTINCT FROM r.owner_id THEN r.enrolled_by_id END)) v(user_id)
+    WHERE v.user_id IS NOT NULL
+ UNION ALL 
+    SELECT r.tenant_id, v.user_id, r.status, 1 AS delta
+    FROM (
+        -- The owner by primary key, row by row: as a join, the planner (which cannot know
+        -- how many rows a statement changed) may scan every contact to hash it.
+        -- OFFSET 0 keeps the lookup one per row instead of one per use below.
+        SELECT x.tenant_id, x.status, x.enrolled_by_id,
+               (SELECT c.owner_id FROM contacts_contact c WHERE c.id = x.contact_id) AS owner_id
+        FROM (SELECT id, tenant_id, contact_id, enrolled_by_id, status FROM new_rows EXCEPT ALL SELECT id, tenant_id, contact_id, enrolled_by_id, status FROM old_rows) x OFFSET 0
+    ) r
+    CROSS JOIN LATERAL (VALUES (r.owner_id),
+        (CASE WHEN r.enrolled_by_id IS DISTINCT FROM r.owner_id THEN r.enrolled_by_id END)) v(user_id)
+    WHERE v.user_id IS NOT NULL
+) changes
+    GROUP BY tenant_id, user_id, status HAVING SUM(delta) <> 0;
+
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+PG_CONTACT_FUNCTION = """
+CREATE OR REPLACE FUNCTION sequences_contact_owner_tally() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT id, owner_id FROM new_rows EXCEPT ALL SELECT id, owner_id FROM old_rows) THEN
+        RETURN NULL;  -- most contact updates leave the owner alone
+    END IF;
+    PERFORM 1 FROM contacts_contact WHERE id = ANY(ARRAY(SELECT id FROM (SELECT id, owner_id FROM new_rows EXCEPT ALL SELECT id, owner_id FROM old_rows) m)) ORDER BY id FOR UPDATE;
+    PERFORM 1 FROM sequences_enrollment WHERE contact_id = ANY(ARRAY(SELECT id FROM (SELECT id, owner_id FROM new_rows EXCEPT ALL SELECT id, owner_id FROM old_rows) m))
+        ORDER BY id FOR SHARE;
+    
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT tenant_id, user_id, status, SUM(delta) FROM (
+    SELECT e.tenant_id, m.owner_id AS user_id, e.status, -1 AS delta
+    FROM sequences_enrollment e JOIN (SELECT id, owner_id FROM old_rows EXCEPT ALL SELECT id, owner_id FROM new_rows) m ON m.id = e.contact_id
+    WHERE e.contact_id = ANY(ARRAY(SELECT id FROM (SELECT id, owner_id FROM old_rows EXCEPT ALL SELECT id, owner_id FROM new_rows) k))
+      AND m.owner_id IS NOT NULL AND e.enrolled_by_id IS DISTINCT FROM m.owner_id
+ UNION ALL 
+    SELECT e.tenant_id, m.owner_id AS user_id, e.status, 1 AS delta
+    FROM sequences_enrollment e JOIN (SELECT id, owner_id FROM new_rows EXCEPT ALL SELECT id, owner_id FROM old_rows) m ON m.id = e.contact_id
+    WHERE e.contact_id = ANY(ARRAY(SELECT id FROM (SELECT id, owner_id FROM new_rows EXCEPT ALL SELECT id, owner_id FROM old_rows) k))
+      AND m.owner_id IS NOT NULL AND e.enrolled_by_id IS DISTINCT FROM m.owner_id
+) changes
+    GROUP BY tenant_id, user_id, status HAVING SUM(delta) <> 0;
+
+    RETURN NULL;
+END $$;
+"""
+
+PG_TRIGGERS = [
+    'CREATE TRIGGER sequences_enrollment_tally_insert AFTER INSERT ON sequences_enrollment REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sequences_enrollment_tally()',
+    'CREATE TRIGGER sequences_enrollment_tally_delete AFTER DELETE ON sequences_enrollment REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION sequences_enrollment_tally()',
+    'CREATE TRIGGER sequences_enrollment_tally_update AFTER UPDATE ON sequences_enrollment REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sequences_enrollment_tally()',
+    'CREATE TRIGGER sequences_contact_owner_tally AFTER UPDATE ON contacts_contact REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION sequences_contact_owner_tally()',
+]
+
+PG_DROP = [
+    'DROP TRIGGER IF EXISTS sequences_contact_owner_tally ON contacts_contact',
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_update ON sequences_enrollment',
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_delete ON sequences_enrollment',
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_insert ON sequences_enrollment',
+    'DROP FUNCTION IF EXISTS sequences_contact_owner_tally()',
+    'DROP FUNCTION IF EXISTS sequences_enrollment_tally()',
+]
+
+SQLITE_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_insert AFTER INSERT ON sequences_enrollment BEGIN
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT NEW.tenant_id, u, NEW.status, 1 FROM (
+        SELECT owner_id AS u FROM contacts_contact WHERE id = NEW.contact_id
+        UNION SELECT NEW.enrolled_by_id
+    ) WHERE u IS NOT NULL;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_delete AFTER DELETE ON sequences_enrollment BEGIN
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT OLD.tenant_id, u, OLD.status, -1 FROM (
+        SELECT owner_id AS u FROM contacts_contact WHERE id = OLD.contact_id
+        UNION SELECT OLD.enrolled_by_id
+    ) WHERE u IS NOT NULL;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_update AFTER UPDATE ON sequences_enrollment WHEN OLD.status IS NOT NEW.status OR OLD.tenant_id IS NOT NEW.tenant_id OR OLD.contact_id IS NOT NEW.contact_id OR OLD.enrolled_by_id IS NOT NEW.enrolled_by_id BEGIN
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT OLD.tenant_id, u, OLD.status, -1 FROM (
+        SELECT owner_id AS u FROM contacts_contact WHERE id = OLD.contact_id
+        UNION SELECT OLD.enrolled_by_id
+    ) WHERE u IS NOT NULL;
+
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT NEW.tenant_id, u, NEW.status, 1 FROM (
+        SELECT owner_id AS u FROM contacts_contact WHERE id = NEW.contact_id
+        UNION SELECT NEW.enrolled_by_id
+    ) WHERE u IS NOT NULL;
+END""",
+    """CREATE TRIGGER IF NOT EXISTS sequences_contact_owner_tally AFTER UPDATE OF owner_id ON contacts_contact
+    WHEN OLD.owner_id IS NOT NEW.owner_id BEGIN
+        INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+        SELECT e.tenant_id, OLD.owner_id, e.status, -1 FROM sequences_enrollment e
+        WHERE e.contact_id = NEW.id AND OLD.owner_id IS NOT NULL AND e.enrolled_by_id IS NOT OLD.owner_id;
+        INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+        SELECT e.tenant_id, NEW.owner_id, e.status, 1 FROM sequences_enrollment e
+        WHERE e.contact_id = NEW.id AND NEW.owner_id IS NOT NULL AND e.enrolled_by_id IS NOT NEW.owner_id;
+    END""",
+]
+
+SQLITE_DROP = [
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_insert',
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_delete',
+    'DROP TRIGGER IF EXISTS sequences_enrollment_tally_update',
+    'DROP TRIGGER IF EXISTS sequences_contact_owner_tally',
+]
+
+BACKFILL = """
+    INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
+    SELECT tenant_id, user_id, status, COUNT(*) FROM (
+        SELECT e.tenant_id, c.owner_id AS user_id, e.status
+        FROM sequences_enrollment e JOIN contacts_contact c ON c.id = e.contact_id
+        WHERE c.owner_id IS NOT NULL
+        UNION ALL
+        SELECT e.tenant_id, e.enrolled_by_id, e.status
+        FROM sequences_enrollment e LEFT JOIN contacts_contact c ON c.id = e.contact_id
+        WHERE e.enrolled_by_id IS NOT NULL AND (c.owner_id IS NULL OR c.owner_id <> e.enrolled_by_id)
+    ) mine GROUP BY tenant_id, user_id, status
+"""
+
 
 
 def create_triggers(apps, schema_editor):

@@ -68,6 +68,8 @@ BUILDERS = {
     "sequences.Enrollment": lambda w: w.enrollment,
     "sequences.EnrollmentTally": lambda w: apps.get_model("sequences", "EnrollmentTally").objects.create(
         tenant=w.tenant, user=w.member, status="active", delta=1),
+    "sequences.SequenceTally": lambda w: apps.get_model("sequences", "SequenceTally").objects.create(
+        tenant=w.tenant, sequence=w.sequence, step=w.step, status="active", delta=1),
     "sequences.Activity": lambda w: apps.get_model("sequences", "Activity").objects.create(
         tenant=w.tenant, enrollment=w.enrollment, contact=w.contact, sequence=w.sequence, step=w.step,
         kind="enrolled", detail=f"probe-{w.tenant.slug}"),

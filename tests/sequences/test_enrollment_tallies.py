@@ -1,5 +1,6 @@
-"""The dashboard's enrollment tallies (sequences.models.EnrollmentTally) equal a recount
-of the enrollments after any mix of the writes that change them."""
+"""The enrollment tallies, by user for the dashboard (sequences.models.EnrollmentTally)
+and by sequence and step for the sequences list and the builder (SequenceTally), equal
+a recount of the enrollments after any mix of the writes that change them."""
 import random
 from datetime import timedelta
 
@@ -13,11 +14,12 @@ from contacts.services.contacts import contact_update, contacts_delete
 from messaging.services.compliance import contact_unsubscribe
 from messaging.services.feedback import hard_bounce_record
 from scendcore.models import Role
-from sequences.models import Enrollment, EnrollmentTally
-from sequences.selectors import enrollment_tallies, recount_enrollments
+from sequences.models import Enrollment, EnrollmentTally, SequenceTally, Step
+from sequences.selectors import enrollment_tallies, recount_enrollments, recount_sequence_tallies, sequence_tallies
 from sequences.services import enrollments as enroll
+from sequences.services import steps as step_service
 from sequences.services.tallies import compact_tallies
-from sequences.tally_triggers import BACKFILL
+from sequences.tally_triggers import BACKFILL, SEQUENCE_BACKFILL
 from tests.factories import ContactFactory, MembershipFactory, UserFactory
 
 from .engine_helpers import WEDNESDAY, running_sequence, sweep_inline
@@ -106,6 +108,15 @@ class Workspace:
             contact_update(tenant=self.tenant, contact=contact, data={"owner": self.rng.choice(self.members)},
                            actor=self.actor())
 
+    def move_step(self, at):
+        """Reorder the three-step sequence's steps: its enrollments' current steps move."""
+        steps = list(Step.objects.filter(sequence=self.sequences[1]).order_by("order"))
+        try:
+            step_service.step_move(tenant=self.tenant, step=self.rng.choice(steps), position=self.rng.randint(1, 3),
+                                   actor=self.actor(), now=at)
+        except ValidationError:
+            pass  # a move the plan refuses writes nothing
+
     def delete_contact(self):
         contacts = self.live_contacts()
         if len(contacts) > 10:
@@ -121,8 +132,8 @@ def _workload(rng, workspaces, steps):
         space = rng.choice(workspaces)
         action = rng.choices(
             ["one", "bulk", "list", "pause", "resume", "unenroll", "pause_many", "resume_many", "unenroll_many",
-             "sweep", "fact", "reassign", "delete", "compact"],
-            weights=[8, 4, 3, 4, 3, 2, 2, 2, 1, 5, 4, 4, 2, 1],
+             "sweep", "fact", "reassign", "delete", "move_step", "compact"],
+            weights=[8, 4, 3, 4, 3, 2, 2, 2, 1, 5, 4, 4, 2, 2, 1],
         )[0]
         if action == "one":
             space.enroll_one(at)
@@ -151,6 +162,8 @@ def _workload(rng, workspaces, steps):
             space.reassign()
         elif action == "delete":
             space.delete_contact()
+        elif action == "move_step":
+            space.move_step(at)
         else:
             compact_tallies()
 
@@ -165,6 +178,17 @@ def _assert_tallies_match_a_recount(workspaces):
             tenant.slug, user.username)
 
 
+def _assert_sequence_tallies_match_a_recount(workspaces):
+    for space in workspaces:
+        tallies = sequence_tallies(tenant=space.tenant)
+        assert tallies == recount_sequence_tallies(tenant=space.tenant), space.tenant.slug
+        # Under each tenant, its own sequences and steps only.
+        own = {s.pk for s in space.sequences}
+        assert {sequence_id for sequence_id, _, _ in tallies} <= own
+        assert {step for _, step, _ in tallies} - {None} <= set(
+            Step.objects.filter(sequence_id__in=own).values_list("pk", flat=True))
+
+
 @pytest.mark.parametrize("seed", [7, 2026])
 def test_after_a_random_workload_every_tally_equals_a_recount(seed, tenant, rep, manager, other_tenant, outsider):
     rng = random.Random(seed)
@@ -177,7 +201,12 @@ def test_after_a_random_workload_every_tally_equals_a_recount(seed, tenant, rep,
 
     assert Enrollment.objects.filter(tenant=tenant).values("status").distinct().count() >= 3  # a real mix
     assert Enrollment.objects.filter(tenant=tenant, status="completed").exists()
+    # Open enrollments spread over more than one step of the three-step sequence.
+    assert Enrollment.objects.filter(sequence=ours.sequences[1], status__in=OPEN).values(
+        "current_step").distinct().count() >= 2
+    assert Enrollment.objects.filter(tenant=other_tenant).exists()  # the outsider's rows exist
     _assert_tallies_match_a_recount([ours, theirs])
+    _assert_sequence_tallies_match_a_recount([ours, theirs])
     # The outsider's enrollments never count for our members, nor ours for them.
     assert enrollment_tallies(tenant=other_tenant, user=rep) == {}
     assert enrollment_tallies(tenant=tenant, user=outsider) == {}
@@ -188,6 +217,7 @@ def test_after_a_random_workload_every_tally_equals_a_recount(seed, tenant, rep,
     second_rep.pk = gone  # still asked about: nothing may count for them any more
     _assert_tallies_match_a_recount([ours, theirs])
     assert enrollment_tallies(tenant=tenant, user=second_rep) == {}
+    _assert_sequence_tallies_match_a_recount([ours, theirs])
 
 
 def test_folding_the_changes_keeps_every_figure_and_one_row_per_key(tenant, rep, manager, other_tenant, outsider):
@@ -195,14 +225,19 @@ def test_folding_the_changes_keeps_every_figure_and_one_row_per_key(tenant, rep,
     ours, theirs = Workspace(tenant, [rep, manager], rng), Workspace(other_tenant, [outsider], rng)
     _workload(rng, [ours, theirs], steps=60)
     before = {(t.pk, u.pk): enrollment_tallies(tenant=t, user=u) for t, u in _everyone([ours, theirs])}
+    by_sequence = {t.pk: sequence_tallies(tenant=t) for t in (tenant, other_tenant)}
 
     compact_tallies()
 
     after = {(t.pk, u.pk): enrollment_tallies(tenant=t, user=u) for t, u in _everyone([ours, theirs])}
     assert after == before
+    assert {t.pk: sequence_tallies(tenant=t) for t in (tenant, other_tenant)} == by_sequence
     keys = list(EnrollmentTally.objects.values_list("tenant_id", "user_id", "status"))
     assert len(keys) == len(set(keys))
     assert not EnrollmentTally.objects.filter(delta=0).exists()
+    keys = list(SequenceTally.objects.values_list("tenant_id", "sequence_id", "step_id", "status"))
+    assert len(keys) == len(set(keys))
+    assert not SequenceTally.objects.filter(delta=0).exists()
 
 
 def test_a_bulk_owner_change_moves_the_tallies_with_the_contacts(tenant, rep, manager, other_tenant, outsider):
@@ -229,11 +264,33 @@ def test_the_migrations_count_of_existing_enrollments_equals_a_recount(tenant, r
     ours, theirs = Workspace(tenant, [rep, manager], rng), Workspace(other_tenant, [outsider], rng)
     _workload(rng, [ours, theirs], steps=40)
     EnrollmentTally.objects.all().delete()
+    SequenceTally.objects.all().delete()
 
     with connection.cursor() as cursor:
         cursor.execute(BACKFILL)
+        cursor.execute(SEQUENCE_BACKFILL)
 
     _assert_tallies_match_a_recount([ours, theirs])
+    _assert_sequence_tallies_match_a_recount([ours, theirs])
+
+
+def test_deleting_a_step_leaves_its_enrollments_counted_without_a_step(tenant, other_tenant):
+    sequence, (first, second) = running_sequence(tenant, steps=2)
+    theirs, (their_step,) = running_sequence(other_tenant, steps=1)
+    for contact in [ContactFactory(tenant=tenant) for _ in range(3)]:
+        Enrollment.objects.create(tenant=tenant, sequence=sequence, contact=contact, current_step=second)
+    Enrollment.objects.create(tenant=other_tenant, sequence=theirs, contact=ContactFactory(tenant=other_tenant),
+                              current_step=their_step)
+
+    second.delete()  # SET_NULL on the enrollments' current step
+
+    assert sequence_tallies(tenant=tenant) == {(sequence.pk, None, "active"): 3}
+    assert sequence_tallies(tenant=other_tenant) == {(theirs.pk, their_step.pk, "active"): 1}
+
+    compact_tallies()  # keys without a step fold like the others
+
+    assert sequence_tallies(tenant=tenant) == {(sequence.pk, None, "active"): 3}
+    assert SequenceTally.objects.filter(tenant=tenant).count() == 1
 
 
 def _in_a_thread(write):

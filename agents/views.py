@@ -1,6 +1,6 @@
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from contacts.models import Contact
 from scendcore import credentials
@@ -15,7 +15,6 @@ from .forms import AgentForm
 from .models import Provider
 
 
-@require_safe
 @manager_required
 def agent_list(request):
     return render(request, "agents/agent_list.html", {"agents": selectors.agent_list(tenant=request.tenant)})
@@ -48,7 +47,6 @@ def agent_edit(request, agent_id):
     return render(request, "agents/agent_form.html", context)
 
 
-@require_safe
 @manager_required
 def agent_detail(request, agent_id):
     agent = get_agent_for_user(request, agent_id)

@@ -3,7 +3,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from agents.selectors import threads_for
 from contacts.suppression import suppression_reasons
@@ -53,7 +53,6 @@ def _queue_context(request, *, errors=None, posted=None):
     }
 
 
-@require_safe
 @tenant_required
 def approval_queue(request):
     template = "approvals/queue.html#approval-queue" if request.htmx else "approvals/queue.html"

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django_htmx.http import HttpResponseClientRedirect
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST, require_safe
+from django.views.decorators.http import require_GET, require_POST
 
 from . import health, selectors, services
 from .forms import LoginForm, MySettingsForm, TenantSettingsForm
@@ -45,7 +45,6 @@ class PasswordResetConfirmView(RefusedFormIs422, auth_views.PasswordResetConfirm
     pass
 
 
-@require_safe
 @tenant_required
 def dashboard(request):
     board = selectors.dashboard_for(tenant=request.tenant, membership=request.membership, user=request.user)

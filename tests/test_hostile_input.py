@@ -469,29 +469,3 @@ def test_the_probe_finds_the_forms_known_today(prober, monkeypatch):
             found |= {_route_name(target[0]) for target in targets if target[3]}
     assert KNOWN_FORM_TARGETS <= found, sorted(KNOWN_FORM_TARGETS - found)
 
-
-# --- pages that only read ----------------------------------------------------------------
-
-READ_ONLY_PAGES = {
-    "dashboard", "sequences:sequence-list", "sequences:sequence-detail", "sequences:enrollments",
-    "sequences:enrollment-detail", "contacts:index", "contacts:detail", "contacts:count", "contacts:suppression",
-    "contacts:import-rejected-csv", "messaging:task-list", "messaging:message-list", "messaging:message-detail",
-    "messaging:quarantine-list", "messaging:quarantine-detail", "messaging:mailbox-list", "approvals:queue",
-    "agents:list", "agents:detail",
-}
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("endpoint", [e for e in PAGE_ENDPOINTS if e["name"] in READ_ONLY_PAGES],
-                         ids=lambda e: e["name"])
-def test_a_page_that_only_reads_refuses_a_post_with_405(endpoint, prober):
-    # A post to a page that only shows something used to render the page (200): nothing was
-    # done, and nothing said so.
-    client, world = prober
-    path = url_for(endpoint, world)
-    assert client.get(path).status_code == 200
-    assert client.post(path, {"probe": "a\x00b"}).status_code == 405
-
-
-def test_every_read_only_page_named_is_a_real_page():
-    assert READ_ONLY_PAGES <= {e["name"] for e in PAGE_ENDPOINTS}

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.lookups import as_id, as_ids
 from scendcore.tenancy import get_for_tenant, tenant_required
@@ -92,7 +92,6 @@ def contact_new(request):
     return render(request, "contacts/contact_new.html", {"form": form}, status=status)
 
 
-@require_safe
 @tenant_required
 def contact_index(request):
     params = request.GET
@@ -104,7 +103,6 @@ def contact_index(request):
     return render(request, f"{PAGE}#contact-table" if request.htmx else PAGE, context)
 
 
-@require_safe
 @tenant_required
 def contact_count(request):
     """The exact number of contacts matching the filters in the query string, for "select
@@ -209,7 +207,6 @@ def detail_context(request, contact, **extra):
     }
 
 
-@require_safe
 @tenant_required
 def contact_detail(request, contact_id):
     contact = get_contact(request, contact_id)

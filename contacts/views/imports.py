@@ -1,6 +1,5 @@
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_safe
 
 from scendcore.csv_cells import csv_response
 from scendcore.lookups import as_id
@@ -68,7 +67,6 @@ def import_detail(request, import_id):
     return render(request, f"{DETAIL}#import-status" if request.htmx else DETAIL, context)
 
 
-@require_safe
 @tenant_required
 def import_rejected_csv(request, import_id):
     job = get_import(request, import_id)

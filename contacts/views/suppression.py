@@ -2,7 +2,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.paging import TablePaginator
 from scendcore.tenancy import admin_required, manager_required
@@ -25,7 +25,6 @@ def _page(request, *, status=200, **extra):
     return render(request, PAGE, context, status=status)
 
 
-@require_safe
 @manager_required
 def suppression_index(request):
     return _page(request)

@@ -3,7 +3,7 @@ their own when the workspace says so, contacts.visibility); resending is a manag
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from approvals.selectors import rejection_of
 from scendcore import paging
@@ -18,7 +18,6 @@ from ..services.delivery import message_resend
 PAGE_SIZE = 50
 
 
-@require_safe
 @tenant_required
 def message_list(request):
     state = request.GET.get("state", "")
@@ -40,7 +39,6 @@ def _count_label(n):
     return f"{paging.COUNT_CAP:,}+" if n > paging.COUNT_CAP else f"{n:,}"
 
 
-@require_safe
 @tenant_required
 def message_detail(request, message_id):
     message = get_message_for_user(request, message_id)

@@ -2,7 +2,7 @@
 from django.contrib import messages as flash
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.paging import TablePaginator
 from scendcore.tenancy import manager_required
@@ -16,7 +16,6 @@ RAW_PREVIEW_BYTES = 20_000
 PAGE_SIZE = 25
 
 
-@require_safe
 @manager_required
 def quarantine_list(request):
     status = request.GET.get("status", QuarantineStatus.HELD)
@@ -29,7 +28,6 @@ def quarantine_list(request):
     })
 
 
-@require_safe
 @manager_required
 def quarantine_detail(request, quarantine_id):
     item = get_quarantined_for_user(request, quarantine_id)

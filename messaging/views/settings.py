@@ -2,7 +2,7 @@
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore import credentials
 from scendcore.models import Tenant
@@ -25,7 +25,6 @@ def _mailbox_list_page(request, *, reputation_form=None, status=200):
     }, status=status)
 
 
-@require_safe
 @manager_required
 def mailbox_list(request):
     return _mailbox_list_page(request)

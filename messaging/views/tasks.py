@@ -2,7 +2,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.paging import TablePaginator
 from scendcore.tenancy import tenant_required
@@ -33,7 +33,6 @@ def _list_context(request):
     }
 
 
-@require_safe
 @tenant_required
 def task_list(request):
     template = "messaging/tasks.html#task-list" if request.htmx else "messaging/tasks.html"

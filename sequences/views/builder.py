@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import manager_required, role_of, tenant_required
 
@@ -35,7 +35,6 @@ def _detail_url(sequence, anchor=""):
 
 # ---------------------------------------------------------------- list and creation
 
-@require_safe
 @tenant_required
 def sequence_list(request):
     filters = SequenceFilterForm(request.GET or None)
@@ -120,7 +119,6 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
     return render(request, template, context, status=status)
 
 
-@require_safe
 @tenant_required
 def sequence_detail(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)

@@ -2,7 +2,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.tenancy import tenant_required
 
@@ -13,7 +13,6 @@ from ..models import Activity, Priority
 TIMELINE_LIMIT = 200
 
 
-@require_safe
 @tenant_required
 def enrollment_detail(request, enrollment_id, *, status=200):
     enrollment = get_enrollment_for_user(request, enrollment_id, related=(

@@ -7,7 +7,7 @@ from django.http import QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST, require_safe
+from django.views.decorators.http import require_POST
 
 from scendcore.lookups import as_ids
 from scendcore.paging import TablePaginator
@@ -71,7 +71,6 @@ def _table_context(request, sequence, params, **extra):
     }
 
 
-@require_safe
 @tenant_required
 def enrollment_table(request, sequence_id):
     sequence = _sequence(request, sequence_id)

@@ -9,6 +9,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     IntegerField,
+    OrderBy,
     OuterRef,
     Prefetch,
     Q,
@@ -34,21 +35,27 @@ SORTS = {
     "created": ("created_at", "id"),
     "-created": ("-created_at", "-id"),
 }
-# The same orders with the leading key wrapped in a no-op (`|| ''`, `+ interval '0'`) that no
-# index matches. A search that matches few contacts is found through the trigram index and
-# its matches sorted; left to itself the planner walks the sort index instead, filtering
-# row by row, and "smith" sorted by name reads 70,000 rows before the first Smith.
-SORTS_FOR_FEW = {
-    "name": (Concat("last_name", Value("")), "first_name", "id"),
-    "-name": (Concat("last_name", Value("")).desc(), "-first_name", "-id"),
-    "email": (Concat(Lower("email"), Value("")),),
-    "-email": (Concat(Lower("email"), Value("")).desc(),),
-    "company": (Concat("company", Value("")), "id"),
-    "-company": (Concat("company", Value("")).desc(), "-id"),
-    "created": (ExpressionWrapper(F("created_at") + Value(timedelta(0)), output_field=DateTimeField()), "id"),
-    "-created": (ExpressionWrapper(F("created_at") + Value(timedelta(0)), output_field=DateTimeField()).desc(),
-                 "-id"),
-}
+
+
+def _unindexed(order):
+    """`order` with its leading key wrapped in a no-op (`|| ''`, `+ interval '0'`) that no
+    index matches. A search that matches few contacts is then found through the trigram
+    index and its matches sorted; left to itself the planner walks the sort index instead,
+    filtering row by row, and "smith" sorted by name read 70,000 rows before the first Smith."""
+    lead, *rest = order
+    if isinstance(lead, str):
+        descending, expression = lead.startswith("-"), F(lead.lstrip("-"))
+        is_time = Contact._meta.get_field(lead.lstrip("-")).get_internal_type() == "DateTimeField"
+    else:
+        descending = isinstance(lead, OrderBy) and lead.descending
+        expression, is_time = (lead.expression if isinstance(lead, OrderBy) else lead), False
+    wrapped = (ExpressionWrapper(expression + Value(timedelta(0)), output_field=DateTimeField()) if is_time
+               else Concat(expression, Value("")))
+    return (wrapped.desc() if descending else wrapped.asc(), *rest)
+
+
+SORTS_FOR_FEW = {key: _unindexed(order) for key, order in SORTS.items()}
+
 SORT_LABELS = {
     "name": "Name A–Z", "-name": "Name Z–A", "email": "Email A–Z", "-email": "Email Z–A",
     "company": "Company A–Z", "-company": "Company Z–A", "-created": "Newest first", "created": "Oldest first",

@@ -18,6 +18,12 @@ COUNT_CAP = 10_000
 MAX_PAGE = 10**9
 
 
+def bounded_label(count, bound):
+    """A count taken up to `bound` (and bound + 1 past it), for people: "4,812", or
+    "10,000+" when it was not counted to the end."""
+    return f"{bound:,}+" if count > bound else f"{count:,}"
+
+
 def _page_number(number):
     try:
         return min(max(int(number), 1), MAX_PAGE)
@@ -63,8 +69,7 @@ class TablePaginator(Paginator):
 
     @property
     def count_label(self):
-        """The total for people: "4,812", or "10,000+" when it was not counted to the end."""
-        return f"{self._bound:,}+" if self.count_is_capped else f"{self.count:,}"
+        return f"{self.count:,}" if self.exact_count else bounded_label(self.count, self._bound)
 
     def _get_page(self, object_list, number, paginator):
         return super()._get_page(self._rows_of(object_list), number, paginator)

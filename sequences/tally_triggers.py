@@ -163,15 +163,25 @@ SQLITE_ROW = """
     ) WHERE u IS NOT NULL;
 """
 
-SQLITE_TRIGGERS = [
-    "CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_insert AFTER INSERT ON sequences_enrollment BEGIN"
-    + SQLITE_ROW.format(r="NEW", sign=1) + "END",
-    "CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_delete AFTER DELETE ON sequences_enrollment BEGIN"
-    + SQLITE_ROW.format(r="OLD", sign=-1) + "END",
-    "CREATE TRIGGER IF NOT EXISTS sequences_enrollment_tally_update AFTER UPDATE ON sequences_enrollment"
-    " WHEN OLD.status IS NOT NEW.status OR OLD.tenant_id IS NOT NEW.tenant_id"
-    " OR OLD.contact_id IS NOT NEW.contact_id OR OLD.enrolled_by_id IS NOT NEW.enrolled_by_id BEGIN"
-    + SQLITE_ROW.format(r="OLD", sign=-1) + SQLITE_ROW.format(r="NEW", sign=1) + "END",
+
+def _sqlite_enrollment_triggers(name, row, changed):
+    """Row triggers on enrollments named `name`_insert, _delete and _update that write
+    `row` (a tally row of NEW or OLD, signed); the update one only when a column of
+    `changed` changed, as it is the one a tally is keyed by."""
+    when = " OR ".join(f"OLD.{column} IS NOT NEW.{column}" for column in changed)
+    return [
+        f"CREATE TRIGGER IF NOT EXISTS {name}_insert AFTER INSERT ON sequences_enrollment BEGIN"
+        + row.format(r="NEW", sign=1) + "END",
+        f"CREATE TRIGGER IF NOT EXISTS {name}_delete AFTER DELETE ON sequences_enrollment BEGIN"
+        + row.format(r="OLD", sign=-1) + "END",
+        f"CREATE TRIGGER IF NOT EXISTS {name}_update AFTER UPDATE ON sequences_enrollment WHEN {when} BEGIN"
+        + row.format(r="OLD", sign=-1) + row.format(r="NEW", sign=1) + "END",
+    ]
+
+
+SQLITE_TRIGGERS = _sqlite_enrollment_triggers(
+    "sequences_enrollment_tally", SQLITE_ROW, ("status", "tenant_id", "contact_id", "enrolled_by_id"),
+) + [
     """CREATE TRIGGER IF NOT EXISTS sequences_contact_owner_tally AFTER UPDATE OF owner_id ON contacts_contact
     WHEN OLD.owner_id IS NOT NEW.owner_id BEGIN
         INSERT INTO sequences_enrollmenttally (tenant_id, user_id, status, delta)
@@ -183,13 +193,6 @@ SQLITE_TRIGGERS = [
     END""",
 ]
 
-SQLITE_DROP = [
-    f"DROP TRIGGER IF EXISTS {name}" for name in (
-        "sequences_enrollment_tally_insert", "sequences_enrollment_tally_delete",
-        "sequences_enrollment_tally_update", "sequences_contact_owner_tally",
-    )
-]
-
 # The per-sequence tallies on SQLite: triggers of their own, since their update fires on
 # other columns (the current step and the sequence) than the owner tallies' one.
 SQLITE_SEQUENCE_ROW = """
@@ -197,22 +200,9 @@ SQLITE_SEQUENCE_ROW = """
     VALUES ({r}.tenant_id, {r}.sequence_id, {r}.current_step_id, {r}.status, {sign});
 """
 
-SQLITE_SEQUENCE_TRIGGERS = [
-    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_insert AFTER INSERT ON sequences_enrollment BEGIN"
-    + SQLITE_SEQUENCE_ROW.format(r="NEW", sign=1) + "END",
-    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_delete AFTER DELETE ON sequences_enrollment BEGIN"
-    + SQLITE_SEQUENCE_ROW.format(r="OLD", sign=-1) + "END",
-    "CREATE TRIGGER IF NOT EXISTS sequences_sequence_tally_update AFTER UPDATE ON sequences_enrollment"
-    " WHEN OLD.status IS NOT NEW.status OR OLD.tenant_id IS NOT NEW.tenant_id"
-    " OR OLD.sequence_id IS NOT NEW.sequence_id OR OLD.current_step_id IS NOT NEW.current_step_id BEGIN"
-    + SQLITE_SEQUENCE_ROW.format(r="OLD", sign=-1) + SQLITE_SEQUENCE_ROW.format(r="NEW", sign=1) + "END",
-]
-
-SQLITE_SEQUENCE_DROP = [
-    f"DROP TRIGGER IF EXISTS {name}" for name in (
-        "sequences_sequence_tally_insert", "sequences_sequence_tally_delete", "sequences_sequence_tally_update",
-    )
-]
+SQLITE_SEQUENCE_TRIGGERS = _sqlite_enrollment_triggers(
+    "sequences_sequence_tally", SQLITE_SEQUENCE_ROW, ("status", "tenant_id", "sequence_id", "current_step_id"),
+)
 
 # The enrollments there are already, one row per (tenant, user, status); portable SQL.
 BACKFILL = """

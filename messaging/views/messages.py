@@ -30,13 +30,9 @@ def message_list(request):
     return render(request, template, {
         "page": page, "state": state,
         # (value, label, count) of the states that have messages, in the states' order.
-        "state_counts": [(value, label, _count_label(counts[value])) for value, label in MessageState.choices
-                         if value in counts],
+        "state_counts": [(value, label, paging.bounded_label(counts[value], paging.COUNT_CAP))
+                         for value, label in MessageState.choices if value in counts],
     })
-
-
-def _count_label(n):
-    return f"{paging.COUNT_CAP:,}+" if n > paging.COUNT_CAP else f"{n:,}"
 
 
 @tenant_required

@@ -60,6 +60,7 @@ def preview_steps(*, tenant, agent, limit=200):
     """Steps of sequences this agent drafts for; any of the tenant's steps if none."""
     from sequences.models import Step
 
-    steps = Step.objects.filter(tenant=tenant).select_related("sequence").order_by("sequence__name", "order")
+    steps = Step.objects.filter(tenant=tenant, version__sequence__current_version=F("version")).select_related(
+        "sequence").order_by("sequence__name", "order")
     own = steps.filter(sequence__agent=agent)
     return (own if own.exists() else steps)[:limit]

@@ -207,7 +207,7 @@ def sequence_create(request):
     else:
         sequence = sequence_services.sequence_create(
             tenant=request.tenant, actor=request.user, name=data.name or "", description=data.description or "")
-    return Status(201, _sequence_json(sequence, steps=sequence.steps.order_by("order")))
+    return Status(201, _sequence_json(sequence, steps=sequence.current_nodes().order_by("order")))
 
 
 @router.get("/sequences/{int:sequence_id}/", url_name="sequence", response=SEQUENCE, exclude_unset=True)
@@ -229,7 +229,7 @@ def sequence_update(request, sequence_id: int):
 
 def _sequence_detail(request, sequence):
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
-    return _sequence_json(sequence, stats=stats, steps=sequence.steps.order_by("order"))
+    return _sequence_json(sequence, stats=stats, steps=sequence.current_nodes().order_by("order"))
 
 
 def _settings_from(patch, *, tenant):
@@ -323,7 +323,7 @@ def sequence_analytics(request, sequence_id: int):
         )
     }
     steps = []
-    for step in sequence.steps.order_by("order"):
+    for step in sequence.current_nodes().order_by("order"):
         row = per_step.get(step.pk, {})
         sent = row.get("sent", 0)
         steps.append({

@@ -61,7 +61,14 @@ class Sequence(models.Model):
     # Auto-enrollment (seed 002 entry rules); evaluated by a periodic task when enabled.
     auto_enroll_enabled = models.BooleanField(default=False)
     entry_rules = models.JSONField(default=dict, blank=True)
+    # An edit counter (open pages and the processor can tell the sequence changed); the
+    # versions contacts are pinned to are SequenceVersion rows.
     version = models.PositiveIntegerField(default=1)
+    # The published version new enrollments enter. Every sequence has one from its
+    # creation (save() makes version 1), so the engine never meets a sequence without.
+    current_version = models.ForeignKey(
+        "SequenceVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -86,6 +93,65 @@ class Sequence(models.Model):
     def __str__(self):
         return self.name
 
+    def current_nodes(self):
+        """The nodes of the published version (what new enrollments walk)."""
+        return Step.objects.filter(version_id=self.current_version_id)
+
+    def save(self, *args, **kwargs):
+        creating = self._state.adding and self.current_version_id is None
+        super().save(*args, **kwargs)
+        if creating:
+            first = SequenceVersion.objects.create(
+                tenant_id=self.tenant_id, sequence=self, number=1, state=VersionState.PUBLISHED,
+                published_at=self.created_at, created_by_id=self.created_by_id,
+            )
+            self.current_version = first
+            Sequence.objects.filter(pk=self.pk).update(current_version=first)
+
+
+class VersionState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    PUBLISHED = "published", "Published"
+    RETIRED = "retired", "Retired"
+
+
+class SequenceVersion(models.Model):
+    """One version of a sequence's flow: its nodes (Step rows pointing here), its goals
+    and its exit rules. An enrollment is pinned to the version it entered and follows
+    that version's nodes until a publish moves it with a node map. The published version
+    is the sequence's `current_version`; at most one draft is edited at a time; an older
+    published version is retired but stays readable while enrollments are on it."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="versions", db_index=False)
+    number = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=VersionState.choices, default=VersionState.DRAFT)
+    # Sequence-level goals: [{"key", "name", "condition": {...}, "action": "exit"|"move",
+    # "sequence": id}], checked when a fact is recorded and before each node.
+    goals = models.JSONField(default=list, blank=True)
+    # Seed 002's exit rules: {"reply": "exit"|"exit_positive"|"pause"|"off", "conversion":
+    # bool, "disqualification": bool, "no_engagement_days": int|null}.
+    exit_rules = models.JSONField(default=dict, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["sequence", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["sequence", "number"], name="unique_version_number"),
+            models.UniqueConstraint(fields=["sequence"], condition=Q(state="draft"), name="one_draft_version"),
+        ]
+
+    def __str__(self):
+        return f"{self.sequence_id} v{self.number} ({self.state})"
+
 
 class StepKind(models.TextChoices):
     """What the engine does at this node: each kind is one registered step type
@@ -94,6 +160,11 @@ class StepKind(models.TextChoices):
 
     MESSAGE = "message", "Message"
     TASK = "task", "Task"
+    WAIT = "wait", "Wait"
+    BRANCH = "branch", "Branch"
+    SPLIT = "split", "A/B split"
+    ACTION = "action", "Action"
+    EXIT = "exit", "Exit"
 
 
 class JobType(models.TextChoices):
@@ -126,9 +197,21 @@ class DelayUnit(models.TextChoices):
 
 
 class Step(models.Model):
+    """One node of a sequence version's flow. `key` is stable across versions (a kept node
+    has the same key in the next version; that is how a publish maps enrollments).
+    `edges` are the node's outgoing paths in order: [{"label", "to": key|None, and per
+    kind "condition" (branch rules), "weight"/"holdout" (split arms)}]. A node of a kind
+    with one way out (message, task, wait, action) and no "next" edge continues with the
+    node below it in the outline (the next `order`): a linear sequence needs no edges.
+    `to: None` ends the flow there. `config` holds the settings of the node kinds that
+    have no columns of their own (wait, branch, split, action, task outcomes)."""
+
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="steps")
-    order = models.PositiveIntegerField(help_text="1..N, gap-free; maintained by the services.")
+    version = models.ForeignKey(SequenceVersion, on_delete=models.CASCADE, related_name="nodes", db_index=False)
+    key = models.CharField(max_length=64)
+    title = models.CharField(max_length=200, blank=True)
+    order = models.PositiveIntegerField(help_text="1..N within the version, gap-free; maintained by the services.")
     kind = models.CharField(max_length=16, choices=StepKind.choices, default=StepKind.MESSAGE)
     job_type = models.CharField(max_length=24, choices=JobType.choices, default=JobType.INITIAL_OUTREACH)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.EMAIL)
@@ -147,15 +230,33 @@ class Step(models.Model):
     body_template = models.TextField(blank=True)
     requires_human_approval = models.BooleanField(default=False)
     config = models.JSONField(default=dict, blank=True)
+    edges = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["sequence", "order"]
-        indexes = [models.Index(fields=["sequence", "order"])]
+        indexes = [models.Index(fields=["version", "order"], name="step_version_order_idx")]
+        constraints = [models.UniqueConstraint(fields=["version", "key"], name="unique_node_key_per_version")]
 
     def __str__(self):
         return f"{self.sequence} — step {self.order}"
+
+    def save(self, *args, **kwargs):
+        # Every creation path (services, factories, scripts) gets a node of the sequence's
+        # version being edited, with a key unique in it.
+        if self.version_id is None:
+            self.version_id = Sequence.objects.filter(pk=self.sequence_id).values_list(
+                "current_version_id", flat=True).get()
+        if not self.key:
+            self.key = new_node_key(self.kind)
+        super().save(*args, **kwargs)
+
+
+def new_node_key(kind):
+    import secrets
+
+    return f"{kind}-{secrets.token_hex(3)}"
 
 
 class EnrollmentStatus(models.TextChoices):
@@ -163,6 +264,9 @@ class EnrollmentStatus(models.TextChoices):
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
     UNENROLLED = "unenrolled", "Unenrolled"
+    # Left by the flow itself (a goal, an exit rule, an exit node, a split's holdout),
+    # with the reason; unenrolled is a person's doing.
+    EXITED = "exited", "Exited"
     FAILED = "failed", "Failed"
 
 
@@ -193,6 +297,11 @@ class Enrollment(models.Model):
     sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="enrollments", db_index=False)
     contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="enrollments")
     status = models.CharField(max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE)
+    # The version the enrollment entered (and follows: its current step is one of this
+    # version's nodes). Null only for rows written before versions existed.
+    version = models.ForeignKey(
+        SequenceVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     current_step = models.ForeignKey(
         Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -208,6 +317,10 @@ class Enrollment(models.Model):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.CharField(max_length=64, blank=True)
     exit_reason = models.CharField(max_length=64, blank=True)
+    # Values actions and custom events write and branches read (bounded: flow.context).
+    context = models.JSONField(default=dict, blank=True)
+    # node key -> times entered; a loop through a waiting node stops at the node's maximum.
+    visits = models.JSONField(default=dict, blank=True)
     enrolled_via = models.CharField(max_length=16, default="manual")
     enrolled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
@@ -255,6 +368,9 @@ class ActivityKind(models.TextChoices):
     COMPLETED = "completed", "Completed"
     MOVED = "moved", "Moved by a sequence edit"
     FAILED = "failed", "Failed"
+    PATH = "path", "Took a path"
+    ACTION = "action", "Action"
+    GOAL = "goal", "Reached a goal"
 
 
 class Activity(models.Model):
@@ -373,3 +489,24 @@ class SequenceTally(models.Model):
 
     def __str__(self):
         return f"{self.sequence_id}/{self.step_id} {self.status} {self.delta:+d}"
+
+
+class GoalReached(models.Model):
+    """A goal of the sequence reached by an enrollment, with its time: conversion rates
+    are these rows over the enrollments of the sequence (or version)."""
+
+    tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+", db_index=False)
+    sequence = models.ForeignKey(Sequence, on_delete=models.CASCADE, related_name="+", db_index=False)
+    version = models.ForeignKey(SequenceVersion, on_delete=models.CASCADE, related_name="+", db_index=False)
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="goals", db_index=False)
+    contact = models.ForeignKey("contacts.Contact", on_delete=models.CASCADE, related_name="+", db_index=False)
+    goal_key = models.CharField(max_length=64)
+    goal_name = models.CharField(max_length=200)
+    reached_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["enrollment", "goal_key"], name="goal_reached_once")]
+        indexes = [models.Index(fields=["tenant", "sequence", "goal_key", "reached_at"], name="goal_reached_idx")]
+
+    def __str__(self):
+        return f"{self.enrollment_id} reached {self.goal_key}"

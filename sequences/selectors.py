@@ -23,7 +23,7 @@ DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def sequence_list(*, tenant, status="", q=""):
     """The tenant's sequences with their step count, active ones first."""
     step_count = (
-        Step.objects.filter(sequence=OuterRef("pk")).order_by().values("sequence")
+        Step.objects.filter(version=OuterRef("current_version")).order_by().values("version")
         .annotate(n=Count("pk")).values("n")
     )
     sequences = (
@@ -162,7 +162,8 @@ def waiting_counts(*, tenant, sequence):
 
 
 def sequence_steps(*, tenant, sequence):
-    return list(Step.objects.filter(tenant=tenant, sequence=sequence).order_by("order", "pk"))
+    """The nodes of the version being edited (the published one until drafts exist)."""
+    return list(Step.objects.filter(tenant=tenant, version_id=sequence.current_version_id).order_by("order", "pk"))
 
 
 def describe_steps(steps, tenant, waiting=None, *, check=True):

@@ -112,7 +112,8 @@ class StepFactory(factory.django.DjangoModelFactory):
 
     sequence = factory.SubFactory(SequenceFactory)
     tenant = factory.LazyAttribute(lambda s: s.sequence.tenant)
-    order = factory.LazyAttribute(lambda s: s.sequence.steps.count() + 1)
+    version_id = factory.LazyAttribute(lambda s: s.sequence.current_version_id)
+    order = factory.LazyAttribute(lambda s: s.sequence.current_nodes().count() + 1)
     channel = "email"
     kind = factory.LazyAttribute(lambda s: step_kind_for(s.channel))
     delay_value = 0
@@ -128,6 +129,7 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
     sequence = factory.SubFactory(SequenceFactory)
     tenant = factory.LazyAttribute(lambda e: e.sequence.tenant)
     contact = factory.LazyAttribute(lambda e: ContactFactory(tenant=e.tenant))
+    version_id = factory.LazyAttribute(lambda e: e.sequence.current_version_id)
     enrolled_at = factory.LazyFunction(timezone.now)
 
 

@@ -98,7 +98,7 @@ class Batch:
         self.report = defaultdict(int)
         self.activities = []
         self.cancel = defaultdict(list)  # reason -> enrollment ids whose pending work ends
-        self.steps = {}  # sequence id -> its steps in order
+        self.graphs = {}  # version id -> its graph (navigator.Graph)
         self.schedule = transitions.shared_schedule()
         self.suppressed = {}  # contact id -> suppression reason, filled once per batch
 
@@ -132,8 +132,9 @@ class Batch:
             .annotate(owner_role=role_subquery(user_field="owner_id"))
             .filter(pk__any=list({e.sequence_id for e in rows}))
         }
-        self.steps = navigator.steps_by_sequence(sequences)
-        by_id = {step.id: step for listed in self.steps.values() for step in listed}
+        versions = {e.version_id or sequences[e.sequence_id].current_version_id for e in rows}
+        self.graphs = navigator.graphs_of(versions)
+        by_id = {step.id: step for graph in self.graphs.values() for step in graph}
         for e in rows:
             reads.attach(e, "sequence", sequences[e.sequence_id])
             reads.attach(e, "current_step", by_id.get(e.current_step_id))
@@ -226,9 +227,13 @@ class Batch:
         self.activities += transitions.wait(e, on, at=self.now, detail=detail)
         self.report[f"waiting_{WaitingOn(on).value}"] += 1
 
-    def advance(self, e, *, executed="", skipped=""):
-        """The current step is done (or skipped): schedule the next one or complete."""
-        following = navigator.next_node(self.steps.get(e.sequence_id, ()), e.current_step)
+    def graph_for(self, e):
+        return self.graphs[e.current_step.version_id]
+
+    def advance(self, e, *, executed="", skipped="", label=navigator.NEXT):
+        """The current step is done (or skipped): schedule the node its path `label`
+        leads to, or complete."""
+        following = self.graph_for(e).follow(e.current_step, label)
         self.activities += transitions.advance(e, following, at=self.now, executed=executed, skipped=skipped,
                                                schedule=self.schedule)
         self.report["skipped" if skipped else "executed"] += 1

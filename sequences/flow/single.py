@@ -17,10 +17,11 @@ def apply(e, rows, *, at):
     return e
 
 
-def step_done(e, *, at, actor=None, executed="", skipped=""):
-    """The current step's work is finished (or skipped): move on to the next step, and
-    ask for a sweep either way (a person's action: the next step may be due at once)."""
-    following = navigator.next_node(navigator.steps_of(e.sequence_id), e.current_step)
+def step_done(e, *, at, actor=None, executed="", skipped="", label=navigator.NEXT):
+    """The current step's work is finished (or skipped): move on by the path `label` (a
+    task's outcome; "next" otherwise), and ask for a sweep either way (a person's action:
+    the next step may be due at once)."""
+    following = navigator.graph_of(e.current_step.version_id).follow(e.current_step, label)
     store.save(e, transitions.advance(e, following, at=at, executed=executed, skipped=skipped, actor=actor), at=at)
     jobs.start("sequences.sweep")
     return e

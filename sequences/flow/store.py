@@ -10,7 +10,7 @@ from ..models import Activity, Enrollment
 # Every column a transition may change. Both writers write all of them.
 ENROLLMENT_FIELDS = (
     "status", "current_step_id", "step_pass", "next_run_at", "waiting_on", "pause_reason", "exit_reason",
-    "last_step_at", "finished_at", "lease_owner", "lease_expires_at",
+    "last_step_at", "finished_at", "lease_owner", "lease_expires_at", "version_id", "context", "visits",
 )
 ACTIVITY_COLUMNS = (
     "tenant_id", "enrollment_id", "contact_id", "sequence_id", "step_id", "kind", "detail", "data", "actor_id",

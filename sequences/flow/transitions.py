@@ -82,6 +82,7 @@ def _drop_lease(e):
 def enroll(e, first, *, at, actor=None, via="manual", schedule=scheduled):
     """A new enrollment (with its id) starts on `first`."""
     e.status = EnrollmentStatus.ACTIVE
+    e.version_id = first.version_id
     e.current_step = first
     e.step_pass = 1
     e.waiting_on = WaitingOn.NOTHING

@@ -44,7 +44,7 @@ class ActiveElsewhere(ValidationError):
 def is_first_touch(sequence, first=None):
     """A first-touch sequence opens with an initial-outreach message: enrolling someone
     another sequence is already writing to would send them a second introduction."""
-    first = first or navigator.first_node(navigator.steps_of(sequence.pk))
+    first = first or navigator.current_graph(sequence).first
     return bool(first) and first.kind == StepKind.MESSAGE and first.job_type == JobType.INITIAL_OUTREACH
 
 
@@ -86,7 +86,7 @@ def _check_sequence(*, tenant, sequence):
             f"“{sequence.name}” is {sequence.get_status_display().lower()}: only active or paused "
             "sequences accept enrollments."
         )
-    first = navigator.first_node(navigator.steps_of(sequence.pk))
+    first = navigator.current_graph(sequence).first
     if first is None:
         raise ValidationError(f"“{sequence.name}” has no steps yet.")
     return first

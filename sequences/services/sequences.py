@@ -96,7 +96,7 @@ def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, 
     )
     Step.objects.bulk_create(
         Step(
-            tenant=tenant, sequence=sequence, order=order, kind=step_kind_for(t.channel), job_type=t.job_type,
+            tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{order}", order=order, kind=step_kind_for(t.channel), job_type=t.job_type,
             channel=t.channel,
             delay_value=t.delay_value, delay_unit=t.delay_unit, business_days_only=t.business_days_only,
             angle=t.angle, cta=t.cta, value_proposition=t.value_proposition,
@@ -171,7 +171,7 @@ def activation_problems(sequence, steps=None):
     """Why the sequence cannot run, as sentences; [] when it may be activated."""
     from .steps import step_errors, step_values
 
-    steps = list(steps) if steps is not None else list(Step.objects.filter(sequence=sequence).order_by("order"))
+    steps = list(steps) if steps is not None else list(sequence.current_nodes().order_by("order"))
     problems = []
     if not steps:
         problems.append("Add at least one step.")
@@ -291,11 +291,13 @@ def sequence_duplicate(*, tenant, sequence, actor):
         tenant=tenant, name=_unique_name(tenant, f"Copy of {source.name}"[:190]), owner=actor,
         created_by=actor, updated_by=actor, **copied,
     )
-    steps = list(Step.objects.filter(sequence=source).order_by("order"))
+    steps = list(source.current_nodes().order_by("order"))
     for step in steps:
+        # Same keys: the copy's version 1 is the source's published version.
         step.pk = None
         step.id = None
         step.sequence = copy
+        step.version_id = copy.current_version_id
         step._state.adding = True
     Step.objects.bulk_create(steps)
     changes = {"from_sequence": source.pk, "steps": len(steps)}

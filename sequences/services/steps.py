@@ -226,7 +226,7 @@ def _apply(*, tenant, sequence, plan, actor, reason, now):
 
 
 def _ordered_steps(sequence):
-    return list(Step.objects.filter(sequence=sequence).order_by("order", "pk"))
+    return list(sequence.current_nodes().order_by("order", "pk"))
 
 
 def _locked_with_steps(*, tenant, step):
@@ -268,11 +268,11 @@ def move_preview(*, tenant, sequence, step, position, now=None):
 @transaction.atomic
 def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
-    count = Step.objects.filter(sequence=sequence).count()
+    count = sequence.current_nodes().count()
     values = _normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     step = Step.objects.create(
-        tenant=tenant, sequence=sequence, order=count + 1, kind=step_kind_for(values["channel"]),
+        tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, order=count + 1, kind=step_kind_for(values["channel"]),
         **{name: values[name] for name in EDITABLE_FIELDS},
     )
     touch(sequence=sequence, actor=actor)

@@ -167,7 +167,7 @@ def _add_errors(form, error):
 @tenant_required
 def step_add(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
-    steps_exist = sequence.steps.exists()
+    steps_exist = sequence.current_nodes().exists()
     # One endpoint for both forms: the posted channel says which form it came from.
     form_class = StepForm.for_channel(request.POST.get("channel"))
     is_task = form_class is TaskStepForm

@@ -282,7 +282,8 @@ def test_the_timeline_of_50_steps_renders_in_a_fixed_number_of_queries(
 ):
     sequence = SequenceFactory(tenant=tenant)
     Step.objects.bulk_create(
-        Step(tenant=tenant, sequence=sequence, order=n, delay_value=0 if n == 1 else 1) for n in range(1, 51)
+        Step(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{n}", order=n,
+             delay_value=0 if n == 1 else 1) for n in range(1, 51)
     )
     with django_assert_max_num_queries(12):
         response = rep_client.get(url("sequence-detail", sequence.pk))

@@ -64,8 +64,8 @@ def _seed(rng):
     lists = [ContactList.objects.create(tenant=tenant, name=f"List {i}") for i in range(3)]
     ListMembership.objects.bulk_create(
         [ListMembership(contact_list=lists[pk % 3], contact_id=pk) for pk in ids[::10]], batch_size=10_000)
-    sequence = Sequence.objects.create(tenant=tenant, name="Bench", status="active")
-    step = Step.objects.create(tenant=tenant, sequence=sequence, order=1, delay_value=1)
+    sequence = throwaway_db.sequence_with_version(tenant=tenant, name="Bench", status="active")
+    step = Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key="step-1", order=1, delay_value=1)
     Enrollment.objects.bulk_create(
         [Enrollment(tenant=tenant, sequence=sequence, contact_id=pk, current_step=step) for pk in ids[::5]],
         batch_size=10_000)

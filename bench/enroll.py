@@ -43,11 +43,11 @@ def _seed():
 def _sequence(tenant, n):
     from sequences.models import Sequence, Step
 
-    sequence = Sequence.objects.create(tenant=tenant, name=f"Bench {n}", status="active")
+    sequence = throwaway_db.sequence_with_version(tenant=tenant, name=f"Bench {n}", status="active")
     # A delay keeps the first step in the future, so no processor sweep runs inside the timing.
-    Step.objects.create(tenant=tenant, sequence=sequence, order=1, delay_value=1, delay_unit="days",
+    Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key="step-1", order=1, delay_value=1, delay_unit="days",
                         window_days=[0, 1, 2, 3, 4], jitter_minutes=30)
-    Step.objects.create(tenant=tenant, sequence=sequence, order=2, delay_value=3, delay_unit="days")
+    Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key="step-2", order=2, delay_value=3, delay_unit="days")
     return sequence
 
 

@@ -125,11 +125,11 @@ def seed(rng):
     agent = Agent.objects.create(tenant=tenant, name="Bench writer")
     mailbox = Mailbox.objects.create(tenant=tenant, name="Bench", from_name="Bench", from_email="out@bench.example",
                                      smtp_host="127.0.0.1")
-    sequence = Sequence.objects.create(tenant=tenant, name="Bench outreach", status="active", agent=agent,
+    sequence = throwaway_db.sequence_with_version(tenant=tenant, name="Bench outreach", status="active", agent=agent,
                                        sender_profile=mailbox, owner=manager)
     for n in range(2):
-        Sequence.objects.create(tenant=tenant, name=f"Bench nurture {n}", status="draft", agent=agent, owner=manager)
-    steps = [Step.objects.create(tenant=tenant, sequence=sequence, order=n + 1, delay_value=n * 2) for n in range(3)]
+        throwaway_db.sequence_with_version(tenant=tenant, name=f"Bench nurture {n}", status="draft", agent=agent, owner=manager)
+    steps = [Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{n + 1}", order=n + 1, delay_value=n * 2) for n in range(3)]
 
     # Most contacts are active in the sequence; some finished, replied or paused.
     mix = ["active"] * 7 + ["completed", "replied", "paused"]

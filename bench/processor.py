@@ -89,10 +89,10 @@ def seed(n):
                                  autonomy="auto_send", provider="template")
     mailbox = Mailbox.objects.create(tenant=tenant, name="Unlimited", from_name="Sam", from_email="sam@scendly.example",
                                      daily_cap=10**9, hourly_cap=10**9)
-    sequence = Sequence.objects.create(tenant=tenant, name="Bench 3-step", status="active", agent=agent,
+    sequence = throwaway_db.sequence_with_version(tenant=tenant, name="Bench 3-step", status="active", agent=agent,
                                        sender_profile=mailbox, owner=owner)
     steps = [
-        Step.objects.create(tenant=tenant, sequence=sequence, order=order, delay_value=delay, delay_unit="days",
+        Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{order}", order=order, delay_value=delay, delay_unit="days",
                             job_type=job, channel="email", angle="their outbound pipeline",
                             cta="a 15 minute call next week")
         for order, delay, job in ((1, 0, "initial_outreach"), (2, 2, "follow_up"), (3, 3, "follow_up"))
@@ -310,9 +310,9 @@ def run_idle(sequence, total=1_000_000):
     started = time.perf_counter()
     extra = 0
     while extra * contacts < needed:
-        other = Sequence.objects.create(tenant=sequence.tenant, name=f"Idle {extra}", status="active",
+        other = throwaway_db.sequence_with_version(tenant=sequence.tenant, name=f"Idle {extra}", status="active",
                                         agent=sequence.agent, sender_profile=sequence.sender_profile)
-        step = Step.objects.create(tenant=sequence.tenant, sequence=other, order=1, delay_value=5)
+        step = Step.objects.create(tenant=sequence.tenant, sequence=other, version_id=other.current_version_id, key="step-1", order=1, delay_value=5)
         rows = min(contacts, needed - extra * contacts)
         with connection.cursor() as cursor:
             # Not due: spread over the next 30 days, a mix of priorities.

@@ -34,3 +34,13 @@ def drop(name):
 
     connections.close_all()
     _run(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def sequence_with_version(**fields):
+    """A sequence as the services make one: created with its first (published) version."""
+    from sequences.models import Sequence
+    from sequences.services.versions import first_version_create
+
+    sequence = Sequence.objects.create(**fields)
+    first_version_create(sequence=sequence)
+    return sequence

@@ -1,3 +1,5 @@
+import secrets
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -65,7 +67,8 @@ class Sequence(models.Model):
     # versions contacts are pinned to are SequenceVersion rows.
     version = models.PositiveIntegerField(default=1)
     # The published version new enrollments enter. Every sequence has one from its
-    # creation (save() makes version 1), so the engine never meets a sequence without.
+    # creation (services.versions.first_version_create), so the engine never meets one
+    # without.
     current_version = models.ForeignKey(
         "SequenceVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
@@ -96,17 +99,6 @@ class Sequence(models.Model):
     def current_nodes(self):
         """The nodes of the published version (what new enrollments walk)."""
         return Step.objects.filter(version_id=self.current_version_id)
-
-    def save(self, *args, **kwargs):
-        creating = self._state.adding and self.current_version_id is None
-        super().save(*args, **kwargs)
-        if creating:
-            first = SequenceVersion.objects.create(
-                tenant_id=self.tenant_id, sequence=self, number=1, state=VersionState.PUBLISHED,
-                published_at=self.created_at, created_by_id=self.created_by_id,
-            )
-            self.current_version = first
-            Sequence.objects.filter(pk=self.pk).update(current_version=first)
 
 
 class VersionState(models.TextChoices):
@@ -242,20 +234,9 @@ class Step(models.Model):
     def __str__(self):
         return f"{self.sequence} — step {self.order}"
 
-    def save(self, *args, **kwargs):
-        # Every creation path (services, factories, scripts) gets a node of the sequence's
-        # version being edited, with a key unique in it.
-        if self.version_id is None:
-            self.version_id = Sequence.objects.filter(pk=self.sequence_id).values_list(
-                "current_version_id", flat=True).get()
-        if not self.key:
-            self.key = new_node_key(self.kind)
-        super().save(*args, **kwargs)
-
 
 def new_node_key(kind):
-    import secrets
-
+    """A key for a new node, unique in practice; a kept node keeps its key forever."""
     return f"{kind}-{secrets.token_hex(3)}"
 
 

@@ -8,6 +8,7 @@ from contacts.models import Contact, ContactList, ImportJob
 from messaging.models import Mailbox, MailboxPool, OutboundMessage, Task
 from scendcore.models import Membership, Role, Tenant
 from sequences.models import Enrollment, Sequence, Step, step_kind_for
+from sequences.services.versions import first_version_create
 
 
 class TenantFactory(factory.django.DjangoModelFactory):
@@ -99,11 +100,17 @@ class MailboxFactory(factory.django.DjangoModelFactory):
 class SequenceFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Sequence
+        skip_postgeneration_save = True
 
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"Sequence {n}")
     agent = factory.LazyAttribute(lambda s: AgentFactory(tenant=s.tenant))
     sender_profile = factory.LazyAttribute(lambda s: MailboxFactory(tenant=s.tenant))
+
+    @factory.post_generation
+    def first_version(sequence, create, extracted, **kwargs):
+        if create and sequence.current_version_id is None:
+            first_version_create(sequence=sequence)
 
 
 class StepFactory(factory.django.DjangoModelFactory):
@@ -113,6 +120,7 @@ class StepFactory(factory.django.DjangoModelFactory):
     sequence = factory.SubFactory(SequenceFactory)
     tenant = factory.LazyAttribute(lambda s: s.sequence.tenant)
     version_id = factory.LazyAttribute(lambda s: s.sequence.current_version_id)
+    key = factory.Sequence(lambda n: f"node-{n}")
     order = factory.LazyAttribute(lambda s: s.sequence.current_nodes().count() + 1)
     channel = "email"
     kind = factory.LazyAttribute(lambda s: step_kind_for(s.channel))

@@ -209,6 +209,25 @@ def exit(e, reason, *, at, actor=None):  # noqa: A001 - the state machine's own 
     return [_row(e, ActivityKind.EXITED, reason, at=at, step_id=e.current_step_id, actor=actor)]
 
 
+def leave(e, reason, *, at, data=None):
+    """The flow itself ends the enrollment (a goal, an exit rule, an exit node, a split's
+    holdout): status exited, with the reason. Cancelling pending work is the caller's."""
+    if e.status not in OPEN:
+        raise Refused("This enrollment has already finished.")
+    _end(e, EnrollmentStatus.EXITED, at=at)
+    e.exit_reason = reason[:64]
+    return [_row(e, ActivityKind.EXITED, f"Exited: {reason}", at=at, step_id=e.current_step_id,
+                 data={"reason": reason[:200], **(data or {})})]
+
+
+def path(e, label, *, at, because, data=None):
+    """Record the way the enrollment took out of its current node (a branch's rule, a
+    split's arm, a task's outcome, a wait's event or timeout) and why."""
+    node = e.current_step
+    return [_row(e, ActivityKind.PATH, f"Took path “{label}” because {because}", at=at, step_id=e.current_step_id,
+                 data={"node": getattr(node, "key", ""), "label": label, **(data or {})})]
+
+
 def finish(e, *, at, detail, actor=None):
     step_id = e.current_step_id
     _end(e, EnrollmentStatus.COMPLETED, at=at)

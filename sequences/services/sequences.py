@@ -8,6 +8,7 @@ from agents.policy import attach_refusal
 from scendcore.tenancy import role_of
 
 from .. import templates_catalog
+from .versions import first_version_create
 from .editing import audit, lock, lock_editable, touch
 from ..flow import store, transitions
 from ..models import (
@@ -67,6 +68,7 @@ def sequence_create(*, tenant, actor, name, description=""):
                 tenant=tenant, name=name, description=description or "", owner=actor,
                 created_by=actor, updated_by=actor,
             )
+            first_version_create(sequence=sequence, actor=actor)
     except IntegrityError:
         # Someone created the same name a moment ago; the constraint decided.
         raise ValidationError({"name": _name_taken(tenant=tenant, name=name)}) from None
@@ -94,6 +96,7 @@ def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, 
         description=f"{template.summary} {template.best_for}", owner=actor, created_by=actor,
         updated_by=actor, agent=agent, sender_profile=sender_profile,
     )
+    first_version_create(sequence=sequence, actor=actor)
     Step.objects.bulk_create(
         Step(
             tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{order}", order=order, kind=step_kind_for(t.channel), job_type=t.job_type,
@@ -291,6 +294,7 @@ def sequence_duplicate(*, tenant, sequence, actor):
         tenant=tenant, name=_unique_name(tenant, f"Copy of {source.name}"[:190]), owner=actor,
         created_by=actor, updated_by=actor, **copied,
     )
+    first_version_create(sequence=copy, actor=actor)
     steps = list(source.current_nodes().order_by("order"))
     for step in steps:
         # Same keys: the copy's version 1 is the source's published version.

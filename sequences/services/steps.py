@@ -26,6 +26,7 @@ from ..models import (
     JobType,
     Step,
     WaitingOn,
+    new_node_key,
     step_kind_for,
 )
 from .editing import audit, lock_editable, touch
@@ -271,8 +272,9 @@ def step_add(*, tenant, sequence, actor, values):
     count = sequence.current_nodes().count()
     values = _normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
+    kind = step_kind_for(values["channel"])
     step = Step.objects.create(
-        tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, order=count + 1, kind=step_kind_for(values["channel"]),
+        tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=new_node_key(kind), order=count + 1, kind=kind,
         **{name: values[name] for name in EDITABLE_FIELDS},
     )
     touch(sequence=sequence, actor=actor)

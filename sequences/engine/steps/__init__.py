@@ -12,10 +12,19 @@ from scendcore.registry import Registry
 
 class StepType(Protocol):
     kind: str
+    # Resolved within the batch that reaches it (branch, split, action, exit): it sends
+    # nothing, waits for nothing and creates no task. A cycle must pass through a node
+    # that is not instant (checked at publish).
+    instant: bool
 
     def run(self, work, enrollments: list) -> None:
         """Create (or follow, for a repeated execution) the step's work for each of
         `enrollments`, and move each on through `work.batch`."""
+
+    def settings_problems(self, node, *, tenant) -> dict:
+        """{field: [message]} for the node's settings and edges (its own rules: a
+        branch's default path, a split's weights, an action's target); {} when valid.
+        References to another tenant's objects are problems, as if they did not exist."""
 
 
 class UnknownStepKind(LookupError):

@@ -48,6 +48,12 @@ def test_recipients(enrollments):
 
 class MessageStep:
     kind = StepKind.MESSAGE
+    instant = False
+
+    def settings_problems(self, node, *, tenant):
+        from ...services.steps import step_errors, step_values
+
+        return step_errors(step_values(node), is_first=node.order == 1)
 
     def run(self, work_, enrollments):
         from messaging.models import OutboundMessage

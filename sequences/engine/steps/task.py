@@ -19,6 +19,12 @@ class _TemplateWriter:
 
 class TaskStep:
     kind = StepKind.TASK
+    instant = False
+
+    def settings_problems(self, node, *, tenant):
+        from ...services.steps import step_errors, step_values
+
+        return step_errors(step_values(node), is_first=node.order == 1)
 
     def run(self, work_, enrollments):
         from messaging.models import Task

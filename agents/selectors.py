@@ -1,4 +1,6 @@
 """Reads for agents and their jobs. Every function takes the tenant."""
+from django.db.models import F
+
 from .models import Agent, AgentJob, JobStatus
 
 

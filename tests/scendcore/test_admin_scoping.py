@@ -65,6 +65,11 @@ BUILDERS = {
         job=w.import_job, line=2, email=f"rejected@{w.tenant.slug}.example", reason="probe", values=["x"]),
     "sequences.Sequence": lambda w: w.sequence,
     "sequences.Step": lambda w: w.step,
+    "sequences.SequenceVersion": lambda w: apps.get_model("sequences", "SequenceVersion").objects.create(
+        tenant=w.tenant, sequence=w.sequence, number=7, state="retired", note=f"probe-{w.tenant.slug}"),
+    "sequences.GoalReached": lambda w: apps.get_model("sequences", "GoalReached").objects.create(
+        tenant=w.tenant, sequence=w.sequence, version=w.sequence.current_version, enrollment=w.enrollment,
+        contact=w.contact, goal_key="booked", goal_name=f"probe-{w.tenant.slug}"),
     "sequences.Enrollment": lambda w: w.enrollment,
     "sequences.EnrollmentTally": lambda w: apps.get_model("sequences", "EnrollmentTally").objects.create(
         tenant=w.tenant, user=w.member, status="active", delta=1),

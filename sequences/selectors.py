@@ -16,7 +16,7 @@ STATUS_ORDER = Case(
     default=Value(3),
     output_field=IntegerField(),
 )
-STAT_KEYS = ("active", "completed", "paused", "unenrolled")
+STAT_KEYS = ("active", "completed", "paused", "exited", "unenrolled")
 DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
@@ -40,7 +40,7 @@ def sequence_list(*, tenant, status="", q=""):
 
 
 def enrollment_stats(*, tenant, sequence_ids):
-    """{sequence_id: {active, completed, paused, unenrolled}}, from the per-sequence
+    """{sequence_id: {active, completed, paused, exited, unenrolled}}, from the per-sequence
     tallies the triggers keep (models.SequenceTally): index rows, not enrollments."""
     sequence_ids = list(sequence_ids)
     rows = (

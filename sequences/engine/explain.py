@@ -45,6 +45,9 @@ def enrollment_explain(*, tenant, enrollment, now=None):
     if status == EnrollmentStatus.UNENROLLED:
         explanation.answer = f"Unenrolled ({enrollment.exit_reason or 'no reason recorded'}): nothing more will go."
         return explanation
+    if status == EnrollmentStatus.EXITED:
+        explanation.answer = f"Exited ({enrollment.exit_reason or 'no reason recorded'}): nothing more will go."
+        return explanation
     if status == EnrollmentStatus.FAILED:
         explanation.answer = f"Failed ({enrollment.exit_reason or 'no error recorded'}): nothing more will go."
         return explanation

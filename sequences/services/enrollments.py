@@ -19,7 +19,7 @@ from ..models import Enrollment, EnrollmentStatus, JobType, ReenrollPolicy, Sequ
 from .reactions import ENDED_LEADS
 
 OPEN = transitions.OPEN
-FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED, EnrollmentStatus.FAILED)
+FINISHED = (EnrollmentStatus.COMPLETED, EnrollmentStatus.UNENROLLED, EnrollmentStatus.EXITED, EnrollmentStatus.FAILED)
 BATCH = 2000
 CHUNK = 5000  # candidates classified per suppression-list query
 

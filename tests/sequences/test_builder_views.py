@@ -46,7 +46,7 @@ def test_a_tenant_without_sequences_sees_the_template_gallery(rep_client):
 
 
 def test_sequence_cards_show_status_steps_and_enrollment_stats(rep_client, sequence, tenant):
-    for status in ("active", "active", "completed", "paused", "unenrolled"):
+    for status in ("active", "active", "completed", "paused", "exited", "unenrolled"):
         EnrollmentFactory(tenant=tenant, sequence=sequence, status=status)
 
     response = rep_client.get(url("sequence-list"))
@@ -54,7 +54,7 @@ def test_sequence_cards_show_status_steps_and_enrollment_stats(rep_client, seque
     page = response.content.decode()
     assert "Q3 outbound" in page and "badge-draft" in page and "2 steps" in page
     stats = response.context["cards"][0].stats
-    assert stats == {"active": 2, "completed": 1, "paused": 1, "unenrolled": 1}
+    assert stats == {"active": 2, "completed": 1, "paused": 1, "exited": 1, "unenrolled": 1}
     assert "Templates" in page  # the gallery stays one click away
 
 

@@ -49,7 +49,7 @@ def test_the_sequence_cards_show_each_sequences_figures_without_reading_enrollme
 
     cards = response.context["cards"]
     assert [c.name for c in cards] == ["Q3 outbound"]
-    assert cards[0].stats == {"active": 2, "completed": 1, "paused": 1, "unenrolled": 1}
+    assert cards[0].stats == {"active": 2, "completed": 1, "paused": 1, "exited": 0, "unenrolled": 1}
     assert not [sql for sql in queries if ENROLLMENT_TABLE.search(sql)]
 
 

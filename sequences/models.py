@@ -280,8 +280,10 @@ class Enrollment(models.Model):
     status = models.CharField(max_length=16, choices=EnrollmentStatus.choices, default=EnrollmentStatus.ACTIVE)
     # The version the enrollment entered (and follows: its current step is one of this
     # version's nodes). Null only for rows written before versions existed.
+    # RESTRICT: a version enrollments are pinned to is never deleted on its own (deleting
+    # the sequence still takes both).
     version = models.ForeignKey(
-        SequenceVersion, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False
+        SequenceVersion, null=True, blank=True, on_delete=models.RESTRICT, related_name="+", db_index=False
     )
     current_step = models.ForeignKey(
         Step, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False

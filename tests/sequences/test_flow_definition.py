@@ -112,3 +112,19 @@ def test_edits_go_to_a_draft_once_someone_is_on_the_published_version(tenant, re
     assert draft.pk != sequence.current_version_id and draft.state == "draft" and draft.number == 2
     assert Step.objects.get(version=sequence.current_version, key="a").angle == ""
     assert Step.objects.get(version=draft, key="a").angle == "new"
+
+
+def test_a_version_with_enrollments_on_it_is_never_deleted_alone_but_goes_with_its_sequence(tenant, rep, sequence):
+    from django.db.models import RestrictedError
+
+    from sequences.models import Enrollment, SequenceVersion
+
+    definition_save(tenant=tenant, sequence=sequence, actor=rep, document=_doc(_email("a", delay_value=0)))
+    sequence.status = "active"
+    sequence.save(update_fields=["status"])
+    enrollment_create(tenant=tenant, sequence=sequence, contact=ContactFactory(tenant=tenant), actor=rep)
+
+    with pytest.raises(RestrictedError):
+        SequenceVersion.objects.filter(pk=sequence.current_version_id).delete()
+    sequence.delete()
+    assert not Enrollment.objects.exists() and not SequenceVersion.objects.exists()

@@ -11,7 +11,7 @@ from contacts.models import ContactList, LeadStatus, ScoreBand, Tag
 from .flow.navigator import NEXT
 from .forms import DAY_CHOICES, StepForm, TaskStepForm
 from .models import DelayUnit, Sequence, StepKind
-from .outline import node_name
+from .outline import Names, node_name
 
 END = "__end__"  # a path's target "end the flow" (keys start with a letter or digit)
 RULES = 3
@@ -68,9 +68,10 @@ class NodeForm(forms.Form):
         self.tenant, self.nodes, self.node, self.sequence = tenant, nodes, node, sequence
         super().__init__(*args, **kwargs)
         own = node.key if node is not None else None
-        others = [(n.key, node_name(n)) for n in nodes if n.key != own]
+        names = Names.of(tenant=tenant, nodes=nodes)
+        others = [(n.key, node_name(n, names)) for n in nodes if n.key != own]
         self.targets = [(END, "End the flow"), *others]
-        self.message_nodes = [("", "—"), *((n.key, node_name(n)) for n in nodes
+        self.message_nodes = [("", "—"), *((n.key, node_name(n, names)) for n in nodes
                                           if n.kind == StepKind.MESSAGE and n.key != own)]
         for name, field in self.fields.items():
             if getattr(field, "is_target", False):

@@ -73,8 +73,8 @@ def _next_edge(node):
 
 @transaction.atomic
 def node_add(*, tenant, sequence, actor, kind, after=None, title="", values=None, config=None, edges=None):
-    """Add a node below the node keyed `after` (at the end without one). A node above it
-    whose "next" path led elsewhere now leads to the new node, and the new node (of a
+    """Add a node below the node keyed `after` (at the end without one). When that node's
+    "next" path led to another node, it now leads to the new one, and the new node (of a
     kind with one way out) continues where that path went, so it sits on the path."""
     sequence = lock_editable(tenant=tenant, sequence=sequence)
     version = editing_version(sequence=sequence, actor=actor)
@@ -89,7 +89,8 @@ def node_add(*, tenant, sequence, actor, kind, after=None, title="", values=None
     _check(kind=kind, title=title, values=values, edges=edges, nodes=nodes, is_first=index == 0, own_key=key)
     above = nodes[index - 1] if index else None
     rewired = []
-    if above is not None and above.kind in SINGLE_EXIT and _next_edge(above) is not None:
+    # A "next" that ends the flow is a deliberate stop: the new node only sits below it.
+    if above is not None and above.kind in SINGLE_EXIT and (_next_edge(above) or {}).get("to") is not None:
         onward = _next_edge(above)
         if kind in SINGLE_EXIT and _next_edge(Step(edges=edges)) is None:
             edges.append({"label": NEXT, "to": onward.get("to")})

@@ -243,11 +243,21 @@ def test_deleting_the_node_below_a_step_keeps_the_step_going_where_the_deleted_o
 
 def test_adding_after_a_step_with_a_next_path_puts_the_new_node_on_that_path(tenant, rep, sequence):
     intro = nodes(sequence)[0]
+    Step.objects.filter(pk=intro.pk).update(edges=[{"label": "next", "to": "case-study"}])
+    wait = node_add(tenant=tenant, sequence=sequence, actor=rep, kind="wait", after="intro",
+                    config={"mode": "duration"})
+    intro.refresh_from_db()
+    assert intro.edges == [{"label": "next", "to": wait.key}]
+    assert wait.edges == [{"label": "next", "to": "case-study"}]
+
+
+def test_adding_after_a_step_that_ends_the_flow_leaves_the_end_in_place(tenant, rep, sequence):
+    intro = nodes(sequence)[0]
     Step.objects.filter(pk=intro.pk).update(edges=[{"label": "next", "to": None}])
     wait = node_add(tenant=tenant, sequence=sequence, actor=rep, kind="wait", after="intro",
                     config={"mode": "duration"})
     intro.refresh_from_db()
-    assert intro.edges == [{"label": "next", "to": wait.key}] and wait.edges == [{"label": "next", "to": None}]
+    assert intro.edges == [{"label": "next", "to": None}] and wait.edges == []
 
 
 def test_once_enrollments_are_pinned_edits_go_to_a_draft_that_the_builder_shows(rep_client, sequence, tenant):

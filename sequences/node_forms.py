@@ -183,9 +183,9 @@ class WaitForm(NodeForm):
     kind = StepKind.WAIT
     mode = forms.ChoiceField(choices=[("duration", "For a while"), ("until", "Until a weekday and time"),
                                       ("event", "Until something happens")], label="Wait",
-                             widget=forms.RadioSelect)
+                             widget=forms.RadioSelect, initial="duration")
     delay_value = forms.IntegerField(min_value=0, max_value=365 * 24 * 60, required=False, label="How long")
-    delay_unit = forms.ChoiceField(choices=DelayUnit.choices, required=False, label="Unit")
+    delay_unit = forms.ChoiceField(choices=DelayUnit.choices, required=False, label="Unit", initial="days")
     business_days_only = forms.BooleanField(required=False, label="Business days only")
     weekdays = forms.TypedMultipleChoiceField(choices=DAY_CHOICES, coerce=int, required=False,
                                               widget=forms.CheckboxSelectMultiple, label="Weekdays")
@@ -199,7 +199,7 @@ class WaitForm(NodeForm):
     name = forms.CharField(max_length=100, required=False, label="Custom event name")
     relative_to = message_picker("Relative to (optional: since entering the wait)")
     timeout_value = forms.IntegerField(min_value=1, max_value=365 * 24 * 60, required=False, label="Timeout after")
-    timeout_unit = forms.ChoiceField(choices=TIMEOUT_UNITS, required=False, label="Unit")
+    timeout_unit = forms.ChoiceField(choices=TIMEOUT_UNITS, required=False, label="Unit", initial="days")
     event_to = target_field(label="When it happens", blank_label="Continue with the node below")
     timeout_to = target_field(label="On timeout", blank_label="Continue with the node below")
     next_to = target_field()

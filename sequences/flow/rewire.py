@@ -6,7 +6,7 @@ from .navigator import NEXT, SINGLE_EXIT, Graph
 CONTINUATION_LABELS = (NEXT, "default")
 
 
-def _next_edge(node):
+def next_edge(node):
     return next((edge for edge in node.edges or () if edge.get("label") == NEXT), None)
 
 
@@ -41,7 +41,7 @@ def paths_without(nodes, removed):
                 touched = True
         # Once `removed` is gone, a node that continued into it continues with the node
         # below it; where that is not the continuation, the path is made explicit.
-        falls_into = node.kind in SINGLE_EXIT and _next_edge(node) is None and graph.follow(node) is removed
+        falls_into = node.kind in SINGLE_EXIT and next_edge(node) is None and graph.follow(node) is removed
         if falls_into and target != _below(graph, removed):
             node.edges = [*edges, {"label": NEXT, "to": target}]
             touched = True

@@ -13,10 +13,10 @@ from django.db import transaction
 
 from ..flow.definition import EDGE_FIELDS, MAX_EDGES, MAX_TITLE, NODE_COLUMNS
 from ..flow.navigator import NEXT, SINGLE_EXIT
-from ..flow.rewire import paths_without
+from ..flow.rewire import next_edge, paths_without
 from ..models import Step, StepKind, new_node_key
 from .editing import audit, lock_editable, touch
-from .steps import step_errors
+from .steps import defaults_for, normalized, step_errors
 from .versions import editing_version
 
 # A node of these kinds is a message or a rep's task: its columns follow the step rules.
@@ -67,10 +67,6 @@ def _in_version(version, node):
     return found
 
 
-def _next_edge(node):
-    return next((edge for edge in node.edges or () if edge.get("label") == NEXT), None)
-
-
 @transaction.atomic
 def node_add(*, tenant, sequence, actor, kind, after=None, title="", values=None, config=None, edges=None):
     """Add a node below the node keyed `after` (at the end without one). When that node's
@@ -85,14 +81,16 @@ def node_add(*, tenant, sequence, actor, kind, after=None, title="", values=None
         index = next((i + 1 for i, node in enumerate(nodes) if node.key == after), None)
         if index is None:
             raise ValidationError("The node to add after is no longer in the flow.")
+    if kind in COLUMN_KINDS:
+        values = normalized({**defaults_for(is_first=index == 0), **values})
     key = new_node_key(kind)
     _check(kind=kind, title=title, values=values, edges=edges, nodes=nodes, is_first=index == 0, own_key=key)
     above = nodes[index - 1] if index else None
     rewired = []
     # A "next" that ends the flow is a deliberate stop: the new node only sits below it.
-    if above is not None and above.kind in SINGLE_EXIT and (_next_edge(above) or {}).get("to") is not None:
-        onward = _next_edge(above)
-        if kind in SINGLE_EXIT and _next_edge(Step(edges=edges)) is None:
+    if above is not None and above.kind in SINGLE_EXIT and (next_edge(above) or {}).get("to") is not None:
+        onward = next_edge(above)
+        if kind in SINGLE_EXIT and not any(edge.get("label") == NEXT for edge in edges):
             edges.append({"label": NEXT, "to": onward.get("to")})
         onward["to"] = key
         rewired.append(above)
@@ -118,6 +116,8 @@ def node_update(*, tenant, sequence, node, actor, title=None, values=None, confi
     nodes = _nodes(version)
     title = node.title if title is None else title
     merged = {name: getattr(node, name) for name in NODE_COLUMNS} | dict(values or {})
+    if node.kind in COLUMN_KINDS:
+        merged = normalized(merged)
     config = dict(node.config or {}) if config is None else dict(config)
     edges = [dict(e) for e in (node.edges or ())] if edges is None else [dict(e) for e in edges]
     checked = merged if node.kind in COLUMN_KINDS else dict(values or {})

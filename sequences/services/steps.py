@@ -123,7 +123,7 @@ def _check(values, *, is_first):
         raise ValidationError(errors)
 
 
-def _normalized(values):
+def normalized(values):
     values = {**values}
     if values.get("channel") in CHANNEL_JOB_TYPE:
         values["job_type"] = CHANNEL_JOB_TYPE[values["channel"]]
@@ -273,7 +273,7 @@ def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
     version_id = shown_version_id(sequence)
     count = Step.objects.filter(version_id=version_id).count()
-    values = _normalized({**defaults_for(is_first=count == 0), **values})
+    values = normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     kind = step_kind_for(values["channel"])
     step = Step.objects.create(
@@ -293,7 +293,7 @@ def step_update(*, tenant, step, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=step.sequence)
     step = Step.objects.get(pk=step.pk, sequence=sequence)
     before = step_values(step)
-    values = _normalized({**before, **values})
+    values = normalized({**before, **values})
     _check(values, is_first=step.order == 1)
     changes = {
         name: [_jsonable(before[name]), _jsonable(values[name])]

@@ -14,11 +14,12 @@ from ..services import nodes as service
 from .builder import _add_errors, _builder, _detail_url
 
 
-def _forms(request, sequence, kind, node=None, data=None):
-    """(settings form, paths form or None) of a node of `kind`, bound to `data`."""
-    nodes = selectors.sequence_steps(tenant=request.tenant, sequence=sequence)
+def forms_for(*, tenant, sequence, kind, node=None, data=None):
+    """(settings form, paths form or None) of a node of `kind`, bound to `data`, or
+    opened on the node's stored settings."""
+    nodes = selectors.sequence_steps(tenant=tenant, sequence=sequence)
     prefix = f"n{node.pk}_%s" if node is not None else "add_%s"
-    common = {"tenant": request.tenant, "nodes": nodes, "node": node, "sequence": sequence, "auto_id": prefix}
+    common = {"tenant": tenant, "nodes": nodes, "node": node, "sequence": sequence, "auto_id": prefix}
     if kind in (StepKind.MESSAGE, StepKind.TASK):
         step_class = node_forms.step_form_class(kind, node)
         is_first = not nodes or (node is not None and nodes[0].pk == node.pk)
@@ -59,9 +60,9 @@ def node_add(request, sequence_id):
     if kind is None:
         return _builder(request, sequence, errors=["Choose the type of node to add."], status=422)
     if request.method != "POST":
-        form, paths = _forms(request, sequence, kind)
+        form, paths = forms_for(tenant=request.tenant, sequence=sequence, kind=kind)
         return _builder(request, sequence, adding=_adding(after, kind, form, paths))
-    form, paths = _forms(request, sequence, kind, data=request.POST)
+    form, paths = forms_for(tenant=request.tenant, sequence=sequence, kind=kind, data=request.POST)
     if _valid(form, paths):
         try:
             node = service.node_add(tenant=request.tenant, sequence=sequence, actor=request.user,
@@ -69,7 +70,7 @@ def node_add(request, sequence_id):
         except ValidationError as error:
             _add_errors(form, error)
         else:
-            text = f"Node {node.order} added."
+            text = f"Step {node.order} added."
             if not request.htmx:
                 messages.success(request, text)
                 return redirect(_detail_url(sequence, f"step-{node.pk}"))
@@ -95,9 +96,9 @@ def node_edit(request, sequence_id, node_id):
     if node.kind not in dict(node_forms.ADD_TYPES):
         return _builder(request, sequence, errors=[f"A “{node.kind}” node cannot be edited here."], status=422)
     if request.method != "POST":
-        form, paths = _forms(request, sequence, node.kind, node)
+        form, paths = forms_for(tenant=request.tenant, sequence=sequence, kind=node.kind, node=node)
         return _builder(request, sequence, editing_node={"node": node, "form": form, "paths": paths})
-    form, paths = _forms(request, sequence, node.kind, node, data=request.POST)
+    form, paths = forms_for(tenant=request.tenant, sequence=sequence, kind=node.kind, node=node, data=request.POST)
     if _valid(form, paths):
         try:
             saved = service.node_update(tenant=request.tenant, sequence=sequence, node=node, actor=request.user,
@@ -122,7 +123,7 @@ def node_delete(request, sequence_id, node_id):
         service.node_delete(tenant=request.tenant, sequence=sequence, node=node, actor=request.user)
     except ValidationError as error:
         return _builder(request, sequence, errors=list(error.messages), status=422)
-    text = f"Node {node.order} deleted; the paths that led to it continue where it did."
+    text = f"Step {node.order} deleted; the paths that led to it continue where it did."
     if not request.htmx:
         messages.success(request, text)
         return redirect(_detail_url(sequence, "sequence-timeline"))

@@ -2,6 +2,7 @@
 each form stores in the shared formats, 422 with inline errors, the outsider's 404s and
 pickers that list only the tenant's own tags, lists and sequences."""
 import pytest
+from django import forms as django_forms
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -10,6 +11,7 @@ from scendcore.models import AuditEntry
 from sequences.engine.validation import flow_problems
 from sequences.models import Step
 from sequences.services.nodes import node_add, node_delete
+from sequences.views.nodes import forms_for
 from tests.factories import EnrollmentFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,7 +77,7 @@ def test_a_branch_stores_its_ordered_rules_and_default_and_the_outline_says_them
                    r2_label="VIP or hot", r2_join="any", r2_to="__end__", r2c1_kind="tag", r2c1_tag=str(vip.pk),
                    r2c1_has="yes", r2c2_kind="score_band", r2c2_bands=["hot"],
                    default_to="case-study", headers=HX)
-    assert response.status_code == 200 and "Node 2 added." in response.content.decode()
+    assert response.status_code == 200 and "Step 2 added." in response.content.decode()
     branch = node(sequence, "branch")
     assert branch.edges == [
         {"label": "Clicked demo", "to": "case-study", "condition": {
@@ -284,3 +286,48 @@ def test_a_node_of_another_sequence_is_404_under_this_one(rep_client, sequence, 
     assert rep_client.get(url("node-edit", sequence.pk, elsewhere.pk)).status_code == 404
     assert rep_client.post(url("node-delete", sequence.pk, elsewhere.pk)).status_code == 404
     assert Step.objects.filter(pk=elsewhere.pk).exists()
+
+
+def _as_post(*forms_):
+    """What a browser posts back for forms opened on their initial values, untouched."""
+    data = {}
+    for form in forms_:
+        for bound in form:
+            value = bound.value()
+            if isinstance(bound.field, django_forms.BooleanField):
+                if value:
+                    data[bound.html_name] = "on"
+            elif isinstance(value, (list, tuple)):
+                data[bound.html_name] = [str(v) for v in value]
+            elif value is not None:
+                data[bound.html_name] = value.strftime("%H:%M") if hasattr(value, "strftime") else str(value)
+    return data
+
+
+@pytest.mark.parametrize("kind, settings", [
+    ("wait", dict(mode="event", event_kind="clicked", link_contains="demo", relative_to="intro", timeout_value="2",
+                  timeout_unit="hours", event_to="case-study", timeout_to="__end__")),
+    ("wait", dict(mode="until", weekdays=["0", "3"], time="09:30", next_to="__end__")),
+    ("branch", dict(r1_label="Hot", r1_join="any", r1_to="case-study", r1c1_kind="score_band", r1c1_bands=["hot"],
+                    r1c2_kind="field", r1c2_field="industry", r1c2_op="one_of", r1c2_value="SaaS, Fintech",
+                    r2_label="Not opened", r2_to="__end__", r2c1_kind="not_opened", r2c1_node="intro",
+                    default_to="case-study")),
+    ("split", dict(a1_label="A", a1_weight="50", a1_to="case-study", a2_label="B", a2_weight="50",
+                   a2_to="__end__", holdout="on", holdout_weight="5")),
+    ("action", dict(action="set_context", key="track", value="fast", next_to="case-study")),
+    ("exit", dict(reason="Not a fit")),
+    ("task", dict(channel="task", delay_value="0", delay_unit="days", jitter_minutes="0", title="Call",
+                  outcome_1="connected", outcome_1_to="case-study", outcome_2="voicemail")),
+])
+def test_each_edit_form_opens_on_what_is_stored_and_saving_it_untouched_changes_nothing(
+    rep_client, sequence, tenant, kind, settings
+):
+    assert add(rep_client, sequence, kind, **settings).status_code == 302
+    stored = node(sequence, kind)
+    before = (stored.config, stored.edges)
+    form, paths = forms_for(tenant=tenant, sequence=sequence, kind=kind, node=stored)
+    response = rep_client.post(url("node-edit", sequence.pk, stored.pk), _as_post(*(f for f in (form, paths) if f)))
+    assert response.status_code == 302
+    stored.refresh_from_db()
+    assert (stored.config, stored.edges) == before
+    assert not AuditEntry.objects.filter(object_id=str(sequence.pk), action="node_updated").exists()

@@ -42,24 +42,24 @@ def test_rep_builds_the_fast_track_flow_in_the_outline(page, live_server, client
     form.locator("#add_node_name").fill("Calendar link")
     form.locator("#add_delay_value").fill("0")
     form.locator("#add_next_to").select_option(label="End the flow")
-    _submit(page, "Node 2 added.")
+    _submit(page, "Step 2 added.")
 
     form = _add_after(page, 1, "action")
     form.locator("#add_action").select_option("add_tag")
     expect(form.locator("#add_tag option", has_text="Outsider tag")).to_have_count(0)
     form.locator("#add_tag").select_option(label="High Intent")
-    _submit(page, "Node 2 added.")
+    _submit(page, "Step 2 added.")
 
     form = _add_after(page, 3, "wait")
     form.get_by_label("For a while").check()
     form.locator("#add_delay_value").fill("3")
     form.locator("#add_delay_unit").select_option("days")
-    _submit(page, "Node 4 added.")
+    _submit(page, "Step 4 added.")
 
     form = _add_after(page, 4, "message")
     form.locator("#add_node_name").fill("Case study")
     form.locator("#add_delay_value").fill("0")
-    _submit(page, "Node 5 added.")
+    _submit(page, "Step 5 added.")
 
     form = _add_after(page, 1, "branch")
     form.locator("#add_node_name").fill("Clicked demo?")
@@ -70,7 +70,7 @@ def test_rep_builds_the_fast_track_flow_in_the_outline(page, live_server, client
     form.locator("#add_r1c1_link_contains").fill("book-demo")
     form.locator("#add_r1_to").select_option(label="Tag High Intent")
     form.locator("#add_default_to").select_option(label="Wait 3 days")
-    _submit(page, "Node 2 added.")
+    _submit(page, "Step 2 added.")
 
     expect(steps).to_have_count(6)
     branch_item = steps.nth(1)

@@ -6,7 +6,8 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, S
 from django.db.models.functions import Coalesce
 
 from .models import (
-    Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, SequenceTally, Step,
+    Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, SequenceTally,
+    SequenceVersion, Step, VersionState,
 )
 
 STATUS_ORDER = Case(
@@ -162,8 +163,11 @@ def waiting_counts(*, tenant, sequence):
 
 
 def sequence_steps(*, tenant, sequence):
-    """The nodes of the version being edited (the published one until drafts exist)."""
-    return list(Step.objects.filter(tenant=tenant, version_id=sequence.current_version_id).order_by("order", "pk"))
+    """The nodes of the version being edited: its draft where there is one, else the
+    published version (one query either way)."""
+    draft = SequenceVersion.objects.filter(sequence_id=sequence.pk, state=VersionState.DRAFT).values("pk")[:1]
+    version = Coalesce(Subquery(draft), Value(sequence.current_version_id))
+    return list(Step.objects.filter(tenant=tenant, version_id=version).order_by("order", "pk"))
 
 
 def describe_steps(steps, tenant, waiting=None, *, check=True):

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import builder
+from .views import builder, nodes
 
 urlpatterns = [
     path("sequences/", builder.sequence_list, name="sequence-list"),
@@ -17,4 +17,7 @@ urlpatterns = [
     path("sequences/<int:sequence_id>/steps/<int:step_id>/edit/", builder.step_edit, name="step-edit"),
     path("sequences/<int:sequence_id>/steps/<int:step_id>/delete/", builder.step_delete, name="step-delete"),
     path("sequences/<int:sequence_id>/steps/<int:step_id>/move/", builder.step_move, name="step-move"),
+    path("sequences/<int:sequence_id>/nodes/add/", nodes.node_add, name="node-add"),
+    path("sequences/<int:sequence_id>/nodes/<int:node_id>/edit/", nodes.node_edit, name="node-edit"),
+    path("sequences/<int:sequence_id>/nodes/<int:node_id>/delete/", nodes.node_delete, name="node-delete"),
 ]

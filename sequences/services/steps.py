@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from .. import merge_fields
 from ..flow import store, transitions
+from ..flow.rewire import paths_without
 from ..models import (
     Channel,
     DelayUnit,
@@ -30,6 +31,7 @@ from ..models import (
     step_kind_for,
 )
 from .editing import audit, lock_editable, touch
+from .versions import shown_version_id
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENGAGEMENT)
@@ -121,7 +123,7 @@ def _check(values, *, is_first):
         raise ValidationError(errors)
 
 
-def _normalized(values):
+def normalized(values):
     values = {**values}
     if values.get("channel") in CHANNEL_JOB_TYPE:
         values["job_type"] = CHANNEL_JOB_TYPE[values["channel"]]
@@ -227,7 +229,7 @@ def _apply(*, tenant, sequence, plan, actor, reason, now):
 
 
 def _ordered_steps(sequence):
-    return list(sequence.current_nodes().order_by("order", "pk"))
+    return list(Step.objects.filter(version_id=shown_version_id(sequence)).order_by("order", "pk"))
 
 
 def _locked_with_steps(*, tenant, step):
@@ -269,12 +271,13 @@ def move_preview(*, tenant, sequence, step, position, now=None):
 @transaction.atomic
 def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
-    count = sequence.current_nodes().count()
-    values = _normalized({**defaults_for(is_first=count == 0), **values})
+    version_id = shown_version_id(sequence)
+    count = Step.objects.filter(version_id=version_id).count()
+    values = normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     kind = step_kind_for(values["channel"])
     step = Step.objects.create(
-        tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=new_node_key(kind), order=count + 1, kind=kind,
+        tenant=tenant, sequence=sequence, version_id=version_id, key=new_node_key(kind), order=count + 1, kind=kind,
         **{name: values[name] for name in EDITABLE_FIELDS},
     )
     touch(sequence=sequence, actor=actor)
@@ -290,7 +293,7 @@ def step_update(*, tenant, step, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=step.sequence)
     step = Step.objects.get(pk=step.pk, sequence=sequence)
     before = step_values(step)
-    values = _normalized({**before, **values})
+    values = normalized({**before, **values})
     _check(values, is_first=step.order == 1)
     changes = {
         name: [_jsonable(before[name]), _jsonable(values[name])]
@@ -318,6 +321,7 @@ def step_delete(*, tenant, step, actor, now=None):
     plan = plan_change(old_steps=steps, new_steps=remaining, groups=_open_groups(sequence, now))
     if plan.blocked:
         raise _blocked_error(plan)
+    Step.objects.bulk_update(paths_without(steps, step), ["edges"])
     _renumber(remaining)
     moved = _apply(tenant=tenant, sequence=sequence, plan=plan, actor=actor, now=now,
                    reason=f"Step {step.order} was deleted")

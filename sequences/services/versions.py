@@ -28,6 +28,12 @@ def draft_of(sequence):
     return SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).first()
 
 
+def shown_version_id(sequence):
+    """The version the builder shows, without making one: the draft, else the published."""
+    draft = draft_of(sequence)
+    return draft.pk if draft is not None else sequence.current_version_id
+
+
 def editing_version(*, sequence, actor=None):
     """The version an edit of `sequence` changes. While no enrollment was ever pinned to
     the published version, edits change it in place: nobody's path depends on it. Once

@@ -15,8 +15,11 @@ from scendcore.tenancy import manager_required, role_of, tenant_required
 
 from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
+from ..engine.validation import FLOW, flow_problems
 from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
 from ..models import SequenceStatus
+from ..node_forms import ADD_TYPES
+from ..outline import outline_words
 from ..services import sequences as service
 from ..services import steps as step_service
 
@@ -112,11 +115,26 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
         "oob": bool(request.htmx) and partial in ("sequence-timeline", "sequence-settings"),
         **state,
     }
+    _outline(request, sequence, steps, context)
     if "settings_form" not in context:
         context["settings_form"] = _settings_form(
             request, sequence, initial=SequenceSettingsForm.initial_for(sequence))
     template = f"{BUILDER}#{partial}" if request.htmx else BUILDER
     return render(request, template, context, status=status)
+
+
+def _outline(request, sequence, steps, context):
+    """Give each timeline entry its outline words (name, settings, paths) and the
+    problems a publish would refuse, on the node they concern."""
+    problems = flow_problems(steps, tenant=request.tenant) if steps else {}
+    words = outline_words(tenant=request.tenant, nodes=steps)
+    for entry in context["entries"]:
+        entry.name, entry.summary, entry.paths = words[entry.step.key]
+        entry.problems = [m for messages in problems.get(entry.step.key, {}).values() for m in messages]
+    context["flow_problems"] = [m for messages in problems.get(FLOW, {}).values() for m in messages]
+    context["add_types"] = ADD_TYPES
+    context["draft_number"] = next((s.version.number for s in steps[:1]
+                                    if s.version_id != sequence.current_version_id), None)
 
 
 @tenant_required

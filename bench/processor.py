@@ -324,7 +324,11 @@ def graph_intro_sent(sequence, steps):
 
     from sequences.engine import execute, sweep
 
-    sweep.run(dispatch=lambda ids, owner, at: execute.process_batch(enrollment_ids=ids, lease_owner=owner, now=at))
+    def inline(ids, owner, at):
+        execute.process_batch(enrollment_ids=ids, lease_owner=owner, now=at)
+
+    while sweep.run(dispatch=inline):  # a sweep stops at PROCESSOR_MAX_IN_FLIGHT rows
+        pass
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO contacts_contactevent (tenant_id, contact_id, kind, message_id, data, occurred_at, "

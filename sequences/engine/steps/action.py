@@ -8,8 +8,10 @@ tags, lists and sequences only: its settings refuse another tenant's, and a run 
 the object up within the node's tenant again (a reference never crosses tenants, even
 in a hand-made graph). A reference that no longer exists fails the enrollment visibly.
 
-Changes whose facts others react to (the lead status; a move enrolls elsewhere) run
-once the batch's rows are written, so a reaction sees the enrollment's new state."""
+The contact changes (and a move's enrollment elsewhere) run through their services once
+the batch's rows are written, in the same transaction: a fact they record (a status
+change, a tag added) may react on these very enrollments, and must see their new state.
+What can be refused is checked before, so the enrollment fails instead of moving on."""
 from collections import defaultdict
 
 from django.core.exceptions import ValidationError
@@ -80,8 +82,8 @@ class TagAction(_Reference):
     def apply(self, batch, node, group, tag):
         from contacts.services.flow_actions import contacts_tag_add, contacts_tag_remove
 
-        write = contacts_tag_add if self.add else contacts_tag_remove
-        write(tenant=group[0].sequence.tenant, tag=tag, contact_ids=[e.contact_id for e in group])
+        _after(batch, contacts_tag_add if self.add else contacts_tag_remove, tenant=group[0].sequence.tenant, tag=tag,
+               contact_ids=[e.contact_id for e in group])
         detail = f"{'Added' if self.add else 'Removed'} tag “{tag.name}”"
         _done(batch, group, detail, {"action": self.name, "tag": tag.pk})
 
@@ -96,9 +98,8 @@ class ListAction(_Reference):
     def apply(self, batch, node, group, contact_list):
         from contacts.services.lists import list_add_contacts, list_remove_contacts
 
-        write = list_add_contacts if self.add else list_remove_contacts
-        write(tenant=group[0].sequence.tenant, contact_list=contact_list, contact_ids=[e.contact_id for e in group],
-              actor=None)
+        _after(batch, list_add_contacts if self.add else list_remove_contacts, tenant=group[0].sequence.tenant,
+               contact_list=contact_list, contact_ids=[e.contact_id for e in group], actor=None)
         detail = f"{'Added to' if self.add else 'Removed from'} list “{contact_list.name}”"
         _done(batch, group, detail, {"action": self.name, "list": contact_list.pk})
 
@@ -116,17 +117,17 @@ class FieldAction:
         return {"value": [problem]} if problem else {}
 
     def run(self, batch, node, group):
-        from contacts.services.flow_actions import contacts_field_set
+        from contacts.services.flow_actions import contacts_field_set, field_value_problem
 
         config = _config(node)
         field, value = config.get("field"), config.get("value", "")
-        try:
-            contacts_field_set(tenant=group[0].sequence.tenant, field=field, value=value,
-                               contact_ids=[e.contact_id for e in group], at=batch.now)
-        except ValidationError as exc:
+        problem = field_value_problem(field, value) if isinstance(field, str) and field else "no field is chosen"
+        if problem:
             for e in group:
-                batch.fail(e, f"action “{_name(node)}”: {' '.join(exc.messages)}")
+                batch.fail(e, f"action “{_name(node)}”: {problem}")
             return
+        _after(batch, contacts_field_set, tenant=group[0].sequence.tenant, field=field, value=value,
+               contact_ids=[e.contact_id for e in group], at=batch.now)
         _done(batch, group, f"Set {field} to “{value}”", {"action": self.name, "field": field, "value": value})
 
 
@@ -155,10 +156,7 @@ class LeadStatusAction:
                 batch.leave(e, status)  # what the status change would do to it anyway
             else:
                 batch.advance(e, executed=f"Lead status set to {label}")
-        batch.after_save.append(
-            lambda: contacts_lead_status_set(tenant=tenant, status=status, contact_ids=contact_ids, at=batch.now)
-            and None
-        )
+        _after(batch, contacts_lead_status_set, tenant=tenant, status=status, contact_ids=contact_ids, at=batch.now)
 
 
 class MoveAction(_Reference):
@@ -238,6 +236,16 @@ class ExitAction:
         reason = str(_config(node).get("reason") or "").strip() or f"action “{_name(node)}”"
         for e in group:
             batch.leave(e, reason)
+
+
+def _after(batch, write, **arguments):
+    """Call the service `write` once the batch's rows are written (see the module's
+    docstring): a fact it records may react on these enrollments."""
+    def effect():
+        write(**arguments)
+        return []
+
+    batch.after_save.append(effect)
 
 
 def _done(batch, group, detail, data):

@@ -12,6 +12,14 @@ Then, on the same data reset between runs:
   message, activity rows, advance;
 - naive: the seed's sample engine — fetch 100 due enrollments, then for each load its
   step, render, save a message, update the enrollment, one by one through the ORM;
+- graph: a second tenant's flow, intro message → branch on "opened the intro" → A/B
+  split → message (the default path of the branch: a nudge message), with 30 % of the
+  contacts having opened their intro. The intro is run first (in this process, not
+  timed); then the branch falls due for everyone and 2 workers resolve branch, split
+  and message in the batches that reach them. Its steps are the nodes executed. The
+  graph's tenant has no frequency cap (the second message follows the first at once
+  here; in a real flow a delay or a wait stands between them). Needs the branch step
+  type: without one the graph run is left out and the result says so;
 - idle: one sweep over 1,000,000 enrollments of which none is due (median of 15).
 Prints one JSON object as its last line.
 """
@@ -129,7 +137,7 @@ def reset(sequence, first_step):
         cursor.execute(
             "UPDATE sequences_enrollment SET status = 'active', current_step_id = %s, step_pass = 1, "
             "next_run_at = %s, waiting_on = '', lease_owner = '', lease_expires_at = NULL, last_step_at = NULL, "
-            "finished_at = NULL WHERE sequence_id = %s", [first_step.pk, due, sequence.pk],
+            "finished_at = NULL, visits = '{}'::jsonb WHERE sequence_id = %s", [first_step.pk, due, sequence.pk],
         )
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE sequences_enrollment")
@@ -245,6 +253,143 @@ def run_ours(workers, sequence, steps, n, tmp):
     return result
 
 
+# ------------------------------------------------------------------ graph
+
+GRAPH_OPEN_SHARE = 0.3
+
+
+def seed_graph(n):
+    """The graph workload's tenant, flow and n enrollments due on the intro."""
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    from agents.models import Agent
+    from contacts.models import Contact
+    from messaging.models import Mailbox
+    from scendcore.models import Membership, Tenant
+    from sequences.models import Enrollment, Step
+
+    tenant = Tenant.objects.create(name="Bench graph", slug="bench-graph", default_timezone="America/New_York",
+                                   postal_address="1 Bench Street", frequency_cap_messages=0)
+    owner = get_user_model().objects.create(username="bench-graph-owner")
+    Membership.objects.create(tenant=tenant, user=owner, role="manager")
+    agent = Agent.objects.create(tenant=tenant, name="Auto", sender_name="Sam Seller", sender_title="AE",
+                                 company_name="Scendly", company_description="a platform that books meetings",
+                                 autonomy="auto_send", provider="template")
+    mailbox = Mailbox.objects.create(tenant=tenant, name="Unlimited", from_name="Sam", from_email="sam@graph.example",
+                                     daily_cap=10**9, hourly_cap=10**9)
+    sequence = throwaway_db.sequence_with_version(tenant=tenant, name="Bench graph", status="active", agent=agent,
+                                                  sender_profile=mailbox, owner=owner)
+    stop = [{"label": "next", "to": None}]
+    message = {"channel": "email", "angle": "their outbound pipeline", "cta": "a 15 minute call next week"}
+    nodes = [
+        ("intro", "message", {"job_type": "initial_outreach", **message}),
+        ("opened", "branch", {"delay_value": 2, "edges": [
+            {"label": "Opened", "condition": {"kind": "opened", "node": "intro"}, "to": "ab"},
+            {"label": "default", "to": "nudge"}]}),
+        ("ab", "split", {"edges": [{"label": "A", "weight": 50, "to": "case-a"},
+                                   {"label": "B", "weight": 50, "to": "case-b"}]}),
+        ("case-a", "message", {"job_type": "follow_up", "edges": stop, **message}),
+        ("case-b", "message", {"job_type": "follow_up", "edges": stop, **message}),
+        ("nudge", "message", {"job_type": "follow_up", "edges": stop, **message}),
+    ]
+    steps = {
+        key: Step.objects.create(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=key,
+                                 title=key, kind=kind, order=order, delay_unit="days", **values)
+        for order, (key, kind, values) in enumerate(nodes, 1)
+    }
+    for offset in range(0, n, 10_000):
+        Contact.objects.bulk_create([
+            Contact(tenant=tenant, email=f"graph{i}@graph.example", first_name=f"Gee{i}", last_name="Bench",
+                    company="Graphco", title="VP Sales", timezone="America/New_York")
+            for i in range(offset, min(n, offset + 10_000))
+        ])
+    contact_ids = list(Contact.objects.filter(tenant=tenant).order_by("pk").values_list("pk", flat=True))
+    now = timezone.now()
+    for offset in range(0, n, 10_000):
+        Enrollment.objects.bulk_create([
+            Enrollment(tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, contact_id=cid,
+                       current_step=steps["intro"], next_run_at=now, enrolled_at=now, enrolled_via="bench",
+                       visits={"intro": 1})
+            for cid in contact_ids[offset:offset + 10_000]
+        ])
+    return sequence, steps
+
+
+def graph_intro_sent(sequence, steps):
+    """Run the intro for every graph enrollment in this process (not timed), record an
+    open of it for GRAPH_OPEN_SHARE of the contacts, and make the branch due now."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from sequences.engine import execute, sweep
+
+    def inline(ids, owner, at):
+        execute.process_batch(enrollment_ids=ids, lease_owner=owner, now=at)
+
+    while sweep.run(dispatch=inline):  # a sweep stops at PROCESSOR_MAX_IN_FLIGHT rows
+        pass
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO contacts_contactevent (tenant_id, contact_id, kind, message_id, data, occurred_at, "
+            "created_at) SELECT m.tenant_id, m.contact_id, 'opened', m.id, '{}'::jsonb, now(), now() "
+            "FROM messaging_outboundmessage m WHERE m.step_id = %s AND m.id %% 10 < %s",
+            [steps["intro"].pk, round(GRAPH_OPEN_SHARE * 10)],
+        )
+        opened = cursor.rowcount
+        due = timezone.now()
+        cursor.execute("UPDATE sequences_enrollment SET next_run_at = %s WHERE current_step_id = %s "
+                       "AND status = 'active'", [due, steps["opened"].pk])
+        waiting = cursor.rowcount
+        cursor.execute("VACUUM ANALYZE sequences_enrollment")
+    log(f"graph: {waiting} enrollments due at the branch, {opened} opened their intro")
+    return waiting
+
+
+def run_graph(workers, sequence, steps, n, tmp):
+    import redis
+    from django.db import connection
+
+    from sequences.engine import sweep
+
+    waiting = graph_intro_sent(sequence, steps)
+    if waiting != n:
+        raise SystemExit(f"graph: {waiting}/{n} enrollments reached the branch after the intro")
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    procs = start_workers(workers, tmp)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT now()")
+            due = cursor.fetchone()[0]
+        started = time.perf_counter()
+        sweep.run()
+        while first_steps_pending(due):
+            time.sleep(0.2)
+            if time.perf_counter() - started > 900:
+                raise SystemExit(f"graph with {workers} worker(s) stalled")
+        elapsed = time.perf_counter() - started
+    finally:
+        stop_workers(procs)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FILTER (WHERE kind IN ('step_executed', 'step_skipped')), "
+            "count(*) FILTER (WHERE kind = 'path') FROM sequences_activity WHERE sequence_id = %s "
+            "AND step_id <> %s", [sequence.pk, steps["intro"].pk])
+        nodes, paths = cursor.fetchone()
+        cursor.execute("SELECT status, count(*) FROM sequences_enrollment WHERE sequence_id = %s GROUP BY status",
+                       [sequence.pk])
+        statuses = dict(cursor.fetchall())
+        cursor.execute("SELECT s.key, count(*) FROM messaging_outboundmessage m JOIN sequences_step s "
+                       "ON s.id = m.step_id WHERE s.sequence_id = %s GROUP BY s.key", [sequence.pk])
+        messages = dict(cursor.fetchall())
+    if statuses.get("completed") != n:
+        raise SystemExit(f"graph with {workers} worker(s) ended with {statuses}")
+    result = {"steps_per_s": round(nodes / elapsed), "enrollments_per_s": round(n / elapsed),
+              "seconds": round(elapsed, 2), "nodes": nodes, "paths": paths, "messages": messages}
+    log(f"graph {workers}w: {result}")
+    return result
+
+
 # ------------------------------------------------------------------ naive
 
 
@@ -345,12 +490,23 @@ def run_idle(sequence, total=1_000_000):
     return count, round(statistics.median(timings), 2)
 
 
+def graph_unavailable(args):
+    """Why the graph workload cannot run ('' when it can)."""
+    from sequences.engine import steps as step_types
+
+    if args.skip_graph:
+        return "--skip-graph"
+    missing = [kind for kind in ("branch", "split") if kind not in step_types.kinds()]
+    return f"no step type for {', '.join(missing)}" if missing else ""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--enrollments", type=int, default=100_000)
     parser.add_argument("--naive-steps", type=int, default=5_000,
                         help="steps the naive baseline runs (it is slow; its rate is what counts)")
     parser.add_argument("--skip-idle", action="store_true")
+    parser.add_argument("--skip-graph", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
     args = parser.parse_args()
     n = args.enrollments
@@ -365,6 +521,9 @@ def main():
         sequence, steps = seed(n)
         one = run_ours(1, sequence, steps, n, tmp)
         two = run_ours(2, sequence, steps, n, tmp)
+        graph, graph_missing = None, graph_unavailable(args)
+        if not graph_missing:
+            graph = run_graph(2, *seed_graph(n), n, tmp)
         naive = run_naive(sequence, steps, min(args.naive_steps, n))
         idle_rows, idle_ms = (None, None) if args.skip_idle else run_idle(sequence)
     finally:
@@ -380,8 +539,13 @@ def main():
         "lateness_p99_s": two["lateness_p99_s"],
         "peak_rss_mb": max(one["peak_rss_mb"], two["peak_rss_mb"]),
         "idle_sweep_ms_1m": idle_ms,
+        "graph_2w_steps_per_s": graph["steps_per_s"] if graph else None,
+        "graph_2w_enrollments_per_s": graph["enrollments_per_s"] if graph else None,
+        "graph_vs_linear_2w": round(graph["steps_per_s"] / two["steps_per_s"], 2) if graph else None,
     }
-    log(f"details: 1w={one} 2w={two} idle_rows={idle_rows}")
+    if graph_missing:
+        result["graph_not_run"] = graph_missing
+    log(f"details: 1w={one} 2w={two} graph={graph} idle_rows={idle_rows}")
     print(json.dumps(result))
 
 

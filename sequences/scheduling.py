@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 from scendcore.zones import zone_named
 
 WEEKEND = {5, 6}
+# Nodes that contact nobody and are resolved the moment they are due: a send window
+# (the tenant's default above all) would hold a split or a tag change until it opens.
+UNWINDOWED_KINDS = {"branch", "split", "action", "exit"}
 
 
 def contact_zone(contact, tenant):
@@ -85,7 +88,7 @@ def next_run_at(*, step, after, contact, tenant, seed=None):
         local = max(local + timedelta(minutes=offset), after.astimezone(zone))
     if step.business_days_only:
         local = skip_weekend(local)
-    window = step_window(step, tenant)
+    window = step_window(step, tenant) if getattr(step, "kind", "") not in UNWINDOWED_KINDS else None
     if window:
         local = into_window(local, *window, business_days_only=step.business_days_only)
     return local.astimezone(dt_timezone.utc)

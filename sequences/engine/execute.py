@@ -11,6 +11,9 @@ For each enrollment of the batch, in one transaction, in this order:
    activity row with its reason and new time;
 3. the step's work, exactly once, by its step type (engine.steps): an agent job and an
    outbound message, or a task in the owner's inbox (idempotency key enrollment:step:pass);
+   an instant node (branch, split, action, exit) is resolved in the same batch, and so is
+   whatever it leads to that is due now, round after round, up to MAX_HOPS instant
+   nodes in a row (then the enrollment fails, with why);
 4. autonomy: a draft with review reasons waits in the approval queue, one without goes
    to the outbox and the enrollment moves on;
 5. advance: the next step's due time, or completed.
@@ -44,6 +47,11 @@ logger = logging.getLogger(__name__)
 
 ENDED_LEADS = {"converted": "converted", "disqualified": "disqualified"}
 ERROR_BACKOFF = timedelta(minutes=15)
+# Instant nodes (branch, split, action, exit) resolved for one enrollment in one batch;
+# more means a loop without a waiting node (publishing refuses those; an older or
+# hand-made graph may still have one).
+MAX_HOPS = 50
+TOO_MANY_HOPS = f"more than {MAX_HOPS} instant steps in a row: check the flow for a loop"
 
 
 def park_seconds():
@@ -101,6 +109,10 @@ class Batch:
         self.graphs = {}  # version id -> its graph (navigator.Graph)
         self.schedule = transitions.shared_schedule()
         self.suppressed = {}  # contact id -> suppression reason, filled once per batch
+        # Work that goes through other services once the batch's rows are written (in the
+        # same transaction): a fact they record may react on these very enrollments (a
+        # lead status that ends outreach, a goal), and must see their new state.
+        self.after_save = []
 
     # ------------------------------------------------------------------ orchestration
 
@@ -117,6 +129,11 @@ class Batch:
             for reason, ids in self.cancel.items():
                 # No tenant: the batch spans tenants, and these ids are rows locked above.
                 pending_work_cancel(enrollment_ids=ids, reason=reason, at=self.now, skip_tasks=True)
+            later = []
+            for effect in self.after_save:
+                later += effect() or []
+            if later:
+                store.activities_write(later)
             if len(self.ids) >= batch_size():
                 _kick_sweep()
         self.report["rows"] = len(rows)
@@ -144,16 +161,57 @@ class Batch:
         # to the suppression list (an address may be listed with no flag on the contact).
         self.suppressed = suppression_reasons(e.contact for e in rows)
         ready = [e for e in rows if self.recheck(e) is None]
-        ready = self.gate(ready)
-        if ready:
-            work = StepWork(batch=self)
-            by_kind = defaultdict(list)
+        hops = defaultdict(int)  # enrollment id -> instant nodes resolved in this batch
+        work = StepWork(batch=self)
+        while ready:
+            # One round per node depth, not per row: the statements stay constant in the
+            # batch size (each step type runs once per round for all its rows).
+            instant, sending = [], []
             for e in ready:
+                if step_types.step_type(e.current_step.kind).instant:
+                    hops[e.id] += 1
+                    instant.append(e)
+                else:
+                    sending.append(e)
+            instant_ids = {e.id for e in instant}
+            passed = instant + self.gate(sending)  # instant nodes contact nobody: no gate holds them
+            before = {e.id: (e.current_step_id, e.step_pass, e.id in instant_ids) for e in passed}
+            by_kind = defaultdict(list)
+            for e in passed:
                 by_kind[e.current_step.kind].append(e)
             for kind, enrollments in by_kind.items():
                 step_types.step_type(kind).run(work, enrollments)
+            ready = self.hop(passed, before, hops)
         for e in rows:
             transitions.release(e)
+
+    def hop(self, passed, before, hops):
+        """The enrollments of `passed` to run again in this batch: those now on an
+        instant node that is due, and those an instant node led to a node that sends,
+        waits or creates a task with no delay. At most MAX_HOPS instant nodes in a row."""
+        again = []
+        for e in passed:
+            step_id, step_pass, left_instant = before[e.id]
+            moved = (e.current_step_id, e.step_pass) != (step_id, step_pass)
+            if not moved or not self.due_now(e):
+                continue
+            try:
+                kind = step_types.step_type(e.current_step.kind)
+            except step_types.UnknownStepKind as exc:
+                self.fail(e, f"“{e.current_step.title or e.current_step.key}”: {exc}")
+                continue
+            if kind.instant:
+                if hops[e.id] >= MAX_HOPS:
+                    self.fail(e, TOO_MANY_HOPS)
+                    continue
+                again.append(e)
+            elif left_instant:
+                again.append(e)
+        return again
+
+    def due_now(self, e):
+        return (e.status == EnrollmentStatus.ACTIVE and e.current_step is not None and e.waiting_on == WaitingOn.NOTHING
+                and e.next_run_at is not None and e.next_run_at <= self.now)
 
     # ------------------------------------------------------------------ 1. re-check
 
@@ -216,6 +274,19 @@ class Batch:
         self.cancel[reason].append(e.id)
         self.report["exited"] += 1
         return "exited"
+
+    def leave(self, e, reason, *, data=None):
+        """The flow ends the enrollment (an exit node, a split's holdout): exited, with
+        the step's pending work cancelled."""
+        self.activities += transitions.leave(e, reason, at=self.now, data=data)
+        self.cancel[reason].append(e.id)
+        self.report["exited"] += 1
+        return "exited"
+
+    def fail(self, e, error):
+        self.activities += transitions.fail(e, error, at=self.now)
+        self.report["failed"] += 1
+        return "failed"
 
     def pause(self, e, reason):
         self.activities += transitions.pause(e, reason, at=self.now)

@@ -8,7 +8,8 @@ locks, and side effects such as cancelling a step's pending work.
 
 A transition that does not apply to the enrollment's state raises `Refused`; one that
 always applies returns its rows. `step_pass` only ever grows: every visit of a step is a
-new pass, so the work a visit creates has its own idempotency key.
+new pass, so the work a visit creates has its own idempotency key. Entering a node counts
+a visit (`visits`); a node entered more often than its `max_visits` fails the enrollment.
 """
 from ..models import ActivityKind, EnrollmentStatus, WaitingOn
 from ..scheduling import next_run_at
@@ -77,6 +78,30 @@ def _drop_lease(e):
     e.lease_expires_at = None
 
 
+# ------------------------------------------------------------------ visits
+
+DEFAULT_MAX_VISITS = 10
+
+
+def max_visits(node):
+    value = (node.config or {}).get("max_visits") if isinstance(node.config, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else DEFAULT_MAX_VISITS
+
+
+def _visit(e, node):
+    """Count one more entry of `node`; the refusal (a message) when that passes the
+    node's maximum, '' otherwise. Every entry of a node goes through here."""
+    visits = dict(e.visits) if isinstance(e.visits, dict) else {}
+    count = visits.get(node.key, 0) + 1
+    limit = max_visits(node)
+    if count > limit:
+        return (f"“{node.title or node.key}” would be entered a {count}th time; a node is entered at most "
+                f"{limit} times per enrollment")
+    visits[node.key] = count
+    e.visits = visits
+    return ""
+
+
 # ------------------------------------------------------------------ entering a step
 
 def enroll(e, first, *, at, actor=None, via="manual", schedule=scheduled):
@@ -85,6 +110,8 @@ def enroll(e, first, *, at, actor=None, via="manual", schedule=scheduled):
     e.version_id = first.version_id
     e.current_step = first
     e.step_pass = 1
+    e.visits = {}
+    _visit(e, first)
     e.waiting_on = WaitingOn.NOTHING
     e.enrolled_at = at
     e.enrolled_via = via
@@ -110,6 +137,9 @@ def advance(e, following, *, at, executed="", skipped="", actor=None, schedule=s
     if following is None:
         rows += finish(e, at=at, detail="Finished all steps")
         return rows
+    refused = _visit(e, following)
+    if refused:
+        return rows + fail(e, refused, at=at)
     e.current_step = following
     e.step_pass += 1
     e.waiting_on = WaitingOn.NOTHING
@@ -226,6 +256,12 @@ def path(e, label, *, at, because, data=None):
     node = e.current_step
     return [_row(e, ActivityKind.PATH, f"Took path “{label}” because {because}", at=at, step_id=e.current_step_id,
                  data={"node": getattr(node, "key", ""), "label": label, **(data or {})})]
+
+
+def acted(e, detail, *, at, data=None):
+    """An action node did something for the enrollment (tagged the contact, moved it …),
+    or could not (`data` says which, and why)."""
+    return [_row(e, ActivityKind.ACTION, detail, at=at, step_id=e.current_step_id, data=data)]
 
 
 def finish(e, *, at, detail, actor=None):

@@ -40,11 +40,17 @@ kinds = _REGISTRY.names
 
 
 def _register_builtin():
+    from .action import ActionStep
+    from .exit import ExitStep
     from .message import MessageStep
+    from .split import SplitStep
     from .task import TaskStep
 
     register(MessageStep())
     register(TaskStep())
+    register(SplitStep())
+    register(ActionStep())
+    register(ExitStep())
 
 
 _register_builtin()

@@ -11,7 +11,7 @@ always applies returns its rows. `step_pass` only ever grows: every visit of a s
 new pass, so the work a visit creates has its own idempotency key.
 """
 from ..models import ActivityKind, EnrollmentStatus, WaitingOn
-from ..scheduling import next_run_at
+from ..scheduling import next_run_at, waits_for_event
 from . import store, wording
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
@@ -60,6 +60,13 @@ def shared_schedule():
     return schedule
 
 
+def entering(step):
+    """What an enrollment waits on as it enters `step`: a wait for an event waits for
+    it from the moment it is entered (its due time is the timeout); any other step
+    waits for nothing until it runs."""
+    return WaitingOn.EVENT if waits_for_event(step) else WaitingOn.NOTHING
+
+
 def release(e):
     """Give the row back to the sweep (a parked row stays parked)."""
     if e.lease_owner != PARKED:
@@ -85,7 +92,7 @@ def enroll(e, first, *, at, actor=None, via="manual", schedule=scheduled):
     e.version_id = first.version_id
     e.current_step = first
     e.step_pass = 1
-    e.waiting_on = WaitingOn.NOTHING
+    e.waiting_on = entering(first)
     e.enrolled_at = at
     e.enrolled_via = via
     e.next_run_at, detail, data = schedule(e, first, at)
@@ -112,7 +119,7 @@ def advance(e, following, *, at, executed="", skipped="", actor=None, schedule=s
         return rows
     e.current_step = following
     e.step_pass += 1
-    e.waiting_on = WaitingOn.NOTHING
+    e.waiting_on = entering(following)
     e.next_run_at, detail, data = schedule(e, following, at)
     rows.append(_row(e, ActivityKind.STEP_SCHEDULED, detail, at=at, step_id=following.id, data=data, actor=actor))
     return rows

@@ -40,11 +40,15 @@ kinds = _REGISTRY.names
 
 
 def _register_builtin():
+    from .branch import BranchStep
     from .message import MessageStep
     from .task import TaskStep
+    from .wait import WaitStep
 
     register(MessageStep())
     register(TaskStep())
+    register(BranchStep())
+    register(WaitStep())
 
 
 _register_builtin()

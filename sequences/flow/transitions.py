@@ -194,6 +194,10 @@ def resume(e, *, at, actor=None):
     e.pause_reason = ""
     if e.waiting_on == WaitingOn.NOTHING and e.current_step_id and (e.next_run_at is None or e.next_run_at < at):
         e.next_run_at = at
+    elif e.waiting_on == WaitingOn.EVENT and e.current_step_id:
+        # What it waits for may have happened while it was paused (a paused enrollment
+        # is not woken): look now; without it, the wait goes back to its timeout.
+        e.next_run_at = at
     return [_row(e, ActivityKind.RESUMED, "", at=at, step_id=e.current_step_id, actor=actor)]
 
 

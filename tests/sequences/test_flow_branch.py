@@ -341,3 +341,16 @@ def test_conditions_are_grouped_one_query_per_family_for_many_rules_and_nodes(te
     assert len(queries) == 3
     tagged = {e.pk for e, outcome in zip(enrollments, outcomes[2::len(trees)]) if outcome.matched}
     assert tagged == {ids[1], ids[5]}
+
+
+def test_a_branch_checked_before_it_is_saved_leaves_node_references_to_the_flows_validation(tenant, other_tenant):
+    from sequences.models import Step
+
+    theirs = Tag.objects.create(tenant=other_tenant, name="Theirs")
+    unsaved = Step(key="route", kind="branch", edges=[
+        {"label": "Clicked", "condition": {"all": [CLICK_DEMO, {"kind": "tag", "tag": theirs.pk}]}, "to": "x"},
+        {"label": "default", "to": "y"},
+    ])
+
+    assert step_type("branch").settings_problems(unsaved, tenant=tenant) == {
+        "edges": ["Rule “Clicked”: No such tag in this workspace."]}

@@ -89,7 +89,9 @@ def leaves(condition):
 # ------------------------------------------------------------------ checking
 
 def problems(condition, *, tenant, earlier_message_keys):
-    """Every message about `condition` (empty when it can be evaluated)."""
+    """Every message about `condition` (empty when it can be evaluated).
+    `earlier_message_keys`: the message nodes that can run before the node asking, or
+    None when that is checked elsewhere (against a whole definition)."""
     if not isinstance(condition, dict) or not condition:
         return ["A condition must be a JSON object."]
     for word in COMBINATORS:
@@ -108,7 +110,8 @@ def problems(condition, *, tenant, earlier_message_keys):
         family = family_of(condition.get("kind"))
     except UnknownCondition as exc:
         return [str(exc).capitalize() + "."]
-    return family.problems(condition, tenant=tenant, earlier_message_keys=set(earlier_message_keys))
+    earlier = None if earlier_message_keys is None else set(earlier_message_keys)
+    return family.problems(condition, tenant=tenant, earlier_message_keys=earlier)
 
 
 # ------------------------------------------------------------------ evaluating

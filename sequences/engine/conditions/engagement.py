@@ -34,7 +34,7 @@ class Engagement:
         node = leaf.get("node")
         if not isinstance(node, str) or not node:
             found.append("Choose the earlier message this condition is about.")
-        elif node not in earlier_message_keys:
+        elif earlier_message_keys is not None and node not in earlier_message_keys:
             found.append(f"“{node}” is not a message node that can run before this one.")
         days = leaf.get("within_days")
         if days is not None and (not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 365):

@@ -18,8 +18,14 @@ def rules_of(node):
 
 
 def earlier_message_keys(node, graph=None):
-    """Keys of the message nodes that can run before `node` in its version."""
-    graph = graph if graph is not None else navigator.graph_of(node.version_id)
+    """Keys of the message nodes that can run before `node` in its version (read from
+    the saved version unless `graph` is given), or None when `node` is not in it (a
+    definition being checked before it is saved: the flow's validation checks its
+    references against the whole graph)."""
+    if graph is None:
+        graph = navigator.graph_of(node.version_id) if node.version_id else None
+    if graph is None or node.key not in graph.by_key:
+        return None
     return {each.key for each in graph.before(node) if each.kind == StepKind.MESSAGE}
 
 
@@ -46,7 +52,7 @@ class BranchStep:
         if not rules:
             add("A branch needs at least one rule before its default path.")
         seen = set()
-        earlier = earlier_message_keys(node, graph) if rules else set()
+        earlier = earlier_message_keys(node, graph) if rules else None
         for position, edge in enumerate(rules, start=1):
             label = edge.get("label")
             if not isinstance(label, str) or not label.strip():

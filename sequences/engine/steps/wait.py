@@ -20,7 +20,6 @@ EVENTS = ("opened", "clicked", "replied", "meeting_booked", "field_changed", "ta
 # Events that are about one message: relative to a message node, the event must be about it.
 MESSAGE_EVENTS = ("opened", "clicked", "replied")
 LABELS = ("event", "timeout", "next")
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def event_of(node):
@@ -142,7 +141,8 @@ class WaitStep:
             if not isinstance(event["link_contains"], str) or len(event["link_contains"]) > 500:
                 add("event", "“link_contains” is a text of at most 500 characters.")
         relative = event.get("relative_to")
-        if relative is not None and relative not in earlier():
+        known = earlier() if relative is not None else None
+        if known is not None and relative not in known:
             add("event", f"“{relative}” is not a message node that can run before this one.")
         timeout = config.get("timeout") if isinstance(config.get("timeout"), dict) else {}
         value = timeout.get("value")
@@ -225,7 +225,7 @@ class WaitStep:
             return
         ends = timeout_at(e)
         if batch.now >= ends:
-            because = f"no {event_words(event)} came by {wording.local(ends, zone)}"
+            because = f"the wait timed out at {wording.local(ends, zone)} without {event_words(event)}"
             batch.activities += transitions.path(e, "timeout", at=batch.now, because=because)
             batch.advance(e, label="timeout", executed=f"Wait timed out: {because}")
             return

@@ -8,11 +8,10 @@ one transaction with a handful of statements, not a loop of saves.
 from django.db import transaction
 from django.utils import timezone
 
-from scendcore import jobs
-
 from contacts.facts import reaction
 from contacts.models import EventKind, LeadStatus
 from messaging.models import UNSENT_STATES
+from scendcore import jobs
 
 from ..flow import store, transitions
 from ..models import EnrollmentStatus, WaitingOn

@@ -45,6 +45,9 @@ FACTS = {
     EventKind.SOFT_BOUNCED: Fact(),
     EventKind.OPENED: Fact(),
     EventKind.CLICKED: Fact(),
+    EventKind.FIELD_CHANGED: Fact(),
+    EventKind.TAG_ADDED: Fact(),
+    EventKind.CUSTOM: Fact(),
 }
 
 _REACTIONS = defaultdict(list)

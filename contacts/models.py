@@ -157,6 +157,12 @@ class EventKind(models.TextChoices):
     COMPLAINED = "complained", "Marked an email as spam"
     SUPPRESSED = "suppressed", "Added to the suppression list"
     NOTE = "note", "Note"
+    # A contact field's value changed: data {"field", "from", "to"}.
+    FIELD_CHANGED = "field_changed", "Field changed"
+    # A tag was put on the contact: data {"tag": id, "name"}.
+    TAG_ADDED = "tag_added", "Tag added"
+    # An event another system posted (API): data {"name", "data": {...}}.
+    CUSTOM = "custom", "Custom event"
 
 
 class ContactEvent(models.Model):

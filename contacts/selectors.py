@@ -223,3 +223,20 @@ def suppression_list(*, tenant, query=""):
     elif query:
         entries = entries.filter(address__icontains=query)
     return entries.order_by("-created_at", "-id")
+
+
+def custom_field_keys(*, tenant):
+    """The custom fields the tenant's contacts have (a key any of them holds)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT jsonb_object_keys(custom_fields) FROM contacts_contact "
+                "WHERE tenant_id = %s AND jsonb_typeof(custom_fields) = 'object'", [tenant.pk])
+            return {key for (key,) in cursor.fetchall()}
+    keys = set()
+    for fields in Contact.objects.filter(tenant=tenant).values_list("custom_fields", flat=True).iterator():
+        if isinstance(fields, dict):
+            keys.update(fields)
+    return keys

@@ -6,7 +6,7 @@ from . import views
 from .api.site import api_urls, build_api
 
 # Each app's API router, mounted under /api/ (docs at /api/docs, schema at /api/openapi.json).
-api = build_api({"": "sequences.api.router"})
+api = build_api({"": "sequences.api.router", "contacts/": "contacts.api.router"})
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),

@@ -266,6 +266,9 @@ class WaitingOn(models.TextChoices):
     APPROVAL = "approval", "Waiting for approval"
     TASK = "task", "Waiting for the rep's task"
     DELIVERY = "delivery", "Waiting for delivery"
+    # At a wait-for-event node: next_run_at is its timeout; the fact it waits for,
+    # when recorded, makes it due at once.
+    EVENT = "event", "Waiting for an event"
 
 
 class Enrollment(models.Model):

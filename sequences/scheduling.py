@@ -11,6 +11,8 @@ WEEKEND = {5, 6}
 # Nodes that contact nobody and are resolved the moment they are due: a send window
 # (the tenant's default above all) would hold a split or a tag change until it opens.
 UNWINDOWED_KINDS = {"branch", "split", "action", "exit"}
+WAIT = "wait"  # StepKind.WAIT (this module stays free of the models)
+TIMEOUT_UNITS = {"minutes": 60, "hours": 3600, "days": 86400}
 
 
 def contact_zone(contact, tenant):
@@ -77,11 +79,65 @@ def _at(local, wall_time):
     return _normalize(local.replace(hour=wall_time.hour, minute=wall_time.minute, second=0, microsecond=0))
 
 
+def wait_mode(step):
+    """"duration", "until" or "event" for a wait node, else ""."""
+    if getattr(step, "kind", "") != WAIT:
+        return ""
+    config = step.config if isinstance(step.config, dict) else {}
+    return config.get("mode") or "duration"
+
+
+def waits_for_event(step):
+    return wait_mode(step) == "event"
+
+
+def parse_wall_time(text):
+    """"09:00" → time(9, 0); None when it is not a time of day."""
+    try:
+        hours, minutes = str(text).split(":")
+        return time(int(hours), int(minutes))
+    except (ValueError, TypeError):
+        return None
+
+
+def next_weekday_time(local, weekdays, wall_time):
+    """The first moment at or after `local` that falls on one of `weekdays` (Monday=0) at
+    `wall_time`, in `local`'s zone."""
+    days = {int(day) for day in weekdays}
+    for offset in range(8):
+        candidate = _at(local + timedelta(days=offset), wall_time)
+        if candidate.weekday() in days and candidate >= local:
+            return candidate
+    raise ValueError("A wait until needs at least one weekday.")
+
+
+def timeout_delta(timeout):
+    timeout = timeout if isinstance(timeout, dict) else {}
+    return timedelta(seconds=int(timeout.get("value") or 0) * TIMEOUT_UNITS.get(timeout.get("unit"), 86400))
+
+
+def _wait_end(step, local):
+    """When a wait node entered at `local` (after its delay) is due: a duration ends
+    there, a wait until at the next chosen weekday and time, a wait for an event at its
+    timeout. No send window: a wait sends nothing."""
+    mode, config = wait_mode(step), step.config or {}
+    if mode == "until":
+        return next_weekday_time(local, config.get("weekdays") or (), parse_wall_time(config.get("time")) or time(9))
+    if mode == "event":
+        return (local.astimezone(ZoneInfo("UTC")) + timeout_delta(config.get("timeout"))).astimezone(local.tzinfo)
+    return local
+
+
 def next_run_at(*, step, after, contact, tenant, seed=None):
     """When `step` is due, counting its delay from `after` (enrollment or the previous
-    step's completion). `seed` makes jitter repeatable for the same enrollment/step."""
+    step's completion). `seed` makes jitter repeatable for the same enrollment/step. A
+    wait node is due when its wait ends (see _wait_end)."""
     zone = contact_zone(contact, tenant)
     local = add_delay(after.astimezone(zone), step)
+    if getattr(step, "kind", "") == WAIT:
+        if step.business_days_only:
+            local = skip_weekend(local)
+        return _wait_end(step, local).astimezone(dt_timezone.utc)
     if step.jitter_minutes:
         rng = random.Random(seed)
         offset = rng.uniform(-step.jitter_minutes, step.jitter_minutes)

@@ -64,12 +64,27 @@ def contact_update(*, tenant, contact, data, actor):
     if not changes:
         return contact
     contact.save()
+    _fields_changed(tenant=tenant, contact=contact, changes=changes, actor=actor)
     if contact.lead_status != old_status:
         # Converted and disqualified leads stop all outreach (a reaction to the fact).
         fact_record(tenant=tenant, kind=EventKind.STATUS_CHANGED, contact=contact, actor=actor,
                     data={"from": old_status, "to": contact.lead_status, "by": getattr(actor, "pk", None)})
     audit(tenant=tenant, actor=actor, object_type="contact", object_id=contact.pk, action="updated", changes=changes)
     return contact
+
+
+def _fields_changed(*, tenant, contact, changes, actor):
+    """A FIELD_CHANGED fact per changed field (each custom field by its own key), so a
+    flow waiting for a field to change moves on."""
+    changed = []
+    for name, (before, after) in changes.items():
+        if name == "custom_fields":
+            changed += [(key, before.get(key), value) for key, value in after.items() if before.get(key) != value]
+        else:
+            changed.append((name, before, after))
+    for name, before, after in changed:
+        facts_record(tenant=tenant, kind=EventKind.FIELD_CHANGED, contact_ids=[contact.pk], actor=actor,
+                     data={"field": name, "from": before, "to": after, "by": getattr(actor, "pk", None)})
 
 
 @transaction.atomic

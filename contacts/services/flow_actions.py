@@ -1,6 +1,7 @@
 """Set-based contact changes a flow's action nodes make for many contacts at once (tags,
-fields, lead status). Each scopes the contacts to the tenant again, refuses another
-tenant's tag, writes with a fixed number of statements, and is audited once per call."""
+lead status; tags are contacts.services.tags'). Each scopes the contacts to the tenant
+again, writes with a fixed number of statements, records the facts a flow may wait for,
+and is audited once per call."""
 import functools
 import json
 import re
@@ -48,39 +49,6 @@ def field_value_problem(field, value):
     return ""
 
 
-def _scoped_ids(tenant, contact_ids):
-    return list(Contact.objects.filter(tenant=tenant, pk__in=list(contact_ids)).values_list("pk", flat=True))
-
-
-def _own_tag(tenant, tag):
-    if tag.tenant_id != tenant.pk:
-        raise ValidationError("That tag does not exist.")
-
-
-@transaction.atomic
-def contacts_tag_add(*, tenant, tag, contact_ids, actor=None):
-    """Tag the tenant's contacts among `contact_ids`; returns how many were tagged."""
-    _own_tag(tenant, tag)
-    ids = _scoped_ids(tenant, contact_ids)
-    through = Contact.tags.through
-    through.objects.bulk_create([through(contact_id=pk, tag_id=tag.pk) for pk in ids], batch_size=2000,
-                                ignore_conflicts=True)
-    audit(tenant=tenant, actor=actor, object_type="tag", object_id=tag.pk, action="added_to_contacts",
-          changes={"count": len(ids)})
-    return len(ids)
-
-
-@transaction.atomic
-def contacts_tag_remove(*, tenant, tag, contact_ids, actor=None):
-    _own_tag(tenant, tag)
-    removed, _ = Contact.tags.through.objects.filter(
-        tag_id=tag.pk, contact_id__in=list(contact_ids), contact__tenant=tenant
-    ).delete()
-    audit(tenant=tenant, actor=actor, object_type="tag", object_id=tag.pk, action="removed_from_contacts",
-          changes={"count": removed})
-    return removed
-
-
 @transaction.atomic
 def contacts_field_set(*, tenant, field, value, contact_ids, actor=None, at=None):
     """Set a column of SETTABLE_FIELDS or a custom field to `value` for the tenant's
@@ -91,9 +59,16 @@ def contacts_field_set(*, tenant, field, value, contact_ids, actor=None, at=None
     at = at or timezone.now()
     rows = Contact.objects.filter(tenant=tenant, pk__in=list(contact_ids))
     if field in SETTABLE_FIELDS:
+        differ = list(rows.exclude(**{field: value}).values_list("pk", flat=True))
         changed = rows.update(**{field: value, "updated_at": at})
     else:
+        differ = [pk for pk, fields in rows.values_list("pk", "custom_fields")
+                  if not isinstance(fields, dict) or fields.get(field) != value]
         changed = rows.update(custom_fields=_custom_field_merge({field: value}), updated_at=at)
+    if differ:
+        # A flow waiting for this field to change moves on (contacts.facts).
+        facts_record(tenant=tenant, kind=EventKind.FIELD_CHANGED, contact_ids=differ, at=at, actor=actor,
+                     data={"field": field, "to": value, "by": getattr(actor, "pk", None)})
     audit(tenant=tenant, actor=actor, object_type="contact", object_id="bulk", action="field_set",
           changes={"field": field, "value": value, "count": changed})
     return changed

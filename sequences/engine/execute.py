@@ -36,7 +36,7 @@ from scendcore import jobs
 from scendcore.tenancy import role_subquery
 
 from ..flow import navigator, store, transitions
-from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus, WaitingOn
+from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus, StepKind, WaitingOn
 from ..services.reactions import pending_work_cancel
 from . import holds, reads
 from . import steps as step_types
@@ -46,6 +46,7 @@ from .work import StepWork
 logger = logging.getLogger(__name__)
 
 ENDED_LEADS = {"converted": "converted", "disqualified": "disqualified"}
+GATED_KINDS = (StepKind.MESSAGE, StepKind.TASK)
 ERROR_BACKOFF = timedelta(minutes=15)
 # Instant nodes (branch, split, action, exit) resolved for one enrollment in one batch;
 # more means a loop without a waiting node (publishing refuses those; an older or
@@ -250,10 +251,15 @@ class Batch:
     # ------------------------------------------------------------------ 2. gates
 
     def gate(self, ready):
+        # Gates hold what reaches the contact or the rep (a send, a task); a wait or a
+        # branch is not theirs to hold.
+        passed = [e for e in ready if e.current_step.kind not in GATED_KINDS]
+        ready = [e for e in ready if e.current_step.kind in GATED_KINDS]
+        if not ready:
+            return passed
         gates = gate_registry.registered()
         attempts = [holds.attempt_for(e) for e in ready]
         prepared = {gate.name: gate.prepare(attempts, now=self.now, phase=gate_registry.PROCESS) for gate in gates}
-        passed = []
         for e, attempt in zip(ready, attempts):
             gate, held = gate_registry.first_hold(gates, prepared, attempt, now=self.now)
             if held is None:

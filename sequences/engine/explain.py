@@ -56,10 +56,16 @@ def enrollment_explain(*, tenant, enrollment, now=None):
                               "someone resumes it.")
         return explanation
     _stoppers(explanation, enrollment, sequence, contact)
-    if enrollment.waiting_on:
+    if enrollment.waiting_on == WaitingOn.EVENT and step is not None:
+        _event_wait(explanation, enrollment, zone, now)
+    elif enrollment.waiting_on:
         _waiting(explanation, enrollment)
     elif enrollment.next_run_at is None or step is None:
         explanation.answer = "Nothing is scheduled."
+    elif step.kind == StepKind.WAIT and enrollment.next_run_at > now:
+        explanation.next_at = enrollment.next_run_at
+        explanation.next_local = _local(enrollment.next_run_at, zone)
+        explanation.answer = f"Waiting until {explanation.next_local}, when {_path_start(step, 'next')}."
     else:
         when = max(enrollment.next_run_at, now)
         explanation.next_at = enrollment.next_run_at
@@ -72,10 +78,49 @@ def enrollment_explain(*, tenant, enrollment, now=None):
         if enrollment.lease_owner and enrollment.lease_owner != PARKED and enrollment.lease_expires_at \
                 and enrollment.lease_expires_at > now:
             explanation.holds.append(Hold("lease", "A worker is executing this step right now.", True))
-        _gates(explanation, enrollment, when, now)
+        if step.kind in (StepKind.MESSAGE, StepKind.TASK):
+            _gates(explanation, enrollment, when, now)
         if step.kind == StepKind.MESSAGE:
             _review(explanation, sequence, step)
     return explanation
+
+
+def _path_start(node, label):
+    """"the path “Case study” starts" (the node `label` leads to), or "the flow ends"."""
+    from ..flow.navigator import graph_of
+
+    following = graph_of(node.version_id).follow(node, label)
+    if following is None:
+        return "the flow ends"
+    name = following.title or following.key
+    return f"the {label} path “{name}” starts" if label != "next" else f"“{name}” starts"
+
+
+def _event_wait(explanation, enrollment, zone, now):
+    """"Waiting for a reply, or until Thu 4 Dec, 09:00 their time (…) when the timeout
+    path “Case study” starts"."""
+    from contacts.models import Tag
+
+    from .steps.wait import event_of, event_words
+
+    node = enrollment.current_step
+    event = event_of(node)
+    tag_name = ""
+    if event.get("kind") == "tag_added" and isinstance(event.get("tag"), int):
+        tag_name = Tag.objects.filter(tenant_id=enrollment.tenant_id, pk=event["tag"]).values_list(
+            "name", flat=True).first() or ""
+    words = event_words(event, tag_name=tag_name)
+    if enrollment.next_run_at is None:
+        explanation.answer = f"Waiting for {words}."
+        return
+    explanation.next_at = enrollment.next_run_at
+    explanation.next_local = _local(enrollment.next_run_at, zone)
+    if enrollment.next_run_at <= now:
+        explanation.answer = (f"Waiting for {words}: something it may be waiting for was recorded; the processor "
+                              "checks the wait within a minute.")
+        return
+    explanation.answer = (f"Waiting for {words}, or until {explanation.next_local} when "
+                          f"{_path_start(node, 'timeout')}.")
 
 
 def _gates(explanation, enrollment, when, now):

@@ -50,6 +50,22 @@ class Graph:
             return self._below.get(node.key)
         return None
 
+    def before(self, node):
+        """The nodes that can run before `node` (a path leads from each to it), in
+        outline order: what a condition at `node` may refer to."""
+        incoming = defaultdict(set)
+        for each in self.nodes:
+            for _, target in self.targets(each):
+                if target is not None:
+                    incoming[target.key].add(each.key)
+        seen, todo = set(), [node.key]
+        while todo:
+            for key in incoming[todo.pop()]:
+                if key not in seen:
+                    seen.add(key)
+                    todo.append(key)
+        return [each for each in self.nodes if each.key in seen]
+
     def targets(self, node):
         """[(label, target node or None)] of every way out of `node`, in order."""
         ways = [(edge.get("label", NEXT), self.by_key.get(edge.get("to"))) for edge in node.edges or ()]

@@ -12,7 +12,7 @@ new pass, so the work a visit creates has its own idempotency key. Entering a no
 a visit (`visits`); a node entered more often than its `max_visits` fails the enrollment.
 """
 from ..models import ActivityKind, EnrollmentStatus, WaitingOn
-from ..scheduling import next_run_at
+from ..scheduling import next_run_at, waits_for_event
 from . import store, wording
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
@@ -59,6 +59,13 @@ def shared_schedule():
         return memo[key]
 
     return schedule
+
+
+def entering(step):
+    """What an enrollment waits on as it enters `step`: a wait for an event waits for
+    it from the moment it is entered (its due time is the timeout); any other step
+    waits for nothing until it runs."""
+    return WaitingOn.EVENT if waits_for_event(step) else WaitingOn.NOTHING
 
 
 def release(e):
@@ -112,7 +119,7 @@ def enroll(e, first, *, at, actor=None, via="manual", schedule=scheduled):
     e.step_pass = 1
     e.visits = {}
     _visit(e, first)
-    e.waiting_on = WaitingOn.NOTHING
+    e.waiting_on = entering(first)
     e.enrolled_at = at
     e.enrolled_via = via
     e.next_run_at, detail, data = schedule(e, first, at)
@@ -142,7 +149,7 @@ def advance(e, following, *, at, executed="", skipped="", actor=None, schedule=s
         return rows + fail(e, refused, at=at)
     e.current_step = following
     e.step_pass += 1
-    e.waiting_on = WaitingOn.NOTHING
+    e.waiting_on = entering(following)
     e.next_run_at, detail, data = schedule(e, following, at)
     rows.append(_row(e, ActivityKind.STEP_SCHEDULED, detail, at=at, step_id=following.id, data=data, actor=actor))
     return rows
@@ -216,6 +223,10 @@ def resume(e, *, at, actor=None):
     e.status = EnrollmentStatus.ACTIVE
     e.pause_reason = ""
     if e.waiting_on == WaitingOn.NOTHING and e.current_step_id and (e.next_run_at is None or e.next_run_at < at):
+        e.next_run_at = at
+    elif e.waiting_on == WaitingOn.EVENT and e.current_step_id:
+        # What it waits for may have happened while it was paused (a paused enrollment
+        # is not woken): look now; without it, the wait goes back to its timeout.
         e.next_run_at = at
     return [_row(e, ActivityKind.RESUMED, "", at=at, step_id=e.current_step_id, actor=actor)]
 

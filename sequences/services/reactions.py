@@ -11,6 +11,7 @@ from django.utils import timezone
 from contacts.facts import reaction
 from contacts.models import EventKind, LeadStatus
 from messaging.models import UNSENT_STATES
+from scendcore import jobs
 
 from ..flow import store, transitions
 from ..models import EnrollmentStatus, WaitingOn
@@ -24,6 +25,14 @@ STOP_REASONS = {
 ENDED_LEADS = (LeadStatus.CONVERTED, LeadStatus.DISQUALIFIED)
 
 PAUSE_REASONS = {"replied": "replied", "meeting_booked": "meeting booked"}
+
+# Facts a wait-for-event node may wait for, and the event kinds each one can satisfy (a
+# click tells of an open too: see engine.conditions.engagement).
+WAKE_EVENTS = {
+    EventKind.OPENED: ("opened",), EventKind.CLICKED: ("clicked", "opened"), EventKind.REPLIED: ("replied",),
+    EventKind.MEETING_BOOKED: ("meeting_booked",), EventKind.FIELD_CHANGED: ("field_changed",),
+    EventKind.TAG_ADDED: ("tag_added",), EventKind.CUSTOM: ("custom",),
+}
 
 
 def pending_work_cancel(*, tenant=None, enrollment_ids=None, contact_ids=None, reason, at, skip_tasks):
@@ -119,3 +128,31 @@ def _stop_ended_leads(*, tenant, contact_ids, kind, at, actor, data):
 def _pause_on_engagement(*, tenant, contact_ids, kind, at, actor, data):
     for contact_id in contact_ids:
         contact_event_pause(tenant=tenant, contact_id=contact_id, kind=kind, at=at, actor=actor)
+
+
+@transaction.atomic
+def event_waits_wake(*, tenant, contact_ids, kind, at=None):
+    """The contacts' enrollments waiting at a wait-for-event node for a fact of `kind`
+    are due now, and the processor is asked to run at once (after commit), so the wait
+    moves without waiting for the next sweep. Whether the fact is the very one waited
+    for (the right link, field or tag) the wait node decides when it runs; one that is
+    not goes back to waiting for its timeout. Returns the number of enrollments woken."""
+    at = at or timezone.now()
+    rows = store.locked_many(
+        tenant=tenant, status=[EnrollmentStatus.ACTIVE], contact_id__in=list(contact_ids),
+        waiting_on=WaitingOn.EVENT, current_step__config__event__kind__in=list(WAKE_EVENTS[kind]),
+    )
+    if not rows:
+        return 0
+    activities = []
+    for e in rows:
+        activities += transitions.reschedule(
+            e, at, at=at, detail=f"{EventKind(kind).label} recorded: the wait is checked now", data={"woken_by": kind})
+    store.save_batch(rows, activities, at=at)
+    jobs.start("sequences.sweep")
+    return len(rows)
+
+
+@reaction(*WAKE_EVENTS)
+def _wake_event_waits(*, tenant, contact_ids, kind, at, actor, data):
+    event_waits_wake(tenant=tenant, contact_ids=contact_ids, kind=kind, at=at)

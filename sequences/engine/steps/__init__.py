@@ -41,13 +41,17 @@ kinds = _REGISTRY.names
 
 def _register_builtin():
     from .action import ActionStep
+    from .branch import BranchStep
     from .exit import ExitStep
     from .message import MessageStep
     from .split import SplitStep
     from .task import TaskStep
+    from .wait import WaitStep
 
     register(MessageStep())
     register(TaskStep())
+    register(WaitStep())
+    register(BranchStep())
     register(SplitStep())
     register(ActionStep())
     register(ExitStep())

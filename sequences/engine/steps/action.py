@@ -80,10 +80,10 @@ class TagAction(_Reference):
         self.name, self.add = name, add
 
     def apply(self, batch, node, group, tag):
-        from contacts.services.flow_actions import contacts_tag_add, contacts_tag_remove
+        from contacts.services.tags import contact_tags_add, contact_tags_remove
 
-        _after(batch, contacts_tag_add if self.add else contacts_tag_remove, tenant=group[0].sequence.tenant, tag=tag,
-               contact_ids=[e.contact_id for e in group])
+        _after(batch, contact_tags_add if self.add else contact_tags_remove, tenant=group[0].sequence.tenant, tag=tag,
+               contact_ids=[e.contact_id for e in group], actor=None)
         detail = f"{'Added' if self.add else 'Removed'} tag “{tag.name}”"
         _done(batch, group, detail, {"action": self.name, "tag": tag.pk})
 

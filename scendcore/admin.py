@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .admin_base import ScopedModelAdmin, TabularInline, TenantAdmin, admin_tenant_ids
 from .audit import audit_record, field_changes
-from .models import ApiToken, AuditEntry, Membership, Tenant
+from .models import ApiToken, AuditEntry, Membership, Notification, Tenant
 
 
 class MembershipInline(TabularInline):
@@ -78,6 +78,14 @@ class AuditEntryAdmin(TenantAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+
+@admin.register(Notification)
+class NotificationAdmin(TenantAdmin):
+    list_display = ["created_at", "user", "text", "read_at"]
+    search_fields = ["text", "user__username"]
+    raw_id_fields = ["user"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(ApiToken)

@@ -10,4 +10,13 @@ def tenancy(request):
         "user_memberships": memberships,
         "is_manager": bool(membership and membership.is_manager),
         "is_admin": bool(membership and membership.is_admin),
+        "unread_notifications": _unread(request, membership),
     }
+
+
+def _unread(request, membership):
+    if membership is None:
+        return 0
+    from .notifications import unread_count
+
+    return unread_count(tenant=membership.tenant, user=request.user)

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 def default_window_days():
@@ -139,3 +140,27 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class Notification(models.Model):
+    """A note for one user in one workspace, shown in the app (the bell in the top bar
+    and the notifications page): a flow telling a contact's owner to look, for one."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False)
+    text = models.CharField(max_length=300)
+    link = models.CharField(max_length=300, blank=True, help_text="A path inside the app.")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "tenant", "-created_at"], name="notification_list_idx"),
+            # The top bar's unread count: a few index entries per user.
+            models.Index(fields=["user", "tenant"], condition=models.Q(read_at__isnull=True),
+                         name="notification_unread_idx"),
+        ]
+
+    def __str__(self):
+        return self.text

@@ -15,6 +15,8 @@ urlpatterns = [
     path("switch-tenant/", views.tenant_switch, name="tenant-switch"),
     path("settings/", views.tenant_settings, name="tenant-settings"),
     path("me/", views.my_settings, name="my-settings"),
+    path("notifications/", views.notifications, name="notifications"),
+    path("notifications/read/", views.notifications_read, name="notifications-read"),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

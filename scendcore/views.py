@@ -15,6 +15,8 @@ from . import health, selectors, services
 from .forms import LoginForm, MySettingsForm, TenantSettingsForm
 from .lookups import as_id
 from .models import Tenant
+from .notifications import notification_list, notifications_mark_read
+from .paging import TablePaginator
 from .tenancy import manager_required, switch_tenant, tenant_required
 
 
@@ -118,3 +120,23 @@ def my_settings(request):
         status = 422
     template = "scendcore/my_settings.html#my-settings-form" if request.htmx else "scendcore/my_settings.html"
     return render(request, template, {"form": form, "now": timezone.now()}, status=status)
+
+
+NOTIFICATIONS_PER_PAGE = 50
+
+
+@tenant_required
+@require_GET
+def notifications(request):
+    """The user's notifications in this workspace, newest first."""
+    rows = notification_list(tenant=request.tenant, user=request.user)
+    page = TablePaginator(rows, NOTIFICATIONS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "scendcore/notifications.html", {"page": page})
+
+
+@tenant_required
+@require_POST
+def notifications_read(request):
+    marked = notifications_mark_read(tenant=request.tenant, user=request.user)
+    messages.success(request, f"Marked {marked} notification{'s' if marked != 1 else ''} read.")
+    return redirect("notifications")

@@ -52,6 +52,8 @@ BUILDERS = {
     "scendcore.ApiToken": lambda w: ApiToken.objects.create(
         tenant=w.tenant, user=w.member, name=f"token-{w.tenant.slug}",
         key_hash=hashlib.sha256(f"key-{next(_keys)}".encode()).hexdigest()),
+    "scendcore.Notification": lambda w: apps.get_model("scendcore", "Notification").objects.create(
+        tenant=w.tenant, user=w.member, text=f"probe-{w.tenant.slug}"),
     "auth.User": lambda w: w.member,
     "contacts.Tag": lambda w: apps.get_model("contacts", "Tag").objects.create(tenant=w.tenant, name=f"tag-{w.tenant.slug}"),
     "contacts.Contact": lambda w: w.contact,

@@ -440,3 +440,28 @@ def test_an_actions_settings_name_what_is_wrong(tenant):
         "sequence": ["Choose another sequence than this one."]}
     own = Tag.objects.create(tenant=tenant, name="Ours")
     assert problems({"action": "add_tag", "tag": own.pk}) == {}
+
+
+def test_a_notify_owner_action_tells_the_contacts_owner_in_the_app_else_the_sequences(tenant, rep, other_tenant):
+    from scendcore.models import Notification
+
+    owned, unowned = contacts(tenant, 2, "notify")
+    Contact.objects.filter(pk=owned.pk).update(owner=rep, company="Acme")
+    sequence, enrollments = _through_action(tenant, {"action": "notify_owner", "message": "hot lead, call today"},
+                                            people=[Contact.objects.get(pk=owned.pk), unowned])
+
+    notes = {(n.user_id, n.text, n.link) for n in Notification.objects.all()}
+    assert notes == {
+        (rep.pk, "C0 (Acme): hot lead, call today", f"/contacts/{owned.pk}/"),
+        (sequence.owner_id, "C1: hot lead, call today", f"/contacts/{unowned.pk}/"),
+    }
+    assert all(n.tenant_id == tenant.pk for n in Notification.objects.all())
+    _went_on(enrollments)
+
+
+def test_a_notification_reaches_only_members_of_the_workspace(tenant, rep, outsider):
+    from scendcore.models import Notification
+    from scendcore.notifications import notifications_send
+
+    assert notifications_send(tenant=tenant, notes=[(rep.pk, "yours", "/x/"), (outsider.pk, "not theirs", "/y/")]) == 1
+    assert list(Notification.objects.values_list("user_id", "text")) == [(rep.pk, "yours")]

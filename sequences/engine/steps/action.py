@@ -223,6 +223,39 @@ class ContextAction:
             batch.advance(e, executed=f"Context {key} set to “{value}”"[:300])
 
 
+class NotifyOwnerAction:
+    """Tell the contact's owner (else the sequence's) in the app, with a link to the
+    contact: "Ann Lee (Acme) reached “Hot lead” in Q3 outbound"."""
+
+    name = "notify_owner"
+    MAX_MESSAGE = 200
+
+    def problems(self, node, *, tenant):
+        message = _config(node).get("message", "")
+        if not isinstance(message, str) or len(message) > self.MAX_MESSAGE:
+            return {"message": [f"The message is text of at most {self.MAX_MESSAGE} characters."]}
+        return {}
+
+    def run(self, batch, node, group):
+        from django.urls import reverse
+
+        from scendcore.notifications import notifications_send
+
+        message = str(_config(node).get("message") or "").strip()
+        notes, tenant = [], group[0].sequence.tenant
+        for e in group:
+            contact, sequence = e.contact, e.sequence
+            owner = contact.owner_id or sequence.owner_id
+            who = f"{contact} ({contact.company})" if contact.company else str(contact)
+            text = f"{who}: {message}" if message else f"{who} reached “{_name(node)}” in {sequence.name}"
+            if owner:
+                notes.append((owner, text, reverse("contacts:detail", args=[contact.pk])))
+            detail = "Notified the owner" if owner else "Nobody to notify: the contact and the sequence have no owner"
+            batch.activities += transitions.acted(e, detail, at=batch.now, data={"action": self.name, "user": owner})
+            batch.advance(e, executed=detail)
+        _after(batch, notifications_send, tenant=tenant, notes=notes, at=batch.now)
+
+
 class ExitAction:
     name = "exit"
 
@@ -263,7 +296,7 @@ ACTIONS = Registry("action", key="name", missing=UnknownAction)
 for _action in (
     TagAction("add_tag", add=True), TagAction("remove_tag", add=False), FieldAction(),
     ListAction("add_to_list", add=True), ListAction("remove_from_list", add=False), LeadStatusAction(),
-    MoveAction(), ContextAction(), ExitAction(),
+    MoveAction(), ContextAction(), NotifyOwnerAction(), ExitAction(),
 ):
     ACTIONS.register(_action)
 

@@ -53,6 +53,41 @@ def enrollment_stats(*, tenant, sequence_ids):
     return stats
 
 
+def goal_stats(*, tenant, sequence_ids):
+    """{sequence_id: {"enrolled", "reached", "conversion_rate", "by_goal": [{"key", "name",
+    "reached", "conversion_rate"}]}}: goals reached over enrollments (every enrollment the
+    sequence ever had, from the tallies), overall (enrollments that reached any goal) and
+    per goal. The rate is None before anyone enrolled."""
+    from .models import GoalReached
+
+    sequence_ids = list(sequence_ids)
+    enrolled = dict(
+        SequenceTally.objects.filter(tenant=tenant, sequence_id__in=sequence_ids).values_list("sequence_id")
+        .annotate(n=Sum("delta")).order_by()
+    )
+    reached = GoalReached.objects.filter(tenant=tenant, sequence_id__in=sequence_ids)
+    overall = dict(reached.values_list("sequence_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
+    per_goal = reached.values_list("sequence_id", "goal_key", "goal_name").annotate(n=Count("id")) \
+        .order_by("sequence_id", "goal_key", "goal_name")
+
+    def rate(n, total):
+        return round(n / total, 4) if total else None
+
+    stats = {}
+    for sid in sequence_ids:
+        total = enrolled.get(sid) or 0
+        stats[sid] = {"enrolled": total, "reached": overall.get(sid, 0),
+                      "conversion_rate": rate(overall.get(sid, 0), total), "by_goal": []}
+    for sid, key, name, n in per_goal:
+        by_goal = stats[sid]["by_goal"]
+        if by_goal and by_goal[-1]["key"] == key:  # renamed goal: one entry, the latest name
+            by_goal[-1]["reached"] += n
+            by_goal[-1]["conversion_rate"] = rate(by_goal[-1]["reached"], stats[sid]["enrolled"])
+        else:
+            by_goal.append({"key": key, "name": name, "reached": n, "conversion_rate": rate(n, stats[sid]["enrolled"])})
+    return stats
+
+
 # ---------------------------------------------------------------- the timeline
 
 @dataclass

@@ -95,7 +95,8 @@ def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None, data=N
     only on a positive one). Returns the number paused."""
     at = at or timezone.now()
     data = data or {}
-    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id=contact_id)
+    # Enrollments begun by this very fact (a goal's move to another sequence) are not its to stop.
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id=contact_id, enrolled_at__lt=at)
     if not rows:
         return 0
     exit_rules = _exit_rules(rows)

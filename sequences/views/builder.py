@@ -7,6 +7,7 @@ import functools
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,6 +19,7 @@ from ..access import get_sequence_for_user, get_step_for_user
 from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
 from ..models import SequenceStatus
 from ..services import sequences as service
+from ..services.exit_rules import exit_rules_set
 from ..services import steps as step_service
 
 LIST = "sequences/list.html"
@@ -46,8 +48,9 @@ def sequence_list(request):
     )
     cards = list(page.object_list)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[s.pk for s in cards])
+    goals = selectors.goal_stats(tenant=request.tenant, sequence_ids=[s.pk for s in cards])
     for card in cards:
-        card.stats = stats[card.pk]
+        card.stats, card.goals = stats[card.pk], goals[card.pk]
     context = {
         "filters": filters, "page": page, "cards": cards, "filtered": bool(status or q),
         # get_page() falls back to the last page, so an empty unfiltered page means no sequences.
@@ -133,9 +136,11 @@ def sequence_settings(request, sequence_id):
     form = _settings_form(request, sequence, data=request.POST)
     if form.is_valid():
         try:
-            sequence = service.sequence_update_settings(
-                tenant=request.tenant, sequence=sequence, actor=request.user, values=form.values
-            )
+            with transaction.atomic():  # the sequence's settings and its version's exit rules, together
+                sequence = service.sequence_update_settings(
+                    tenant=request.tenant, sequence=sequence, actor=request.user, values=form.values
+                )
+                exit_rules_set(tenant=request.tenant, sequence=sequence, values=form.exit_rules, actor=request.user)
         except ValidationError as error:
             _add_errors(form, error)
         else:

@@ -270,3 +270,48 @@ class TaskStepForm(_StepTimingForm):
         # The agent hints and review only shape drafted messages; a task step keeps none.
         return {**MESSAGE_ONLY_BLANK, "subject_template": data.get("title") or "",
                 "body_template": data.get("instructions") or ""}
+
+
+GOAL_KIND_CHOICES = [("meeting_booked", "A meeting is booked"), ("lead_status", "The lead status becomes …"),
+                     ("clicked", "The contact clicks a link containing …"), ("custom_event", "A custom event …")]
+
+
+class GoalForm(forms.Form):
+    """One sequence goal (seed 001's "Booked meeting"); the rules are goals_set's."""
+
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. Booked meeting"}))
+    kind = forms.ChoiceField(choices=GOAL_KIND_CHOICES, label="Reached when")
+    lead_status = forms.MultipleChoiceField(required=False, label="Lead statuses",
+                                            widget=forms.CheckboxSelectMultiple)
+    link_contains = forms.CharField(required=False, max_length=500, label="Link contains",
+                                    widget=forms.TextInput(attrs={"placeholder": "/book-demo"}))
+    event_name = forms.CharField(required=False, max_length=100, label="Custom event name",
+                                 widget=forms.TextInput(attrs={"placeholder": "trial_started"}))
+    action = forms.ChoiceField(choices=[("exit", "Exit the sequence at once"),
+                                        ("move", "Move to another sequence")], label="Then")
+    sequence = forms.ModelChoiceField(queryset=None, required=False, label="Move to", empty_label="— choose —")
+
+    def __init__(self, *args, tenant, sequence, **kwargs):
+        from contacts.models import LeadStatus
+
+        from .models import Sequence
+
+        super().__init__(*args, **kwargs)
+        self.fields["lead_status"].choices = LeadStatus.choices
+        self.fields["sequence"].queryset = Sequence.objects.filter(tenant=tenant).exclude(pk=sequence.pk) \
+            .exclude(status=SequenceStatus.ARCHIVED)
+
+    @property
+    def goal(self):
+        data = self.cleaned_data
+        condition = {"kind": data["kind"]}
+        if data["kind"] == "lead_status":
+            condition["in"] = data["lead_status"]
+        elif data["kind"] == "clicked":
+            condition["link_contains"] = data["link_contains"]
+        elif data["kind"] == "custom_event":
+            condition["name"] = data["event_name"]
+        goal = {"name": data["name"], "condition": condition, "action": data["action"]}
+        if data["action"] == "move":
+            goal["sequence"] = data["sequence"].pk if data["sequence"] else None
+        return goal

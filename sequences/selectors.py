@@ -53,6 +53,45 @@ def enrollment_stats(*, tenant, sequence_ids):
     return stats
 
 
+@dataclass
+class GoalLine:
+    key: str
+    name: str
+    condition: str
+    action: str
+    reached: int
+
+
+def sequence_goals(*, tenant, sequence):
+    """The goals of the sequence's current version, worded, with how many reached each."""
+    from .models import GoalReached, SequenceVersion
+
+    version = SequenceVersion.objects.filter(tenant=tenant, pk=sequence.current_version_id).first()
+    goals = (version.goals if version else None) or []
+    if not goals:
+        return []
+    targets = dict(Sequence.objects.filter(tenant=tenant, pk__in=[g.get("sequence") for g in goals if g.get("sequence")])
+                   .values_list("pk", "name"))
+    reached = dict(GoalReached.objects.filter(tenant=tenant, sequence=sequence).values_list("goal_key")
+                   .annotate(n=Count("id")).order_by())
+    lines = []
+    for goal in goals:
+        condition = goal.get("condition") or {}
+        kind = condition.get("kind")
+        worded = {
+            "meeting_booked": "a meeting is booked",
+            "lead_status": "the lead status becomes " + " or ".join(condition.get("in") or ()),
+            "clicked": f"the contact clicks a link containing “{condition.get('link_contains', '')}”"
+                       if condition.get("link_contains") else "the contact clicks a link",
+            "custom_event": f"the event “{condition.get('name', '')}” is recorded",
+        }.get(kind, kind or "")
+        action = "exit" if goal.get("action") != "move" else \
+            f"move to “{targets.get(goal.get('sequence'), 'a sequence that no longer exists')}”"
+        lines.append(GoalLine(key=goal.get("key", ""), name=goal.get("name", ""), condition=worded, action=action,
+                              reached=reached.get(goal.get("key"), 0)))
+    return lines
+
+
 def goal_stats(*, tenant, sequence_ids):
     """{sequence_id: {"enrolled", "reached", "conversion_rate", "by_goal": [{"key", "name",
     "reached", "conversion_rate"}]}}: goals reached over enrollments (every enrollment the

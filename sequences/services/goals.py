@@ -16,7 +16,7 @@ from contacts.models import LeadStatus
 from scendcore.audit import audit_record
 
 from ..flow import rules, store, transitions
-from ..models import ActivityKind, GoalReached, Sequence, SequenceVersion, new_node_key
+from ..models import ActivityKind, Enrollment, GoalReached, Sequence, SequenceVersion, new_node_key
 
 MAX_GOALS = 20
 
@@ -157,8 +157,15 @@ def goals_on_fact(*, tenant, contact_ids, kind, data, at=None, actor=None):
     from .reactions import pending_work_cancel
 
     at = at or timezone.now()
-    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id__in=list(contact_ids))
-    goals = goals_of({rules.version_of(e) for e in rows}) if rows else {}
+    contact_ids = list(contact_ids)
+    # Most sequences have no goals: find out without locking anything (every click and
+    # meeting asks).
+    open_rows = Enrollment.objects.filter(tenant=tenant, contact_id__in=contact_ids, status__in=transitions.OPEN)
+    goals = goals_of({version or current for version, current in
+                      open_rows.values_list("version_id", "sequence__current_version_id")})
+    if not goals:
+        return 0
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id__in=contact_ids)
     because = FACT_WORDING[kind](data)
     reached = []
     for e in rows:

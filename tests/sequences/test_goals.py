@@ -241,3 +241,69 @@ def test_conversion_is_goals_reached_over_enrolled_on_the_cards_and_in_the_api(r
     key = api_token_create(tenant=tenant, user=rep, name="reports")
     body = rep_client.get(f"/api/sequences/{sequence.pk}/analytics/", HTTP_AUTHORIZATION=f"Bearer {key}").json()
     assert body["goals"]["conversion_rate"] == 0.25
+
+
+# ---------------------------------------------------------------- the builder
+
+def test_a_rep_adds_and_removes_a_goal_in_the_builder(rep_client, tenant):
+    from django.urls import reverse
+
+    prep = active_sequence(tenant, name="Pre-meeting prep")
+    sequence = active_sequence(tenant)
+
+    response = rep_client.post(reverse("sequences:goal-add", args=[sequence.pk]), {
+        "name": "Booked meeting", "kind": "meeting_booked", "action": "move", "sequence": prep.pk,
+    }, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 200
+    sequence.current_version.refresh_from_db()
+    (goal,) = sequence.current_version.goals
+    assert (goal["name"], goal["condition"], goal["action"], goal["sequence"]) == (
+        "Booked meeting", {"kind": "meeting_booked"}, "move", prep.pk)
+    assert "when a meeting is booked, move to “Pre-meeting prep”" in response.content.decode()
+
+    rep_client.post(reverse("sequences:goal-delete", args=[sequence.pk, goal["key"]]), HTTP_HX_REQUEST="true")
+    sequence.current_version.refresh_from_db()
+    assert sequence.current_version.goals == []
+
+
+def test_the_builder_refuses_a_move_to_another_tenants_sequence_with_422(rep_client, tenant, other_tenant):
+    from django.urls import reverse
+
+    theirs = active_sequence(other_tenant)
+    sequence = active_sequence(tenant)
+
+    response = rep_client.post(reverse("sequences:goal-add", args=[sequence.pk]), {
+        "name": "Booked meeting", "kind": "meeting_booked", "action": "move", "sequence": theirs.pk,
+    }, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 422
+    sequence.current_version.refresh_from_db()
+    assert sequence.current_version.goals == []
+
+
+def test_a_goal_without_what_reaches_it_is_refused_with_its_message(rep_client, tenant):
+    from django.urls import reverse
+
+    sequence = active_sequence(tenant)
+
+    response = rep_client.post(reverse("sequences:goal-add", args=[sequence.pk]), {
+        "name": "Qualified", "kind": "lead_status", "action": "exit"}, HTTP_HX_REQUEST="true")
+
+    assert response.status_code == 422
+    assert "choose the lead statuses that reach it" in response.content.decode()
+
+
+def test_an_outsider_cannot_add_or_remove_our_goals(outsider_client, tenant):
+    from django.urls import reverse
+
+    sequence = active_sequence(tenant)
+    goals_set(tenant=tenant, sequence=sequence, goals=[BOOKED], actor=None)
+
+    added = outsider_client.post(reverse("sequences:goal-add", args=[sequence.pk]),
+                                 {"name": "Mine", "kind": "meeting_booked", "action": "exit"})
+    removed = outsider_client.post(reverse("sequences:goal-delete", args=[sequence.pk, "booked"]))
+
+    assert (added.status_code, removed.status_code) == (404, 404)
+    sequence.current_version.refresh_from_db()
+    assert [g["key"] for g in sequence.current_version.goals] == ["booked"]

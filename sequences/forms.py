@@ -43,9 +43,12 @@ class SequenceSettingsForm(forms.Form):
                                                    "someone resumes it. Unticked: the steps go on after a meeting.")
     # Exit rules (seed 002), saved on the sequence's version; empty choices keep the
     # behaviour above (a reply or meeting pauses as ticked; an ended lead exits).
-    on_reply = forms.ChoiceField(required=False, label="Exit on a reply", choices=[
-        ("", "No: pause or go on, as ticked above"), ("exit", "Exit on any reply"),
-        ("exit_positive", "Exit on a positive reply (other replies: as ticked above)")])
+    on_reply = forms.ChoiceField(
+        required=False, label="Exit on a reply", choices=[
+            ("", "No: pause or go on, as ticked above"), ("exit", "Exit on any reply"),
+            ("exit_positive", "Exit on a positive reply only")],
+        help_text="A positive reply shows interest (“sounds good, send me times”). With “only”, any other reply "
+                  "pauses or goes on as ticked above.")
     on_meeting = forms.ChoiceField(required=False, label="Exit on a booked meeting", choices=[
         ("", "No: pause or go on, as ticked above"), ("exit", "Exit")])
     on_conversion = forms.ChoiceField(required=False, label="When the lead converts", choices=[
@@ -273,7 +276,7 @@ class TaskStepForm(_StepTimingForm):
 
 
 GOAL_KIND_CHOICES = [("meeting_booked", "A meeting is booked"), ("lead_status", "The lead status becomes …"),
-                     ("clicked", "The contact clicks a link containing …"), ("custom_event", "A custom event …")]
+                     ("clicked", "A link is clicked"), ("custom_event", "A custom event happens")]
 
 
 class GoalForm(forms.Form):
@@ -281,14 +284,14 @@ class GoalForm(forms.Form):
 
     name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. Booked meeting"}))
     kind = forms.ChoiceField(choices=GOAL_KIND_CHOICES, label="Reached when")
-    lead_status = forms.MultipleChoiceField(required=False, label="Lead statuses",
+    lead_status = forms.MultipleChoiceField(required=False, label="For a lead status: which",
                                             widget=forms.CheckboxSelectMultiple)
-    link_contains = forms.CharField(required=False, max_length=500, label="Link contains",
+    link_contains = forms.CharField(required=False, max_length=500, label="For a click: the link contains",
                                     widget=forms.TextInput(attrs={"placeholder": "/book-demo"}))
-    event_name = forms.CharField(required=False, max_length=100, label="Custom event name",
+    event_name = forms.CharField(required=False, max_length=100, label="For a custom event: its name",
                                  widget=forms.TextInput(attrs={"placeholder": "trial_started"}))
-    action = forms.ChoiceField(choices=[("exit", "Exit the sequence at once"),
-                                        ("move", "Move to another sequence")], label="Then")
+    action = forms.ChoiceField(choices=[("exit", "Exit the sequence"), ("move", "Move to another sequence")],
+                               label="Then")
     sequence = forms.ModelChoiceField(queryset=None, required=False, label="Move to", empty_label="— choose —")
 
     def __init__(self, *args, tenant, sequence, **kwargs):

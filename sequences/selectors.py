@@ -64,9 +64,9 @@ class GoalLine:
 
 def sequence_goals(*, tenant, sequence):
     """The goals of the sequence's current version, worded, with how many reached each."""
-    from .models import GoalReached, SequenceVersion
+    from .models import GoalReached
 
-    version = SequenceVersion.objects.filter(tenant=tenant, pk=sequence.current_version_id).first()
+    version = sequence.current_version  # the sequence is the tenant's: its version is too
     goals = (version.goals if version else None) or []
     if not goals:
         return []

@@ -55,4 +55,5 @@ def exit_rules_set(*, tenant, sequence, values, actor):
                      action="exit_rules_changed", changes={"exit_rules": [version.exit_rules, cleaned]})
         version.exit_rules = cleaned
         version.save(update_fields=["exit_rules"])
+    sequence.current_version = version  # the caller's instance in step with the row
     return version

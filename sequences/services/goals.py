@@ -83,6 +83,7 @@ def goals_set(*, tenant, sequence, goals, actor):
                      action="goals_changed", changes={"goals": [version.goals, cleaned]})
         version.goals = cleaned
         version.save(update_fields=["goals"])
+    sequence.current_version = version  # the caller's instance in step with the row
     return version
 
 

@@ -104,6 +104,8 @@ class PoolForm(forms.ModelForm):
 
 class TaskFinishForm(forms.Form):
     outcome_note = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    # One of the choices the task's node defines (checked by the service).
+    outcome = forms.CharField(required=False, max_length=100)
 
 
 class SmsInboundForm(forms.Form):

@@ -258,6 +258,14 @@ class InboundClassification(models.TextChoices):
     TEST_COPY = "test_copy", "About a test copy (no action)"
 
 
+class ReplyIntent(models.TextChoices):
+    """What a reply says (services.intent); exit rules may act only on a positive one."""
+
+    POSITIVE = "positive", "Positive"
+    NEUTRAL = "neutral", "Neutral"
+    NEGATIVE = "negative", "Negative"
+
+
 class InboundMessage(models.Model):
     tenant = models.ForeignKey("scendcore.Tenant", on_delete=models.CASCADE, related_name="+")
     mailbox = models.ForeignKey(Mailbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -266,6 +274,8 @@ class InboundMessage(models.Model):
         OutboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound"
     )
     classification = models.CharField(max_length=16, choices=InboundClassification.choices)
+    # Set for replies only (classification "reply").
+    intent = models.CharField(max_length=16, choices=ReplyIntent.choices, blank=True)
     from_address = models.CharField(max_length=320, blank=True)
     subject = models.CharField(max_length=500, blank=True)
     message_id = models.CharField(max_length=255, blank=True)
@@ -373,6 +383,8 @@ class Task(models.Model):
     due_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(max_length=16, choices=TaskStatus.choices, default=TaskStatus.OPEN)
     outcome_note = models.TextField(blank=True)
+    # One of the choices the task's node defines (Step.config["outcomes"]); its path is the one taken.
+    outcome = models.CharField(max_length=100, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     completed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

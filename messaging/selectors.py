@@ -42,7 +42,7 @@ def task_list(*, tenant, membership, team=False, done=False):
     (a skip is a decision the rep made, and the enrollment moved on because of it)."""
     status = {"status__in": FINISHED} if done else {"status": TaskStatus.OPEN}
     tasks = Task.objects.filter(contact_scope(membership, path="contact__"), tenant=tenant, **status) \
-        .select_related("contact", "owner", "enrollment__sequence")
+        .select_related("contact", "owner", "enrollment__sequence", "step")
     if not team:
         tasks = tasks.filter(Q(owner_id=membership.user_id) | Q(owner__isnull=True))
     return tasks.order_by("-completed_at", "-id") if done else tasks.order_by("due_at", "id")

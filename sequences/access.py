@@ -8,7 +8,8 @@ from .models import Enrollment, Sequence, Step
 
 def get_sequence_for_user(request, sequence_id):
     return get_for_tenant(
-        Sequence.objects.select_related("agent", "sender_profile", "mailbox_pool"), request, pk=sequence_id
+        Sequence.objects.select_related("agent", "sender_profile", "mailbox_pool", "current_version"), request,
+        pk=sequence_id
     )
 
 

@@ -144,9 +144,24 @@ class StepStats(Schema):
     reply_rate: Optional[float]
 
 
+class GoalFigures(Schema):
+    key: str
+    name: str
+    reached: int
+    conversion_rate: Optional[float]
+
+
+class GoalStats(Schema):
+    enrolled: int
+    reached: int
+    conversion_rate: Optional[float]
+    by_goal: list[GoalFigures]
+
+
 class Analytics(Schema):
     sequence_id: int
     enrollments: dict[str, int]
+    goals: GoalStats
     steps: list[StepStats]
 
 
@@ -305,7 +320,8 @@ def _contacts_to_enroll(body, *, tenant, membership):
 @router.get("/sequences/{int:sequence_id}/analytics/", url_name="sequence-analytics",
             response={200: Analytics, 404: Errors})
 def sequence_analytics(request, sequence_id: int):
-    """Enrollments by status; sent, opened, clicked, replied per step."""
+    """Enrollments by status; goals reached and conversion rates (reached / enrolled);
+    sent, opened, clicked, replied per step."""
     sequence = get_sequence_for_user(request, sequence_id)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
     sent_states = LEFT_STATES
@@ -331,7 +347,8 @@ def sequence_analytics(request, sequence_id: int):
             **{k: row.get(k, 0) for k in ("sent", "pending_approval", "bounced", "opened", "clicked", "replied")},
             "reply_rate": round(row.get("replied", 0) / sent, 4) if sent else None,
         })
-    return {"sequence_id": sequence.pk, "enrollments": stats, "steps": steps}
+    goals = selectors.goal_stats(tenant=request.tenant, sequence_ids=[sequence.pk])[sequence.pk]
+    return {"sequence_id": sequence.pk, "enrollments": stats, "goals": goals, "steps": steps}
 
 
 @router.post("/sequences/{int:sequence_id}/pause/", url_name="sequence-pause", response=SEQUENCE, exclude_unset=True)

@@ -41,6 +41,23 @@ class SequenceSettingsForm(forms.Form):
     stop_on_meeting = forms.BooleanField(required=False, label="Pause on meeting",
                                          help_text="Ticked: a booked meeting pauses the contact's enrollment until "
                                                    "someone resumes it. Unticked: the steps go on after a meeting.")
+    # Exit rules (seed 002), saved on the sequence's version; empty choices keep the
+    # behaviour above (a reply or meeting pauses as ticked; an ended lead exits).
+    on_reply = forms.ChoiceField(
+        required=False, label="Exit on a reply", choices=[
+            ("", "No: pause or go on, as ticked above"), ("exit", "Exit on any reply"),
+            ("exit_positive", "Exit on a positive reply only")],
+        help_text="A positive reply shows interest (“sounds good, send me times”). With “only”, any other reply "
+                  "pauses or goes on as ticked above.")
+    on_meeting = forms.ChoiceField(required=False, label="Exit on a booked meeting", choices=[
+        ("", "No: pause or go on, as ticked above"), ("exit", "Exit")])
+    on_conversion = forms.ChoiceField(required=False, label="When the lead converts", choices=[
+        ("", "Exit"), ("continue", "Keep going")])
+    on_disqualification = forms.ChoiceField(required=False, label="When the lead is disqualified", choices=[
+        ("", "Exit"), ("continue", "Keep going")])
+    no_engagement_days = forms.IntegerField(
+        required=False, min_value=1, max_value=365, label="Exit after N days without engagement",
+        help_text="No open, click or reply for this many days since enrolling or the last one. Empty: never.")
     sender_profile = forms.ModelChoiceField(queryset=Mailbox.objects.none(), required=False,
                                             label="Sender profile", empty_label="— none —")
     mailbox_pool = forms.ModelChoiceField(queryset=MailboxPool.objects.none(), required=False,
@@ -78,10 +95,22 @@ class SequenceSettingsForm(forms.Form):
             agent.help_text = ("Drafts the messages. Drafts of this sequence always go to review: its owner is "
                                "not a manager or admin (workspace policy).")
 
+    EXIT_RULE_FIELDS = ("on_reply", "on_meeting", "on_conversion", "on_disqualification", "no_engagement_days")
+
     @classmethod
     def initial_for(cls, sequence):
-        # Every field of this form is a field of Sequence under the same name.
-        return model_to_dict(sequence, fields=list(cls.base_fields))
+        # Every other field of this form is a field of Sequence under the same name.
+        initial = model_to_dict(sequence, fields=[f for f in cls.base_fields if f not in cls.EXIT_RULE_FIELDS])
+        version = sequence.current_version
+        rules = (version.exit_rules if version is not None else None) or {}
+        return {
+            **initial,
+            "on_reply": rules.get("reply") if rules.get("reply") in ("exit", "exit_positive") else "",
+            "on_meeting": "exit" if rules.get("meeting") == "exit" else "",
+            "on_conversion": "continue" if rules.get("conversion") is False else "",
+            "on_disqualification": "continue" if rules.get("disqualification") is False else "",
+            "no_engagement_days": rules.get("no_engagement_days"),
+        }
 
     def clean(self):
         data = super().clean()
@@ -90,8 +119,25 @@ class SequenceSettingsForm(forms.Form):
         return data
 
     @property
+    def exit_rules(self):
+        """The exit rules chosen, in SequenceVersion.exit_rules form (only what differs
+        from the behaviour without rules; the pause itself stays the ticked boxes)."""
+        data = self.cleaned_data
+        rules = {}
+        if data.get("on_reply"):
+            rules["reply"] = data["on_reply"]
+        if data.get("on_meeting"):
+            rules["meeting"] = data["on_meeting"]
+        for field, key in (("on_conversion", "conversion"), ("on_disqualification", "disqualification")):
+            if data.get(field) == "continue":
+                rules[key] = False
+        if data.get("no_engagement_days"):
+            rules["no_engagement_days"] = data["no_engagement_days"]
+        return rules
+
+    @property
     def values(self):
-        data = dict(self.cleaned_data)
+        data = {k: v for k, v in self.cleaned_data.items() if k not in self.EXIT_RULE_FIELDS}
         if not data.get("reenroll_after_days"):
             data.pop("reenroll_after_days", None)  # keep the stored cooldown when not used
         return data
@@ -227,3 +273,48 @@ class TaskStepForm(_StepTimingForm):
         # The agent hints and review only shape drafted messages; a task step keeps none.
         return {**MESSAGE_ONLY_BLANK, "subject_template": data.get("title") or "",
                 "body_template": data.get("instructions") or ""}
+
+
+GOAL_KIND_CHOICES = [("meeting_booked", "A meeting is booked"), ("lead_status", "The lead status becomes …"),
+                     ("clicked", "A link is clicked"), ("custom_event", "A custom event happens")]
+
+
+class GoalForm(forms.Form):
+    """One sequence goal (seed 001's "Booked meeting"); the rules are goals_set's."""
+
+    name = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "e.g. Booked meeting"}))
+    kind = forms.ChoiceField(choices=GOAL_KIND_CHOICES, label="Reached when")
+    lead_status = forms.MultipleChoiceField(required=False, label="For a lead status: which",
+                                            widget=forms.CheckboxSelectMultiple)
+    link_contains = forms.CharField(required=False, max_length=500, label="For a click: the link contains",
+                                    widget=forms.TextInput(attrs={"placeholder": "/book-demo"}))
+    event_name = forms.CharField(required=False, max_length=100, label="For a custom event: its name",
+                                 widget=forms.TextInput(attrs={"placeholder": "trial_started"}))
+    action = forms.ChoiceField(choices=[("exit", "Exit the sequence"), ("move", "Move to another sequence")],
+                               label="Then")
+    sequence = forms.ModelChoiceField(queryset=None, required=False, label="Move to", empty_label="— choose —")
+
+    def __init__(self, *args, tenant, sequence, **kwargs):
+        from contacts.models import LeadStatus
+
+        from .models import Sequence
+
+        super().__init__(*args, **kwargs)
+        self.fields["lead_status"].choices = LeadStatus.choices
+        self.fields["sequence"].queryset = Sequence.objects.filter(tenant=tenant).exclude(pk=sequence.pk) \
+            .exclude(status=SequenceStatus.ARCHIVED)
+
+    @property
+    def goal(self):
+        data = self.cleaned_data
+        condition = {"kind": data["kind"]}
+        if data["kind"] == "lead_status":
+            condition["in"] = data["lead_status"]
+        elif data["kind"] == "clicked":
+            condition["link_contains"] = data["link_contains"]
+        elif data["kind"] == "custom_event":
+            condition["name"] = data["event_name"]
+        goal = {"name": data["name"], "condition": condition, "action": data["action"]}
+        if data["action"] == "move":
+            goal["sequence"] = data["sequence"].pk if data["sequence"] else None
+        return goal

@@ -54,6 +54,80 @@ def enrollment_stats(*, tenant, sequence_ids):
     return stats
 
 
+@dataclass
+class GoalLine:
+    key: str
+    name: str
+    condition: str
+    action: str
+    reached: int
+
+
+def sequence_goals(*, tenant, sequence):
+    """The goals of the sequence's current version, worded, with how many reached each."""
+    from .models import GoalReached
+
+    version = sequence.current_version  # the sequence is the tenant's: its version is too
+    goals = (version.goals if version else None) or []
+    if not goals:
+        return []
+    targets = dict(Sequence.objects.filter(tenant=tenant, pk__in=[g.get("sequence") for g in goals if g.get("sequence")])
+                   .values_list("pk", "name"))
+    reached = dict(GoalReached.objects.filter(tenant=tenant, sequence=sequence).values_list("goal_key")
+                   .annotate(n=Count("id")).order_by())
+    lines = []
+    for goal in goals:
+        condition = goal.get("condition") or {}
+        kind = condition.get("kind")
+        worded = {
+            "meeting_booked": "a meeting is booked",
+            "lead_status": "the lead status becomes " + " or ".join(condition.get("in") or ()),
+            "clicked": f"the contact clicks a link containing “{condition.get('link_contains', '')}”"
+                       if condition.get("link_contains") else "the contact clicks a link",
+            "custom_event": f"the event “{condition.get('name', '')}” is recorded",
+        }.get(kind, kind or "")
+        action = "exit" if goal.get("action") != "move" else \
+            f"move to “{targets.get(goal.get('sequence'), 'a sequence that no longer exists')}”"
+        lines.append(GoalLine(key=goal.get("key", ""), name=goal.get("name", ""), condition=worded, action=action,
+                              reached=reached.get(goal.get("key"), 0)))
+    return lines
+
+
+def goal_stats(*, tenant, sequence_ids):
+    """{sequence_id: {"enrolled", "reached", "conversion_rate", "by_goal": [{"key", "name",
+    "reached", "conversion_rate"}]}}: goals reached over enrollments (every enrollment the
+    sequence ever had, from the tallies), overall (enrollments that reached any goal) and
+    per goal. The rate is None before anyone enrolled."""
+    from .models import GoalReached
+
+    sequence_ids = list(sequence_ids)
+    enrolled = dict(
+        SequenceTally.objects.filter(tenant=tenant, sequence_id__in=sequence_ids).values_list("sequence_id")
+        .annotate(n=Sum("delta")).order_by()
+    )
+    reached = GoalReached.objects.filter(tenant=tenant, sequence_id__in=sequence_ids)
+    overall = dict(reached.values_list("sequence_id").annotate(n=Count("enrollment_id", distinct=True)).order_by())
+    per_goal = reached.values_list("sequence_id", "goal_key", "goal_name").annotate(n=Count("id")) \
+        .order_by("sequence_id", "goal_key", "goal_name")
+
+    def rate(n, total):
+        return round(n / total, 4) if total else None
+
+    stats = {}
+    for sid in sequence_ids:
+        total = enrolled.get(sid) or 0
+        stats[sid] = {"enrolled": total, "reached": overall.get(sid, 0),
+                      "conversion_rate": rate(overall.get(sid, 0), total), "by_goal": []}
+    for sid, key, name, n in per_goal:
+        by_goal = stats[sid]["by_goal"]
+        if by_goal and by_goal[-1]["key"] == key:  # renamed goal: one entry, the latest name
+            by_goal[-1]["reached"] += n
+            by_goal[-1]["conversion_rate"] = rate(by_goal[-1]["reached"], stats[sid]["enrolled"])
+        else:
+            by_goal.append({"key": key, "name": name, "reached": n, "conversion_rate": rate(n, stats[sid]["enrolled"])})
+    return stats
+
+
 # ---------------------------------------------------------------- the timeline
 
 @dataclass

@@ -381,9 +381,13 @@ def _record_auto_reply(inbound, *, contact, matched, at):
 def _record_reply(inbound, *, contact, matched, at):
     from contacts.models import EventKind
 
+    from .intent import reply_intent
+
     inbound.classification = InboundClassification.REPLY
+    inbound.intent = reply_intent(subject=inbound.subject, body=inbound.body_text)
     inbound.save()
-    _event(inbound, EventKind.REPLIED, contact, matched, at)  # pauses what stops on a reply
+    # Pauses (or, by the sequence's exit rules, ends) what stops on a reply.
+    _event(inbound, EventKind.REPLIED, contact, matched, at, intent=inbound.intent)
 
 
 def _record_unsubscribe_request(inbound, *, contact, matched, at):

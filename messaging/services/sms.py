@@ -137,7 +137,9 @@ def sms_inbound(*, tenant, from_number, body, at=None):
             fact_record(tenant=tenant, kind=EventKind.SMS_OPT_OUT, contact=contact, at=at, events="all",
                         data={"body": (body or "")[:160]})
             return contact, "opted_out"
-        # A reply pauses what stops on one (a reaction to the fact).
+        from .intent import reply_intent
+
+        # A reply pauses what stops on one, or ends it by the exit rules (a reaction to the fact).
         fact_record(tenant=tenant, kind=EventKind.REPLIED, contact=contact, at=at,
-                    data={"channel": "sms", "body": (body or "")[:1600]})
+                    data={"channel": "sms", "body": (body or "")[:1600], "intent": reply_intent(body=body or "")})
         return contact, "replied"

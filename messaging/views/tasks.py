@@ -45,16 +45,17 @@ def _finish(request, task_id, service):
     error = None
     if form.is_valid():
         try:
-            kwargs = {"outcome_note": form.cleaned_data["outcome_note"]} if service is task_complete else {
-                "reason": form.cleaned_data["outcome_note"]}
+            kwargs = {"outcome_note": form.cleaned_data["outcome_note"], "outcome": form.cleaned_data["outcome"]} \
+                if service is task_complete else {"reason": form.cleaned_data["outcome_note"]}
             service(tenant=request.tenant, task=task, actor=request.user, **kwargs)
         except ValidationError as exc:
             error = " ".join(exc.messages)
     else:
-        error = "The note is too long."
-    if request.htmx:
+        error = "The note or the outcome is too long."
+    if request.htmx or error:
         context = {**_list_context(request), "task_error": error, "error_task_id": task.pk}
-        return render(request, "messaging/tasks.html#task-list", context, status=422 if error else 200)
+        template = "messaging/tasks.html#task-list" if request.htmx else "messaging/tasks.html"
+        return render(request, template, context, status=422 if error else 200)
     return redirect("messaging:task-list")
 
 

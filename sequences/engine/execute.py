@@ -1,10 +1,12 @@
 """The worker: execute the due steps of one claimed batch, set-based.
 
 For each enrollment of the batch, in one transaction, in this order:
-1. re-check now: suppressed contact → exit; converted/disqualified → exit; reply or
-   meeting since enrollment (when the sequence stops on it) → pause; sequence paused →
-   untouched (parked until it resumes); sequence archived → unenrolled; a step of a kind
-   no step type runs → failed, with the error shown;
+1. re-check now: suppressed contact → exit; a goal of the sequence reached → the goal's
+   exit or move; converted/disqualified → exit (unless the exit rules turn it off); reply
+   or meeting since enrollment → pause, or exit, by the exit rules (engine.exits; {} is
+   "pause when the sequence stops on it"); no engagement in the rules' N days → exit;
+   sequence paused → untouched (parked until it resumes); sequence archived →
+   unenrolled; a step of a kind no step type runs → failed, with the error shown;
 2. gates that defer (every gate registered in scendcore.gates: a delay counted from the
    previous message's send, send window / business days, the tenant's frequency cap,
    the mailbox's limits) — each deferral is an
@@ -37,8 +39,10 @@ from scendcore.tenancy import role_subquery
 
 from ..flow import navigator, store, transitions
 from ..models import Enrollment, EnrollmentStatus, Sequence, SequenceStatus, StepKind, WaitingOn
+from ..services.goals import goals_apply
 from ..services.reactions import pending_work_cancel
 from . import holds, reads
+from .exits import RuleState
 from . import steps as step_types
 from .sweep import batch_size
 from .work import StepWork
@@ -114,6 +118,8 @@ class Batch:
         # same transaction): a fact they record may react on these very enrollments (a
         # lead status that ends outreach, a goal), and must see their new state.
         self.after_save = []
+        self.exits = None  # the batch's goals and exit rules (engine.exits.RuleState)
+        self.reached = []  # (enrollment, goal, because) of the goals reached in the re-check
 
     # ------------------------------------------------------------------ orchestration
 
@@ -161,7 +167,14 @@ class Batch:
         # The suppression rule for the whole batch: the contacts' own flags and one query
         # to the suppression list (an address may be listed with no flag on the contact).
         self.suppressed = suppression_reasons(e.contact for e in rows)
+        self.exits = RuleState(rows)
         ready = [e for e in rows if self.recheck(e) is None]
+        if self.reached:
+            activities, finish = goals_apply(self.reached, at=self.now)
+            self.activities += activities
+            self.cancel["goal reached"] += [e.id for e, _, _ in self.reached]
+            self.report["goal_reached"] += len(self.reached)
+            self.after_save.append(finish)  # GoalReached rows, then moves to the goals' sequences
         hops = defaultdict(int)  # enrollment id -> instant nodes resolved in this batch
         work = StepWork(batch=self)
         while ready:
@@ -224,7 +237,11 @@ class Batch:
         contact, sequence = e.contact, e.sequence
         if contact.id in self.suppressed:
             return self.exit(e, suppression_label(self.suppressed[contact.id]))
-        if contact.lead_status in ENDED_LEADS:
+        reached = self.exits.goal_reached(e)
+        if reached is not None:
+            self.reached.append((e, *reached))
+            return "goal"
+        if self.exits.rules[e.pk].ends_lead(contact.lead_status):
             return self.exit(e, ENDED_LEADS[contact.lead_status])
         if sequence.status == SequenceStatus.ARCHIVED:
             return self.exit(e, "sequence archived")
@@ -232,10 +249,17 @@ class Batch:
             transitions.park(e, until=self.now + timedelta(seconds=park_seconds()))
             self.report["parked"] += 1
             return "parked"
-        if sequence.stop_on_reply and contact.last_replied_at and contact.last_replied_at > e.enrolled_at:
+        on_reply, reason = self.exits.on_reply(e)
+        if on_reply == "exit":
+            return self.leave(e, reason)
+        if on_reply == "pause":
             return self.pause(e, "replied")
-        if sequence.stop_on_meeting and contact.last_meeting_at and contact.last_meeting_at > e.enrolled_at:
-            return self.pause(e, "meeting booked")
+        on_meeting = self.exits.on_meeting(e)
+        if on_meeting:
+            return (self.leave if on_meeting == "exit" else self.pause)(e, "meeting booked")
+        disengaged = self.exits.disengaged(e, self.now)
+        if disengaged:
+            return self.leave(e, disengaged)
         if e.current_step is None:
             self.activities += transitions.finish(e, at=self.now, detail="The step it was on no longer exists")
             self.report["completed"] += 1

@@ -11,6 +11,7 @@ from scendcore.gates import Hold
 from scendcore.tenancy import role_of
 from scendcore.zones import when_text
 
+from ..flow import rules
 from ..flow.transitions import PARKED
 from ..models import EnrollmentStatus, SequenceStatus, StepKind, WaitingOn
 from ..scheduling import contact_zone
@@ -167,12 +168,21 @@ def _stoppers(explanation, enrollment, sequence, contact):
     if suppressed:
         explanation.holds.append(Hold(
             "contact", f"The contact {EXPLANATIONS[suppressed]}: the next run exits the enrollment.", True))
-    if contact.lead_status in ("converted", "disqualified"):
+    exit_rules = rules.exit_rules_of(
+        rules.exit_rules_by_version([rules.version_of(enrollment)]).get(rules.version_of(enrollment)),
+        sequence=sequence)
+    if exit_rules.ends_lead(contact.lead_status):
         explanation.holds.append(Hold("contact", f"The lead is {contact.lead_status}: the next run exits the enrollment.", True))
-    if sequence.stop_on_reply and contact.last_replied_at and contact.last_replied_at > enrollment.enrolled_at:
-        explanation.holds.append(Hold("contact", "The contact replied: the next run pauses the enrollment.", True))
-    if sequence.stop_on_meeting and contact.last_meeting_at and contact.last_meeting_at > enrollment.enrolled_at:
-        explanation.holds.append(Hold("contact", "A meeting was booked: the next run pauses the enrollment.", True))
+    if contact.last_replied_at and contact.last_replied_at > enrollment.enrolled_at:
+        action = exit_rules.on_reply("")
+        if exit_rules.reply == "exit_positive":
+            explanation.holds.append(Hold("contact", "The contact replied: a positive reply exits the enrollment"
+                                          + ("; any other pauses it." if action == "pause" else "."), True))
+        elif action:
+            explanation.holds.append(Hold("contact", f"The contact replied: the next run {action}s the enrollment.", True))
+    if contact.last_meeting_at and contact.last_meeting_at > enrollment.enrolled_at and exit_rules.on_meeting():
+        explanation.holds.append(Hold(
+            "contact", f"A meeting was booked: the next run {exit_rules.on_meeting()}s the enrollment.", True))
 
 
 def _viewer(when):

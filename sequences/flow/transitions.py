@@ -261,6 +261,33 @@ def leave(e, reason, *, at, data=None):
                  data={"reason": reason[:200], **(data or {})})]
 
 
+def goal(e, goal, *, at, because, actor=None):
+    """The enrollment reached one of its sequence's goals (`because`: the fact or state
+    that shows it). The goal's action (exit, or move to another sequence) is the caller's."""
+    name = goal.get("name") or goal.get("key", "")
+    return [_row(e, ActivityKind.GOAL, f"Reached goal “{name}” because {because}", at=at,
+                 step_id=e.current_step_id, actor=actor,
+                 data={"goal": goal.get("key", ""), "name": name, "action": goal.get("action", "exit")})]
+
+
+def retry(e, *, at, actor=None):
+    """A failed enrollment runs its node again: active, in a new pass, due now."""
+    if e.status != EnrollmentStatus.FAILED:
+        raise Refused(f"Only a failed enrollment can be retried (this one is {e.get_status_display().lower()}).")
+    if e.current_step_id is None:
+        raise Refused("The step this enrollment failed on no longer exists.")
+    error = e.exit_reason
+    e.status = EnrollmentStatus.ACTIVE
+    e.exit_reason = ""
+    e.finished_at = None
+    e.step_pass += 1
+    e.waiting_on = WaitingOn.NOTHING
+    e.next_run_at = at
+    _drop_lease(e)
+    return [_row(e, ActivityKind.RESUMED, "Retried after the failure" + (f" ({error})" if error else ""), at=at,
+                 step_id=e.current_step_id, actor=actor, data={"retry": True, "error": error})]
+
+
 def path(e, label, *, at, because, data=None):
     """Record the way the enrollment took out of its current node (a branch's rule, a
     split's arm, a task's outcome, a wait's event or timeout) and why."""

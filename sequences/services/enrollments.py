@@ -315,6 +315,18 @@ def enrollments_bulk_unenroll(*, tenant, enrollment_ids, actor, at=None):
 
 
 @transaction.atomic
+def enrollment_retry(*, tenant, enrollment, actor):
+    """A failed enrollment runs the node it failed on again: active, a new pass (its own
+    idempotency key), due now; recorded and audited."""
+    from scendcore.audit import audit_record
+
+    row = _one(tenant, enrollment, lambda row, at: transitions.retry(row, at=at, actor=actor))
+    audit_record(tenant=tenant, actor=actor, object_type="enrollment", object_id=row.pk, action="retried",
+                 changes={"status": [EnrollmentStatus.FAILED, EnrollmentStatus.ACTIVE]})
+    return row
+
+
+@transaction.atomic
 def enrollment_set_priority(*, tenant, enrollment, priority, actor):
     """Priority orders the processor's claim when more is due than fits one batch."""
     from scendcore.models import AuditEntry

@@ -5,6 +5,8 @@ apps that record a fact never call up into this one.
 Set-based on purpose: a bulk "mark do-not-contact" over thousands of contacts must be
 one transaction with a handful of statements, not a loop of saves.
 """
+from collections import defaultdict
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -13,8 +15,9 @@ from contacts.models import EventKind, LeadStatus
 from messaging.models import UNSENT_STATES
 from scendcore import jobs
 
-from ..flow import store, transitions
+from ..flow import rules, store, transitions
 from ..models import EnrollmentStatus, WaitingOn
+from .goals import goals_on_custom_event, goals_on_fact
 
 # Facts after which nobody may contact the person again, with the reason the
 # enrollments exit with.
@@ -87,31 +90,82 @@ def outreach_stop(*, tenant, contact_ids, reason, actor=None, at=None):
     return len(rows)
 
 
+def _exit_rules(rows):
+    """enrollment id -> its version's effective exit rules (one query for all rows)."""
+    by_version = rules.exit_rules_by_version({rules.version_of(e) for e in rows})
+    return {e.pk: rules.exit_rules_of(by_version.get(rules.version_of(e)), sequence=e.sequence) for e in rows}
+
+
 @transaction.atomic
-def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None):
-    """A reply or a booked meeting pauses the contact's active enrollments in sequences
-    that stop on that event, and cancels their drafts not yet sent."""
+def contact_event_pause(*, tenant, contact_id, kind, at=None, actor=None, data=None):
+    """A reply or a booked meeting, by each sequence's exit rules: pauses the contact's
+    active enrollments (the default: sequences that stop on that event) and cancels their
+    drafts not yet sent, or ends their open enrollments (a rule to exit, on any reply or
+    only on a positive one). Returns the number paused."""
     at = at or timezone.now()
-    reason = PAUSE_REASONS[kind]
-    stop_field = "sequence__stop_on_reply" if kind == "replied" else "sequence__stop_on_meeting"
-    rows = store.locked_many(tenant=tenant, status=[EnrollmentStatus.ACTIVE], contact_id=contact_id,
-                             **{stop_field: True})
+    data = data or {}
+    # Enrollments begun by this very fact (a goal's move to another sequence) are not its to stop.
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id=contact_id, enrolled_at__lt=at)
     if not rows:
         return 0
-    activities = []
+    exit_rules = _exit_rules(rows)
+    paused, ended, activities = [], defaultdict(list), []
     for e in rows:
-        # The draft they waited on is cancelled below: re-arm the step for a fresh pass,
-        # due as soon as the enrollment is resumed. Otherwise a resumed enrollment would
-        # wait forever for an approval that no longer exists.
-        if e.waiting_on in (WaitingOn.APPROVAL, WaitingOn.AGENT):
-            transitions.rearm(e, at=at)
-        activities += transitions.pause(e, reason, at=at, actor=actor)
-    store.save_batch(rows, activities, at=at)
-    pending_work_cancel(tenant=tenant, enrollment_ids=[e.pk for e in rows], reason=reason, at=at, skip_tasks=False)
-    return len(rows)
+        if _waits_for(e, kind):
+            continue  # the flow waits for this very fact: its wait takes the "event" path
+        rule = exit_rules[e.pk]
+        action = rule.on_reply(data.get("intent", "")) if kind == "replied" else rule.on_meeting()
+        if action == "exit":
+            reason = PAUSE_REASONS[kind]
+            if kind == "replied" and rule.reply == "exit_positive":
+                reason = "positive reply"
+            activities += transitions.leave(e, reason, at=at)
+            ended[reason].append(e)
+        elif action == "pause" and e.status == EnrollmentStatus.ACTIVE:
+            # The draft they waited on is cancelled below: re-arm the step for a fresh pass,
+            # due as soon as the enrollment is resumed. Otherwise a resumed enrollment would
+            # wait forever for an approval that no longer exists.
+            if e.waiting_on in (WaitingOn.APPROVAL, WaitingOn.AGENT):
+                transitions.rearm(e, at=at)
+            activities += transitions.pause(e, PAUSE_REASONS[kind], at=at, actor=actor)
+            paused.append(e)
+    changed = paused + [e for group in ended.values() for e in group]
+    if not changed:
+        return 0
+    store.save_batch(changed, activities, at=at)
+    if paused:
+        pending_work_cancel(tenant=tenant, enrollment_ids=[e.pk for e in paused], reason=PAUSE_REASONS[kind], at=at,
+                            skip_tasks=False)
+    for reason, group in ended.items():
+        pending_work_cancel(tenant=tenant, enrollment_ids=[e.pk for e in group], reason=reason, at=at,
+                            skip_tasks=True)
+    return len(paused)
+
+
+@transaction.atomic
+def ended_lead_stop(*, tenant, contact_ids, status, actor=None, at=None):
+    """A lead became converted or disqualified: its open enrollments end, except in
+    sequences whose exit rules turn that off. Returns the number ended."""
+    at = at or timezone.now()
+    contact_ids = list(contact_ids)
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id__in=contact_ids)
+    exit_rules = _exit_rules(rows)
+    ending = [e for e in rows if exit_rules[e.pk].ends_lead(status)]
+    if len(ending) == len(rows):
+        # Every sequence ends it: everything for these contacts stops, as it always has.
+        return outreach_stop(tenant=tenant, contact_ids=contact_ids, reason=status, actor=actor, at=at)
+    activities = []
+    for e in ending:
+        activities += transitions.exit(e, status, at=at, actor=actor)
+    store.save_batch(ending, activities, at=at)
+    pending_work_cancel(tenant=tenant, enrollment_ids=[e.pk for e in ending], reason=status, at=at, skip_tasks=True)
+    return len(ending)
 
 
 # ---------------------------------------------------------------- reactions to facts
+# One reaction per kind of fact decides everything that fact does to outreach, in order:
+# goals first (a goal reached ends the enrollment as a conversion, not as a pause), then
+# the exit rules.
 
 @reaction(*STOP_REASONS)
 def _stop_outreach(*, tenant, contact_ids, kind, at, actor, data):
@@ -119,15 +173,28 @@ def _stop_outreach(*, tenant, contact_ids, kind, at, actor, data):
 
 
 @reaction(EventKind.STATUS_CHANGED)
-def _stop_ended_leads(*, tenant, contact_ids, kind, at, actor, data):
+def _on_status_change(*, tenant, contact_ids, kind, at, actor, data):
+    goals_on_fact(tenant=tenant, contact_ids=contact_ids, kind=kind, data=data, at=at, actor=actor)
     if data.get("to") in ENDED_LEADS:
-        outreach_stop(tenant=tenant, contact_ids=contact_ids, reason=data["to"], actor=actor, at=at)
+        ended_lead_stop(tenant=tenant, contact_ids=contact_ids, status=data["to"], actor=actor, at=at)
 
 
-@reaction(EventKind.REPLIED, EventKind.MEETING_BOOKED)
-def _pause_on_engagement(*, tenant, contact_ids, kind, at, actor, data):
+@reaction(EventKind.MEETING_BOOKED)
+def _on_meeting(*, tenant, contact_ids, kind, at, actor, data):
+    goals_on_fact(tenant=tenant, contact_ids=contact_ids, kind=kind, data=data, at=at, actor=actor)
     for contact_id in contact_ids:
-        contact_event_pause(tenant=tenant, contact_id=contact_id, kind=kind, at=at, actor=actor)
+        contact_event_pause(tenant=tenant, contact_id=contact_id, kind=kind, at=at, actor=actor, data=data)
+
+
+@reaction(EventKind.REPLIED)
+def _on_reply(*, tenant, contact_ids, kind, at, actor, data):
+    for contact_id in contact_ids:
+        contact_event_pause(tenant=tenant, contact_id=contact_id, kind=kind, at=at, actor=actor, data=data)
+
+
+@reaction(EventKind.CLICKED)
+def _on_click(*, tenant, contact_ids, kind, at, actor, data):
+    goals_on_fact(tenant=tenant, contact_ids=contact_ids, kind=kind, data=data, at=at, actor=actor)
 
 
 @transaction.atomic
@@ -151,6 +218,20 @@ def event_waits_wake(*, tenant, contact_ids, kind, at=None):
     store.save_batch(rows, activities, at=at)
     jobs.start("sequences.sweep")
     return len(rows)
+
+
+def _waits_for(e, kind):
+    """Whether `e` waits at a wait-for-event node for a fact of `kind`."""
+    config = getattr(e.current_step, "config", None) or {}
+    event = config.get("event") if isinstance(config, dict) else None
+    return (e.waiting_on == WaitingOn.EVENT and isinstance(event, dict)
+            and event.get("kind") in WAKE_EVENTS.get(kind, ()))
+
+
+@reaction(EventKind.CUSTOM)
+def _on_custom_event(*, tenant, contact_ids, kind, at, actor, data):
+    goals_on_custom_event(tenant=tenant, contact_ids=contact_ids, name=data.get("name", ""), at=at, actor=actor,
+                          data=data)
 
 
 @reaction(*WAKE_EVENTS)

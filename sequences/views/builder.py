@@ -7,6 +7,7 @@ import functools
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -16,11 +17,13 @@ from scendcore.tenancy import manager_required, role_of, tenant_required
 from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
 from ..engine.validation import FLOW, flow_problems
-from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
+from ..forms import GoalForm, SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
 from ..models import SequenceStatus
 from ..node_forms import ADD_TYPES
 from ..outline import outline_words
 from ..services import sequences as service
+from ..services.exit_rules import exit_rules_set
+from ..services.goals import goals_set
 from ..services import steps as step_service
 
 LIST = "sequences/list.html"
@@ -49,8 +52,9 @@ def sequence_list(request):
     )
     cards = list(page.object_list)
     stats = selectors.enrollment_stats(tenant=request.tenant, sequence_ids=[s.pk for s in cards])
+    goals = selectors.goal_stats(tenant=request.tenant, sequence_ids=[s.pk for s in cards])
     for card in cards:
-        card.stats = stats[card.pk]
+        card.stats, card.goals = stats[card.pk], goals[card.pk]
     context = {
         "filters": filters, "page": page, "cards": cards, "filtered": bool(status or q),
         # get_page() falls back to the last page, so an empty unfiltered page means no sequences.
@@ -119,6 +123,9 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
     if "settings_form" not in context:
         context["settings_form"] = _settings_form(
             request, sequence, initial=SequenceSettingsForm.initial_for(sequence))
+    if "goal_form" not in context:
+        context["goal_form"] = GoalForm(tenant=request.tenant, sequence=sequence, auto_id="goal_%s")
+    context["goals"] = selectors.sequence_goals(tenant=request.tenant, sequence=sequence)
     template = f"{BUILDER}#{partial}" if request.htmx else BUILDER
     return render(request, template, context, status=status)
 
@@ -151,9 +158,11 @@ def sequence_settings(request, sequence_id):
     form = _settings_form(request, sequence, data=request.POST)
     if form.is_valid():
         try:
-            sequence = service.sequence_update_settings(
-                tenant=request.tenant, sequence=sequence, actor=request.user, values=form.values
-            )
+            with transaction.atomic():  # the sequence's settings and its version's exit rules, together
+                sequence = service.sequence_update_settings(
+                    tenant=request.tenant, sequence=sequence, actor=request.user, values=form.values
+                )
+                exit_rules_set(tenant=request.tenant, sequence=sequence, values=form.exit_rules, actor=request.user)
         except ValidationError as error:
             _add_errors(form, error)
         else:
@@ -162,6 +171,38 @@ def sequence_settings(request, sequence_id):
                 return redirect(_detail_url(sequence, "sequence-settings"))
             return _builder(request, sequence, partial="sequence-settings", settings_saved=True)
     return _builder(request, sequence, partial="sequence-settings", settings_form=form, status=422)
+
+
+@require_POST
+@tenant_required
+def goal_add(request, sequence_id):
+    sequence = get_sequence_for_user(request, sequence_id)
+    form = GoalForm(request.POST, tenant=request.tenant, sequence=sequence, auto_id="goal_%s")
+    if form.is_valid():
+        current = sequence.current_version.goals if sequence.current_version else []
+        try:
+            goals_set(tenant=request.tenant, sequence=sequence, goals=[*current, form.goal], actor=request.user)
+        except ValidationError as error:
+            _add_errors(form, error)
+        else:
+            if not request.htmx:
+                messages.success(request, "Goal added.")
+                return redirect(_detail_url(sequence, "sequence-goals"))
+            return _builder(request, sequence, partial="sequence-goals", goal_notice="Goal added.")
+    return _builder(request, sequence, partial="sequence-goals", goal_form=form, goal_open=True, status=422)
+
+
+@require_POST
+@tenant_required
+def goal_delete(request, sequence_id, goal_key):
+    sequence = get_sequence_for_user(request, sequence_id)
+    current = sequence.current_version.goals if sequence.current_version else []
+    goals_set(tenant=request.tenant, sequence=sequence, goals=[g for g in current if g.get("key") != goal_key],
+              actor=request.user)
+    if not request.htmx:
+        messages.success(request, "Goal removed.")
+        return redirect(_detail_url(sequence, "sequence-goals"))
+    return _builder(request, sequence, partial="sequence-goals", goal_notice="Goal removed.")
 
 
 def _settings_form(request, sequence, **kwargs):

@@ -8,7 +8,7 @@ from scendcore.tenancy import tenant_required
 
 from ..access import get_enrollment_for_user
 from ..engine.explain import enrollment_explain
-from ..models import Activity, Priority
+from ..models import Activity, ActivityKind, EnrollmentStatus, Priority
 
 TIMELINE_LIMIT = 200
 
@@ -20,7 +20,13 @@ def enrollment_detail(request, enrollment_id, *, status=200):
     ))
     from messaging.models import OutboundMessage
 
+    failure = ""
+    if enrollment.status == EnrollmentStatus.FAILED:
+        failed = Activity.objects.filter(tenant=request.tenant, enrollment=enrollment, kind=ActivityKind.FAILED) \
+            .order_by("-created_at", "-id").values_list("data", flat=True).first()
+        failure = (failed or {}).get("error", "")
     context = {
+        "failure": failure,
         "enrollment": enrollment,
         "priority_choices": Priority.choices,
         "explanation": enrollment_explain(tenant=request.tenant, enrollment=enrollment),
@@ -51,4 +57,19 @@ def enrollment_priority(request, enrollment_id):
         messages.error(request, " ".join(exc.messages))
         return enrollment_detail(request, enrollment_id, status=422)
     messages.success(request, "Priority saved.")
+    return redirect("sequences:enrollment-detail", enrollment_id=enrollment.pk)
+
+
+@tenant_required
+@require_POST
+def enrollment_retry(request, enrollment_id):
+    from ..services.enrollments import enrollment_retry as retry
+
+    enrollment = get_enrollment_for_user(request, enrollment_id)
+    try:
+        retry(tenant=request.tenant, enrollment=enrollment, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return enrollment_detail(request, enrollment_id, status=422)
+    messages.success(request, "Retrying: the step runs again now.")
     return redirect("sequences:enrollment-detail", enrollment_id=enrollment.pk)

@@ -29,7 +29,7 @@ def due_enrollment(sequence, step, *, at=WEDNESDAY, contact=None, **fields):
     contact = contact or ContactFactory(tenant=sequence.tenant)
     return EnrollmentFactory(
         tenant=sequence.tenant, sequence=sequence, contact=contact, current_step=step,
-        next_run_at=at - timedelta(minutes=1), enrolled_at=at - timedelta(days=1), **fields,
+        next_run_at=at - timedelta(minutes=1), **{"enrolled_at": at - timedelta(days=1), **fields},
     )
 
 

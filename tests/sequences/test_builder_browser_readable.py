@@ -44,6 +44,7 @@ def test_every_option_of_every_select_in_the_builder_is_readable(page, live_serv
     page.goto(f"{live_server.url}/sequences/{sequence.pk}/")
     page.locator("#add-step > summary").click()
     page.locator("#add-task-step > summary").click()
+    page.locator("#add-goal > summary").click()
     expect(page.get_by_label("Re-enrollment")).to_be_visible()
 
     page.screenshot(path=Path(output_path) / f"builder-selects-{width}.png", full_page=True)

@@ -1,5 +1,6 @@
 """A task or call step: a rep's task with talking points; the enrollment waits for the
 rep to complete or skip it."""
+from ...flow import navigator
 from ...models import Channel, StepKind, WaitingOn
 from .. import work
 
@@ -31,21 +32,24 @@ class TaskStep:
 
         batch = work_.batch
         keys = {work.key_of(e): e for e in enrollments}
-        existing = dict(Task.objects.filter(idempotency_key__any=list(keys)).values_list("idempotency_key", "status"))
+        existing = {
+            key: (status, outcome) for key, status, outcome in Task.objects.filter(idempotency_key__any=list(keys))
+            .values_list("idempotency_key", "status", "outcome")
+        }
         fresh = []
         for key, e in keys.items():
             if key in existing:
-                self.follow(batch, e, existing[key])
+                self.follow(batch, e, *existing[key])
             else:
                 fresh.append(e)
         if fresh:
             self.create(work_, fresh)
 
-    def follow(self, batch, e, status):
+    def follow(self, batch, e, status, outcome=""):
         if status == "open":
             batch.wait(e, WaitingOn.TASK, "Waiting for the rep's task")
         elif status == "completed":
-            batch.advance(e, executed="Task already completed")
+            batch.advance(e, executed="Task already completed", label=outcome or navigator.NEXT)
         else:
             batch.advance(e, skipped="Task skipped")
 

@@ -1,0 +1,59 @@
+"""Setting a sequence's exit rules (seed 002): what a reply, a meeting, a converted or
+disqualified lead and a stretch without engagement do to its enrollments. The rules are
+read in one place, sequences.flow.rules; this only validates and writes them."""
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from scendcore.audit import audit_record
+
+from ..flow import rules
+from ..models import SequenceVersion
+
+MAX_NO_ENGAGEMENT_DAYS = 365
+
+
+def exit_rules_clean(values):
+    """The stored form of `values`: known keys only, each valid; a key left out (or
+    None / "") keeps the behaviour from before exit rules, so {} is exactly that."""
+    if not isinstance(values, dict):
+        raise ValidationError("Exit rules are an object.")
+    unknown = set(values) - {"reply", "meeting", "conversion", "disqualification", "no_engagement_days"}
+    if unknown:
+        raise ValidationError(f"Unknown exit rules: {', '.join(sorted(unknown))}.")
+    cleaned = {}
+    if values.get("reply"):
+        if values["reply"] not in rules.REPLY_CHOICES:
+            raise ValidationError({"reply": "On a reply: pause, exit, exit on a positive reply, or nothing."})
+        cleaned["reply"] = values["reply"]
+    if values.get("meeting"):
+        if values["meeting"] not in rules.MEETING_CHOICES:
+            raise ValidationError({"meeting": "On a booked meeting: pause, exit, or nothing."})
+        cleaned["meeting"] = values["meeting"]
+    for key in ("conversion", "disqualification"):
+        if values.get(key) is not None:
+            if not isinstance(values[key], bool):
+                raise ValidationError({key: "Yes or no."})
+            if values[key] is False:  # True is the behaviour without the rule
+                cleaned[key] = False
+    days = values.get("no_engagement_days")
+    if days not in (None, ""):
+        if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_NO_ENGAGEMENT_DAYS:
+            raise ValidationError({"no_engagement_days": f"Between 1 and {MAX_NO_ENGAGEMENT_DAYS} days."})
+        cleaned["no_engagement_days"] = days
+    return cleaned
+
+
+@transaction.atomic
+def exit_rules_set(*, tenant, sequence, values, actor):
+    """Replace the exit rules of the sequence's current version. Returns the version."""
+    if sequence.tenant_id != tenant.pk:
+        raise ValidationError("That sequence does not exist.")
+    cleaned = exit_rules_clean(values)
+    version = SequenceVersion.objects.select_for_update().get(pk=sequence.current_version_id, tenant=tenant)
+    if version.exit_rules != cleaned:
+        audit_record(tenant=tenant, actor=actor, object_type="sequence", object_id=sequence.pk,
+                     action="exit_rules_changed", changes={"exit_rules": [version.exit_rules, cleaned]})
+        version.exit_rules = cleaned
+        version.save(update_fields=["exit_rules"])
+    sequence.current_version = version  # the caller's instance in step with the row
+    return version

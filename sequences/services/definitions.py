@@ -22,6 +22,7 @@ from .sequences import sequence_create, sequence_update_settings
 from .versions import definition_save, draft_of
 
 TAG_FIELD = "tag"
+OWN_FIELDS = ("name", "description")  # a definition's own fields; the others are its "settings"
 # An enrollment waiting on one of these is in the middle of its step's work.
 MID_STEP = (WaitingOn.AGENT, WaitingOn.APPROVAL, WaitingOn.TASK, WaitingOn.DELIVERY)
 
@@ -74,8 +75,8 @@ def _settings_apply(*, tenant, sequence, actor, settings):
         return sequence_update_settings(tenant=tenant, sequence=sequence, actor=actor, values=settings)
     except ValidationError as error:
         if hasattr(error, "error_dict"):
-            raise ValidationError({f"settings.{name}": messages for name, messages in error.message_dict.items()}) \
-                from None
+            raise ValidationError({name if name in OWN_FIELDS else f"settings.{name}": messages
+                                   for name, messages in error.message_dict.items()}) from None
         raise ValidationError({"settings": error.messages}) from None
 
 

@@ -6,7 +6,7 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Q, Subquery, S
 from django.db.models.functions import Coalesce
 
 from .models import (
-    Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, SequenceTally, Step, StepKind,
+    Channel, DelayUnit, Enrollment, EnrollmentStatus, JobType, Sequence, SequenceStatus, SequenceTally, Step,
 )
 
 STATUS_ORDER = Case(
@@ -239,6 +239,7 @@ def template_gallery(*, tenant):
     """[(template, entries)] for the gallery: flows as their outline of nodes, linear
     templates described like a real timeline."""
     from . import templates_catalog
+    from .models import StepKind
 
     cards = []
     for template in templates_catalog.FLOWS:
@@ -326,3 +327,10 @@ def versions_list(*, tenant, sequence):
         "published_at": v.published_at.isoformat() if v.published_at else None,
         "note": v.note, "nodes": nodes.get(v.pk, 0), "open_enrollments": open_rows.get(v.pk, 0),
     } for v in versions]
+
+
+def pacing_warnings(nodes):
+    """Where the flow of `nodes` goes beyond seed 002's pacing defaults (advice only)."""
+    from .flow.pacing import pacing_warnings as warnings
+
+    return warnings(nodes)

@@ -313,3 +313,44 @@ def test_through_the_api_the_fast_track_flow_is_built_1000_contacts_enroll_and_t
     assert graph["definition"]["nodes"][3]["settings"]["tag"] == tag.pk
     assert Enrollment.objects.filter(sequence_id=sequence_id, current_step__key="intro", version__number=1).count() \
         == 1000
+
+
+def test_a_contact_in_the_middle_of_its_step_stays_on_its_version_when_the_others_move(client, token, running):
+    busy = Enrollment.objects.filter(sequence=running).order_by("pk").first()
+    Enrollment.objects.filter(pk=busy.pk).update(waiting_on="approval", next_run_at=None)
+    call(client, "put", reverse("api:sequence-definition", args=[running.pk]), token, {"nodes": linear(email("p-s"))})
+
+    published = call(client, "post", reverse("api:sequence-publish", args=[running.pk]), token, {"move": "map"})
+
+    assert published.status_code == 200 and published.json()["moved"] == 2
+    busy.refresh_from_db()
+    assert busy.version.number == 1 and busy.current_step.version_id == busy.version_id
+    moved = Enrollment.objects.filter(sequence=running).exclude(pk=busy.pk)
+    assert set(moved.values_list("version__number", "current_step__key")) == {(2, "intro")}
+
+
+def test_publishing_without_a_draft_checks_the_published_version_and_changes_nothing(client, token):
+    sequence_id = create(client, token, nodes=linear()).json()["id"]
+
+    published = call(client, "post", reverse("api:sequence-publish", args=[sequence_id]), token, {})
+    mapped_alone = call(client, "post", reverse("api:sequence-publish", args=[sequence_id]), token,
+                        {"node_map": {"intro": "call"}})
+
+    assert published.status_code == 200 and (published.json()["version"], published.json()["moved"]) == (1, 0)
+    assert mapped_alone.status_code == 422 and "node_map" in mapped_alone.json()["errors"]
+    assert Sequence.objects.get(pk=sequence_id).versions.count() == 1
+
+
+def test_saving_a_definition_can_rename_the_sequence_and_an_empty_name_is_keyed_name(client, token, tenant):
+    sequence_id = create(client, token, nodes=linear()).json()["id"]
+    url = reverse("api:sequence-definition", args=[sequence_id])
+    agent = AgentFactory(tenant=tenant)
+
+    renamed = call(client, "put", url, token, {"name": "Renamed", "settings": {"agent_id": agent.pk},
+                                               "nodes": linear()})
+    empty = call(client, "put", url, token, {"name": "", "nodes": linear()})
+
+    assert renamed.status_code == 200
+    sequence = Sequence.objects.get(pk=sequence_id)
+    assert (sequence.name, sequence.agent_id) == ("Renamed", agent.pk)
+    assert empty.status_code == 422 and "name" in empty.json()["errors"]

@@ -145,6 +145,8 @@ class Published(Schema):
     sequence_id: int
     version: int
     moved: int
+    # Contacts still on an earlier version (they stayed, or were in the middle of a step).
+    stayed: int
     definition: DefinitionOut
 
 
@@ -397,8 +399,8 @@ def sequence_publish(request, sequence_id: int):
     version, moved = definition_services.definition_publish(
         tenant=request.tenant, sequence=sequence, actor=request.user, move=body.move or "stay",
         node_map=body.node_map)
-    sequence.refresh_from_db()
-    return {"sequence_id": sequence.pk, "version": version.number, "moved": moved,
+    stayed = selectors.open_enrollments_elsewhere(tenant=request.tenant, sequence=sequence, version=version)
+    return {"sequence_id": sequence.pk, "version": version.number, "moved": moved, "stayed": stayed,
             "definition": selectors.version_definition(tenant=request.tenant, sequence=sequence,
                                                        number=version.number)}
 

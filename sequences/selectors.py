@@ -308,6 +308,12 @@ def version_definition(*, tenant, sequence, number=None):
     return version_document(version, Step.objects.filter(version=version).order_by("order", "pk"))
 
 
+def open_enrollments_elsewhere(*, tenant, sequence, version):
+    """How many open enrollments of `sequence` are on a version other than `version`."""
+    return Enrollment.objects.filter(tenant=tenant, sequence=sequence, status__in=(
+        EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)).exclude(version=version).count()
+
+
 def versions_list(*, tenant, sequence):
     """The sequence's versions, newest first, with their node and open enrollment counts
     (two grouped queries, whatever the number of versions)."""

@@ -149,6 +149,13 @@ def definition_publish(*, tenant, sequence, actor, move="stay", node_map=None, n
     return draft, moved
 
 
+def _mid_step(e, now):
+    """Whether `e` is in the middle of its step: its work is under way, or a worker holds
+    it (a paused sequence's parked rows are only set aside, not held)."""
+    held = e.lease_expires_at is not None and e.lease_expires_at > now and e.lease_owner != transitions.PARKED
+    return e.waiting_on in MID_STEP or held
+
+
 def _move_in_flight(*, tenant, sequence, old, new, node_map, actor, now):
     old_nodes = {node.key: node for node in Step.objects.filter(version=old)}
     new_nodes = {node.key: node for node in Step.objects.filter(version=new)}
@@ -160,7 +167,7 @@ def _move_in_flight(*, tenant, sequence, old, new, node_map, actor, now):
             problems[f"node_map.{source}"] = [f"“{target}” is not a node of version {new.number}."]
     rows = store.locked_many(tenant=tenant, sequence=sequence, version=old, current_step__isnull=False,
                              status=[EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED])
-    idle = [e for e in rows if e.waiting_on not in MID_STEP and not (e.lease_expires_at and e.lease_expires_at > now)]
+    idle = [e for e in rows if not _mid_step(e, now)]
     unmapped = Counter(e.current_step.key for e in idle if node_map.get(e.current_step.key, e.current_step.key)
                        not in new_nodes)
     for key, count in unmapped.items():

@@ -206,7 +206,7 @@ def test_a_draft_keeps_its_problems_and_publishing_it_is_refused_until_they_are_
     published = call(client, "post", reverse("api:sequence-publish", args=[running.pk]), token, {})
 
     assert published.status_code == 200, published.content
-    assert (published.json()["version"], published.json()["moved"]) == (2, 0)
+    assert (published.json()["version"], published.json()["moved"], published.json()["stayed"]) == (2, 0, 3)
     assert set(Enrollment.objects.filter(sequence=running).values_list("version__number", flat=True)) == {1}
     versions = call(client, "get", reverse("api:sequence-versions", args=[running.pk]), token).json()["versions"]
     assert [(v["number"], v["state"], v["current"], v["open_enrollments"]) for v in versions] == [
@@ -322,7 +322,7 @@ def test_a_contact_in_the_middle_of_its_step_stays_on_its_version_when_the_other
 
     published = call(client, "post", reverse("api:sequence-publish", args=[running.pk]), token, {"move": "map"})
 
-    assert published.status_code == 200 and published.json()["moved"] == 2
+    assert published.status_code == 200 and (published.json()["moved"], published.json()["stayed"]) == (2, 1)
     busy.refresh_from_db()
     assert busy.version.number == 1 and busy.current_step.version_id == busy.version_id
     moved = Enrollment.objects.filter(sequence=running).exclude(pk=busy.pk)
@@ -354,3 +354,22 @@ def test_saving_a_definition_can_rename_the_sequence_and_an_empty_name_is_keyed_
     sequence = Sequence.objects.get(pk=sequence_id)
     assert (sequence.name, sequence.agent_id) == ("Renamed", agent.pk)
     assert empty.status_code == 422 and "name" in empty.json()["errors"]
+
+
+def test_a_contact_held_by_a_worker_stays_but_one_parked_by_a_sequence_pause_moves(client, token, running):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    held, parked, _ = Enrollment.objects.filter(sequence=running).order_by("pk")
+    later = timezone.now() + timedelta(minutes=5)
+    Enrollment.objects.filter(pk=held.pk).update(lease_owner="worker-1", lease_expires_at=later)
+    Enrollment.objects.filter(pk=parked.pk).update(lease_owner="parked", lease_expires_at=later)
+    call(client, "put", reverse("api:sequence-definition", args=[running.pk]), token, {"nodes": linear(email("p-s"))})
+
+    published = call(client, "post", reverse("api:sequence-publish", args=[running.pk]), token, {"move": "map"})
+
+    assert (published.json()["moved"], published.json()["stayed"]) == (2, 1)
+    assert dict(Enrollment.objects.filter(sequence=running).values_list("pk", "version__number"))[held.pk] == 1
+    parked.refresh_from_db()
+    assert parked.version.number == 2

@@ -305,11 +305,23 @@ def cap_stretch_note(*, tenant, steps):
     return ""
 
 
+@dataclass(frozen=True)
+class FlowEntry:
+    """A node of a flow template as the gallery lists it: its kind and title."""
+
+    day_label: str
+    title: str
+
+
 def template_gallery(*, tenant):
-    """[(template, entries)] for the gallery, described like a real timeline."""
+    """[(template, entries)] for the gallery: flows as their outline of nodes, linear
+    templates described like a real timeline."""
     from . import templates_catalog
+    from .models import StepKind
 
     cards = []
+    for template in templates_catalog.FLOWS:
+        cards.append((template, [FlowEntry(StepKind(node["type"]).label, node["title"]) for node in template.nodes]))
     for template in templates_catalog.CATALOG:
         steps = [
             Step(order=order, job_type=t.job_type, channel=t.channel, delay_value=t.delay_value,
@@ -358,3 +370,51 @@ def recount_sequence_tallies(*, tenant):
     tenant's enrollments; for checks, not for pages)."""
     rows = Enrollment.objects.filter(tenant=tenant).values_list("sequence_id", "current_step_id", "status")
     return {(s, step, status): n for s, step, status, n in rows.annotate(n=Count("id")).order_by()}
+
+
+def version_definition(*, tenant, sequence, number=None):
+    """The definition document of the sequence's version `number` (its published one
+    when None), or None when it has no such version."""
+    from .flow.definition import version_document
+    from .models import SequenceVersion
+
+    versions = SequenceVersion.objects.filter(tenant=tenant, sequence=sequence)
+    version = versions.filter(pk=sequence.current_version_id).first() if number is None else \
+        versions.filter(number=number).first()
+    if version is None:
+        return None
+    return version_document(version, Step.objects.filter(version=version).order_by("order", "pk"))
+
+
+def open_enrollments_elsewhere(*, tenant, sequence, version):
+    """How many open enrollments of `sequence` are on a version other than `version`."""
+    return Enrollment.objects.filter(tenant=tenant, sequence=sequence, status__in=(
+        EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)).exclude(version=version).count()
+
+
+def versions_list(*, tenant, sequence):
+    """The sequence's versions, newest first, with their node and open enrollment counts
+    (two grouped queries, whatever the number of versions)."""
+    from .models import SequenceVersion
+
+    versions = list(SequenceVersion.objects.filter(tenant=tenant, sequence=sequence).order_by("-number"))
+    ids = [v.pk for v in versions]
+    nodes = dict(Step.objects.filter(version_id__in=ids).order_by().values("version_id")
+                 .annotate(n=Count("pk")).values_list("version_id", "n"))
+    open_rows = dict(
+        Enrollment.objects.filter(tenant=tenant, sequence=sequence, version_id__in=ids,
+                                  status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED))
+        .order_by().values("version_id").annotate(n=Count("pk")).values_list("version_id", "n"))
+    return [{
+        "number": v.number, "state": v.state, "current": v.pk == sequence.current_version_id,
+        "created_at": v.created_at.isoformat(),
+        "published_at": v.published_at.isoformat() if v.published_at else None,
+        "note": v.note, "nodes": nodes.get(v.pk, 0), "open_enrollments": open_rows.get(v.pk, 0),
+    } for v in versions]
+
+
+def pacing_warnings(nodes):
+    """Where the flow of `nodes` goes beyond seed 002's pacing defaults (advice only)."""
+    from .flow.pacing import pacing_warnings as warnings
+
+    return warnings(nodes)

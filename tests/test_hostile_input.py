@@ -429,7 +429,8 @@ def test_every_form_answers_hostile_input_below_500(endpoint, prober, monkeypatc
 KNOWN_API = {
     ("api:sequences", "GET"), ("api:sequences", "POST"), ("api:sequence", "GET"), ("api:sequence", "PATCH"),
     ("api:sequence-enroll", "POST"), ("api:sequence-analytics", "GET"), ("api:sequence-pause", "POST"),
-    ("api:sequence-resume", "POST"),
+    ("api:sequence-resume", "POST"), ("api:sequence-definition", "PUT"), ("api:sequence-publish", "POST"),
+    ("api:sequence-versions", "GET"), ("api:sequence-activate", "POST"),
 }
 KNOWN_FORM_TARGETS = {
     "login", "password_reset", "tenant-settings", "contacts:new", "contacts:edit",

@@ -32,6 +32,8 @@ MAX_NODES = 200
 MAX_EDGES = 30
 MAX_CONFIG_BYTES = 32_000
 MAX_TITLE = Step._meta.get_field("title").max_length
+MAX_COLUMN_INT = 2**31 - 1  # PositiveIntegerField's column
+MAX_KIND = Step._meta.get_field("kind").max_length
 
 
 class Problems(dict):
@@ -81,6 +83,21 @@ def _parse_time(value):
     raise ValueError("Use a time as HH:MM.")
 
 
+def _column_problem(name, value):
+    """What the column `name` cannot store of `value` (a too long text, a number out of
+    its range, weekdays that are not 0..6), so a document never fails at the database."""
+    field = Step._meta.get_field(name)
+    if isinstance(value, str) and field.max_length and len(value) > field.max_length:
+        return f"At most {field.max_length} characters."
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value <= MAX_COLUMN_INT:
+        return f"A whole number from 0 to {MAX_COLUMN_INT}."
+    if name == "window_days" and value is not None and not (
+            isinstance(value, list) and len(value) <= 7
+            and all(isinstance(day, int) and not isinstance(day, bool) and 0 <= day <= 6 for day in value)):
+        return "Weekdays are a list of numbers 0 (Monday) to 6 (Sunday)."
+    return ""
+
+
 def _read_edges(raw, where, problems):
     if raw is None:
         return []
@@ -126,6 +143,9 @@ def _read_node(raw, order, problems, seen):
     if not isinstance(kind, str) or not kind:
         problems.add(node_field(key, "type"), "Give the node a type.")
         return None
+    if len(kind) > MAX_KIND:
+        problems.add(node_field(key, "type"), f"There is no node type “{kind[:40]}…”.")
+        return None
     title = raw.get("title") or ""
     if not isinstance(title, str) or len(title) > MAX_TITLE:
         problems.add(node_field(key, "title"), f"The title is text of at most {MAX_TITLE} characters.")
@@ -148,6 +168,9 @@ def _read_node(raw, order, problems, seen):
             if value is not None and name not in TIME_COLUMNS and expected in (int, bool, str) and (
                     not isinstance(value, expected) or isinstance(value, bool) != (expected is bool)):
                 problems.add(node_field(key, name), f"Expected {expected.__name__}.")
+                continue
+            if (message := _column_problem(name, value)):
+                problems.add(node_field(key, name), message)
                 continue
             if value is None and name not in ("window_days", *TIME_COLUMNS):
                 continue

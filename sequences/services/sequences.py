@@ -97,6 +97,15 @@ def sequence_create_from_template(*, tenant, key, actor, name=None, agent=None, 
         updated_by=actor, agent=agent, sender_profile=sender_profile,
     )
     first_version_create(sequence=sequence, actor=actor)
+    if template.is_flow:
+        from .definitions import template_document
+        from .versions import definition_save
+
+        document = template_document(tenant=tenant, template=template, actor=actor)
+        definition_save(tenant=tenant, sequence=sequence, actor=actor, document=document)
+        audit(tenant=tenant, actor=actor, sequence=sequence, action="created_from_template",
+              changes={"template": key, "nodes": len(document["nodes"])})
+        return sequence
     Step.objects.bulk_create(
         Step(
             tenant=tenant, sequence=sequence, version_id=sequence.current_version_id, key=f"step-{order}", order=order, kind=step_kind_for(t.channel), job_type=t.job_type,

@@ -113,6 +113,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
         "add_task_form": state.pop("add_task_form", None) or TaskStepForm(
             initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
         "problems": service.activation_problems(sequence, steps),
+        "pacing_warnings": selectors.pacing_warnings(steps),
         "can_archive": request.membership.is_manager,
         "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
         # Regions swapped by HTMX also refresh the header (status, version, checklist).

@@ -16,9 +16,10 @@ from scendcore.tenancy import manager_required, role_of, tenant_required
 from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
 from ..forms import SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
-from ..models import SequenceStatus
+from ..models import SequenceStatus, SequenceVersion
 from ..services import sequences as service
 from ..services import steps as step_service
+from ..services import versions
 
 LIST = "sequences/list.html"
 BUILDER = "sequences/builder.html"
@@ -106,6 +107,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
         "add_task_form": state.pop("add_task_form", None) or TaskStepForm(
             initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
         "problems": service.activation_problems(sequence, steps),
+        **_draft_state(sequence),
         "can_archive": request.membership.is_manager,
         "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
         # Regions swapped by HTMX also refresh the header (status, version, checklist).
@@ -117,6 +119,14 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
             request, sequence, initial=SequenceSettingsForm.initial_for(sequence))
     template = f"{BUILDER}#{partial}" if request.htmx else BUILDER
     return render(request, template, context, status=status)
+
+
+def _draft_state(sequence):
+    draft = versions.draft_of(sequence)
+    if draft is None:
+        return {"draft": None}
+    published = SequenceVersion.objects.filter(pk=sequence.current_version_id).values_list("number", flat=True)
+    return {"draft": draft, "published_number": published.first()}
 
 
 @tenant_required
@@ -167,7 +177,7 @@ def _add_errors(form, error):
 @tenant_required
 def step_add(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
-    steps_exist = sequence.current_nodes().exists()
+    steps_exist = bool(selectors.sequence_steps(tenant=request.tenant, sequence=sequence))
     # One endpoint for both forms: the posted channel says which form it came from.
     form_class = StepForm.for_channel(request.POST.get("channel"))
     is_task = form_class is TaskStepForm

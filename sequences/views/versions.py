@@ -29,7 +29,7 @@ def version_detail(request, sequence_id, number):
     version = selectors.version_get(tenant=request.tenant, sequence=sequence, number=number)
     current = sequence.current_version
     nodes = selectors.version_nodes(tenant=request.tenant, version=version)
-    diff = None if version.pk == current.pk else selectors.version_diff(tenant=request.tenant, old=current, new=version)
+    diff = None if version.pk == current.pk else selectors.version_diff(tenant=request.tenant, old=version, new=current)
     return render(request, "sequences/version_detail.html", {
         "sequence": sequence, "version": version, "current": current, "diff": diff,
         "entries": selectors.describe_steps(nodes, request.tenant, check=False),

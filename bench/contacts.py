@@ -37,7 +37,7 @@ def _seed(rng):
 
     from contacts.models import Contact, ContactList, ListMembership, Tag
     from scendcore.models import Membership, Tenant
-    from sequences.models import Enrollment, Sequence, Step
+    from sequences.models import Enrollment, Step
 
     tenant = Tenant.objects.create(name="Bench", slug="bench", default_timezone="America/New_York")
     users = [get_user_model().objects.create_user(f"rep{i}", f"rep{i}@bench.example", "pw") for i in range(5)]

@@ -41,7 +41,7 @@ def _seed():
 
 
 def _sequence(tenant, n):
-    from sequences.models import Sequence, Step
+    from sequences.models import Step
 
     sequence = throwaway_db.sequence_with_version(tenant=tenant, name=f"Bench {n}", status="active")
     # A delay keeps the first step in the future, so no processor sweep runs inside the timing.

@@ -93,7 +93,7 @@ def seed(rng):
     from contacts.models import Contact, ContactList, ListMembership, Tag
     from messaging.models import InboundMessage, Mailbox, OutboundMessage, Task
     from scendcore.models import Membership, Tenant
-    from sequences.models import Activity, Enrollment, Sequence, Step
+    from sequences.models import Activity, Enrollment, Step
 
     now = timezone.now()
     tenant = Tenant.objects.create(name="Bench", slug="bench", default_timezone="America/New_York")

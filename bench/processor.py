@@ -85,7 +85,7 @@ def seed(n):
     from contacts.models import Contact
     from messaging.models import Mailbox
     from scendcore.models import Membership, Tenant
-    from sequences.models import Enrollment, Sequence, Step
+    from sequences.models import Enrollment, Step
 
     tenant = Tenant.objects.create(name="Bench", slug="bench", default_timezone="America/New_York",
                                    postal_address="1 Bench Street")
@@ -444,7 +444,7 @@ def run_idle(sequence, total=1_000_000):
     from django.utils import timezone
 
     from sequences.engine import sweep
-    from sequences.models import Enrollment, Sequence, Step
+    from sequences.models import Enrollment, Step
 
     # What the naive run left due is pushed out: this measures a table with nothing due.
     Enrollment.objects.filter(next_run_at__lte=timezone.now() + timedelta(hours=1)).update(

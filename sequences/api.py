@@ -32,6 +32,7 @@ from .models import ReenrollPolicy, RejectionPolicy, Sequence, SequenceStatus
 from .services import definitions as definition_services
 from .services import enrollments as enrollment_services
 from .services import sequences as sequence_services
+from .services import versions as version_services
 
 MAX_ENROLL_IDS = 10_000
 VersionNumber = Annotated[int, Field(ge=1, le=2**31 - 1)]  # from the query string: text, so not strict
@@ -411,7 +412,7 @@ def sequence_publish(request, sequence_id: int):
     one; a removed node that holds contacts must be mapped."""
     sequence = get_sequence_for_user(request, sequence_id)
     body = read_body(request, Publish)
-    version, moved = definition_services.definition_publish(
+    version, moved = version_services.version_publish(
         tenant=request.tenant, sequence=sequence, actor=request.user, move=body.move or "stay",
         node_map=body.node_map)
     stayed = selectors.open_enrollments_elsewhere(tenant=request.tenant, sequence=sequence, version=version)

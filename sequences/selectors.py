@@ -236,6 +236,15 @@ def waiting_counts(*, tenant, sequence):
     return {step_id: n for step_id, n in rows if n}
 
 
+def shown_version_id(sequence):
+    """The version the builder shows and edits: the draft if there is one, else the
+    published version."""
+    from .models import SequenceVersion, VersionState
+
+    draft = SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).values_list("pk", flat=True)
+    return draft.first() or sequence.current_version_id
+
+
 def sequence_steps(*, tenant, sequence):
     """The nodes of the version being edited: its draft where there is one, else the
     published version (one query either way)."""
@@ -269,7 +278,15 @@ def timeline(*, tenant, sequence, steps=None):
     whatever the number of steps). Business days count as calendar days in the
     cumulative day number; the step line says "weekdays only"."""
     steps = steps if steps is not None else sequence_steps(tenant=tenant, sequence=sequence)
-    return describe_steps(steps, tenant, waiting_counts(tenant=tenant, sequence=sequence))
+    waiting = waiting_counts(tenant=tenant, sequence=sequence)
+    if waiting and any(step.pk not in waiting for step in steps):
+        # A draft's nodes have no enrollments of their own: show those waiting at the
+        # same node (by key) in the versions they are pinned to.
+        by_key = {}
+        for step_id, key in Step.objects.filter(pk__in=list(waiting)).values_list("pk", "key"):
+            by_key[key] = by_key.get(key, 0) + waiting[step_id]
+        waiting = {step.pk: by_key.get(step.key, 0) for step in steps}
+    return describe_steps(steps, tenant, waiting)
 
 
 def _span_words(span):
@@ -418,3 +435,73 @@ def pacing_warnings(nodes):
     from .flow.pacing import pacing_warnings as warnings
 
     return warnings(nodes)
+
+
+# ---------------------------------------------------------------- versions
+
+def version_list(*, tenant, sequence):
+    """The sequence's versions, newest first, each with `pinned`: its open enrollments
+    (one query for the counts)."""
+    from .models import SequenceVersion
+
+    versions = list(SequenceVersion.objects.filter(tenant=tenant, sequence=sequence)
+                    .select_related("published_by").order_by("-number"))
+    rows = (Enrollment.objects.filter(tenant=tenant, sequence=sequence,
+                                      status__in=(EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED))
+            .values_list("version_id").annotate(n=Count("id")).order_by())
+    pinned = dict(rows)
+    for version in versions:
+        version.pinned = pinned.get(version.pk, 0)
+    return versions
+
+
+def version_get(*, tenant, sequence, number):
+    from django.http import Http404
+
+    from .models import SequenceVersion
+
+    version = SequenceVersion.objects.filter(tenant=tenant, sequence=sequence, number=number).first()
+    if version is None:
+        raise Http404("No such version.")
+    return version
+
+
+def version_nodes(*, tenant, version):
+    return list(Step.objects.filter(tenant=tenant, version=version).order_by("order", "pk"))
+
+
+@dataclass
+class VersionDiff:
+    added: list = field(default_factory=list)  # nodes of the newer version only
+    removed: list = field(default_factory=list)  # nodes of the older version only
+    changed: list = field(default_factory=list)  # [(old node, new node, [changed fields])]
+    goals: bool = False
+    exit_rules: bool = False
+
+    def __bool__(self):
+        return bool(self.added or self.removed or self.changed or self.goals or self.exit_rules)
+
+
+def version_diff(*, tenant, old, new):
+    """What changed from version `old` to version `new`, node by node (matched by key)."""
+    from .flow.definition import node_changes
+
+    before = {node.key: node for node in version_nodes(tenant=tenant, version=old)}
+    after = version_nodes(tenant=tenant, version=new)
+    after_keys = {node.key for node in after}
+    diff = VersionDiff(removed=[node for key, node in before.items() if key not in after_keys],
+                       goals=(old.goals or []) != (new.goals or []),
+                       exit_rules=(old.exit_rules or {}) != (new.exit_rules or {}))
+    # A kept node that moved among the other kept nodes changes the path through the outline.
+    kept_before = [key for key in before if key in after_keys]
+    kept_after = [node.key for node in after if node.key in before]
+    for node in after:
+        if node.key not in before:
+            diff.added.append(node)
+            continue
+        changes = node_changes(before[node.key], node)
+        if kept_before.index(node.key) != kept_after.index(node.key):
+            changes.append("position")
+        if changes:
+            diff.changed.append((before[node.key], node, changes))
+    return diff

@@ -8,23 +8,17 @@ version (then its problems are reported and a publish refuses them); while nobod
 it yet the save changes the published version itself, so it is refused like a publish.
 """
 import copy
-from collections import Counter
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
-from ..flow import store, transitions
 from ..flow.definition import node_field, read_document
-from ..models import EnrollmentStatus, Sequence, SequenceVersion, Step, VersionState, WaitingOn
-from .editing import audit, lock_editable, touch
+from ..models import Sequence, Step, VersionState
 from .sequences import sequence_create, sequence_update_settings
-from .versions import definition_save, draft_of
+from .versions import definition_save
 
 TAG_FIELD = "tag"
 OWN_FIELDS = ("name", "description")  # a definition's own fields; the others are its "settings"
-# An enrollment waiting on one of these is in the middle of its step's work.
-MID_STEP = (WaitingOn.AGENT, WaitingOn.APPROVAL, WaitingOn.TASK, WaitingOn.DELIVERY)
 
 
 def keyed(problems):
@@ -108,83 +102,6 @@ def definition_update(*, tenant, sequence, actor, document, settings=None):
     if problems and version.state == VersionState.PUBLISHED:
         raise ValidationError(problems)
     return version, problems
-
-
-@transaction.atomic
-def definition_publish(*, tenant, sequence, actor, move="stay", node_map=None, now=None):
-    """Publish the sequence's draft: (the published version, how many contacts moved).
-    Refused whole, each problem on its node, when the flow has problems. Contacts in
-    flight stay on their version, or with move="map" go to the same node of the new
-    version (`node_map` {old key: new key} for a node that is gone or renamed; a removed
-    node that holds contacts must be mapped). A contact in the middle of a step (its
-    draft, approval, task or delivery, or a claim by the processor) stays: moving it
-    would run that step again under the new node."""
-    now = now or timezone.now()
-    sequence = lock_editable(tenant=tenant, sequence=sequence)
-    if node_map and move != "map":
-        raise ValidationError({"node_map": ['A node map moves contacts: send it with "move": "map".']})
-    draft = draft_of(sequence)
-    if draft is None:
-        # Edits went into the published version itself (nobody was on it yet): there is
-        # nothing to publish, and the version is checked as a publish would.
-        current = sequence.current_version
-        problems = version_problems(current, tenant=tenant)
-        if problems:
-            raise ValidationError(problems)
-        return current, 0
-    problems = version_problems(draft, tenant=tenant)
-    if problems:
-        raise ValidationError(problems)
-    old = sequence.current_version
-    moved = _move_in_flight(tenant=tenant, sequence=sequence, old=old, new=draft, node_map=node_map or {},
-                            actor=actor, now=now) if move == "map" else 0
-    SequenceVersion.objects.filter(pk=old.pk).update(state=VersionState.RETIRED)
-    SequenceVersion.objects.filter(pk=draft.pk).update(state=VersionState.PUBLISHED, published_at=now,
-                                                       published_by=actor)
-    Sequence.objects.filter(pk=sequence.pk).update(current_version=draft)
-    touch(sequence=sequence, actor=actor)
-    audit(tenant=tenant, actor=actor, sequence=sequence, action="version_published",
-          changes={"version": draft.number, "from_version": old.number, "move": move, "moved": moved})
-    draft.refresh_from_db()
-    return draft, moved
-
-
-def _mid_step(e, now):
-    """Whether `e` is in the middle of its step: its work is under way, or a worker holds
-    it (a paused sequence's parked rows are only set aside, not held)."""
-    held = e.lease_expires_at is not None and e.lease_expires_at > now and e.lease_owner != transitions.PARKED
-    return e.waiting_on in MID_STEP or held
-
-
-def _move_in_flight(*, tenant, sequence, old, new, node_map, actor, now):
-    old_nodes = {node.key: node for node in Step.objects.filter(version=old)}
-    new_nodes = {node.key: node for node in Step.objects.filter(version=new)}
-    problems = {}
-    for source, target in node_map.items():
-        if source not in old_nodes:
-            problems[f"node_map.{source}"] = [f"“{source}” is not a node of version {old.number}."]
-        elif target not in new_nodes:
-            problems[f"node_map.{source}"] = [f"“{target}” is not a node of version {new.number}."]
-    rows = store.locked_many(tenant=tenant, sequence=sequence, version=old, current_step__isnull=False,
-                             status=[EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED])
-    idle = [e for e in rows if not _mid_step(e, now)]
-    unmapped = Counter(e.current_step.key for e in idle if node_map.get(e.current_step.key, e.current_step.key)
-                       not in new_nodes)
-    for key, count in unmapped.items():
-        problems.setdefault(f"node_map.{key}", []).append(
-            f"{count} contact{'s are' if count != 1 else ' is'} at “{old_nodes[key].title or key}”, which version "
-            f"{new.number} does not have: map it to one of its nodes.")
-    if problems:
-        raise ValidationError(problems)
-    activities = []
-    for e in idle:
-        target = new_nodes[node_map.get(e.current_step.key, e.current_step.key)]
-        activities += transitions.move(
-            e, target, at=now, actor=actor, data={"from_version": old.number, "to_version": new.number},
-            detail=f"Moved to version {new.number} at “{target.title or target.key}” by a publish")
-        e.version_id = new.pk
-    store.save_batch(idle, activities, at=now)
-    return len(idle)
 
 
 def tag_names(document):

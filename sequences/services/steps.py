@@ -1,12 +1,20 @@
 """Adding, editing, deleting and reordering the steps of a sequence.
 
-Orders stay 1..N without gaps. Editing a running sequence is safe: an enrollment
-never receives a step again that it already went through. After a delete or a move,
-every open enrollment continues with the step that now follows the last step it
-executed (its "done" steps are the ones before its current step in the old order);
-it keeps its scheduled time, and completes when nothing follows. Enrollments whose
-current step is in progress (drafting, approval, task, or claimed by the processor)
-cannot be re-pointed safely, so a change that would need to is refused.
+Every edit goes to the version being edited (versions.editing_version): the published
+version itself while no enrollment is pinned to it, else a draft, which reaches
+enrollments only through a publish (versions.version_publish). A step is found in
+that version by its key, which a draft keeps, so a page showing the published
+version's steps edits the draft's copy of the same step.
+
+Orders stay 1..N without gaps. An in-place edit is safe even if an enrollment entered
+meanwhile: an enrollment never receives a step again that it already went through.
+After a delete or a move, every open enrollment of the edited version continues with
+the step that now follows the last step it executed (its "done" steps are the ones
+before its current step in the old order); it keeps its scheduled time, and completes
+when nothing follows. Enrollments whose current step is in progress (drafting,
+approval, task, or claimed by the processor) cannot be re-pointed safely, so a change
+that would need to is refused. The same rule suggests where a publish moves the
+enrollments of a removed node (`next_kept`).
 """
 from dataclasses import dataclass, field
 from datetime import time
@@ -31,7 +39,7 @@ from ..models import (
     step_kind_for,
 )
 from .editing import audit, lock_editable, touch
-from .versions import shown_version_id
+from .versions import draft_of, editing_version
 
 OPEN = (EnrollmentStatus.ACTIVE, EnrollmentStatus.PAUSED)
 MESSAGE_JOB_TYPES = (JobType.INITIAL_OUTREACH, JobType.FOLLOW_UP, JobType.RE_ENGAGEMENT)
@@ -154,6 +162,8 @@ class Repoint:
 class Plan:
     repoints: list = field(default_factory=list)
     blocked: list = field(default_factory=list)  # [(step, count)] with work in progress
+    # The change goes to a draft: these open enrollments keep their path until a publish.
+    in_flight: int = 0
 
     @property
     def affected(self):
@@ -164,14 +174,22 @@ def _busy_q(now):
     return ~Q(waiting_on=WaitingOn.NOTHING) | Q(lease_expires_at__gt=now)
 
 
-def _open_groups(sequence, now):
-    """{step_id: (idle, busy)} counts of open enrollments per current step."""
+def _open_groups(version, now):
+    """{step_id: (idle, busy)} counts of open enrollments per current step of `version`
+    (none for a draft: nobody is pinned to one)."""
     rows = (
-        Enrollment.objects.filter(sequence=sequence, status__in=OPEN, current_step__isnull=False)
+        Enrollment.objects.filter(sequence_id=version.sequence_id, version=version, status__in=OPEN,
+                                  current_step__isnull=False)
         .values("current_step_id")
         .annotate(busy=Count("id", filter=_busy_q(now)), total=Count("id"))
     )
     return {r["current_step_id"]: (r["total"] - r["busy"], r["busy"]) for r in rows}
+
+
+def next_kept(old_steps, step, kept_keys):
+    """The first step after `step` in the old outline whose key is kept, or None: where
+    an enrollment waiting on a removed step continues, having done the ones before it."""
+    return next((s for s in old_steps[old_steps.index(step) + 1:] if s.key in kept_keys), None)
 
 
 def plan_change(*, old_steps, new_steps, groups):
@@ -228,19 +246,26 @@ def _apply(*, tenant, sequence, plan, actor, reason, now):
     return len(moved)
 
 
-def _ordered_steps(sequence):
-    return list(Step.objects.filter(version_id=shown_version_id(sequence)).order_by("order", "pk"))
+def _ordered_steps(version):
+    return list(Step.objects.filter(version=version).order_by("order", "pk"))
 
 
-def _locked_with_steps(*, tenant, step):
-    """The step's sequence locked for editing, its steps in order, and the step as it is
-    now among them (it may have been deleted meanwhile)."""
+def _shown_version(sequence):
+    """The version the builder shows: the draft if there is one, else the published."""
+    return draft_of(sequence) or sequence.current_version
+
+
+def _locked_with_steps(*, tenant, step, actor):
+    """The step's sequence locked for editing, the version an edit changes, its steps in
+    order, and the step as it is there (by key: it may be the draft's copy, or have been
+    deleted meanwhile)."""
     sequence = lock_editable(tenant=tenant, sequence=step.sequence)
-    steps = _ordered_steps(sequence)
-    current = next((s for s in steps if s.pk == step.pk), None)
+    version = editing_version(sequence=sequence, actor=actor)
+    steps = _ordered_steps(version)
+    current = next((s for s in steps if s.key == step.key), None)
     if current is None:
         raise ValidationError("This step no longer exists.")
-    return sequence, steps, current
+    return sequence, version, steps, current
 
 
 def _reordered(steps, step, position):
@@ -250,20 +275,27 @@ def _reordered(steps, step, position):
     return rest
 
 
+def _preview(sequence, step, change, now):
+    """The plan of `change` (steps -> new steps). An edit that goes to a draft moves
+    nobody (the publish says who moves): its plan only counts who is in flight."""
+    draft = draft_of(sequence)
+    pinned = Enrollment.objects.filter(sequence=sequence, version_id=sequence.current_version_id)
+    if draft is not None or pinned.exists():
+        return Plan(in_flight=Enrollment.objects.filter(sequence=sequence, status__in=OPEN).count())
+    steps = _ordered_steps(sequence.current_version)
+    step = next((s for s in steps if s.key == step.key), None)
+    if step is None:
+        return Plan()
+    return plan_change(old_steps=steps, new_steps=change(steps, step),
+                       groups=_open_groups(sequence.current_version, now or timezone.now()))
+
+
 def delete_preview(*, tenant, sequence, step, now=None):
-    steps = _ordered_steps(sequence)
-    return plan_change(
-        old_steps=steps, new_steps=[s for s in steps if s.pk != step.pk],
-        groups=_open_groups(sequence, now or timezone.now()),
-    )
+    return _preview(sequence, step, lambda steps, step: [s for s in steps if s.pk != step.pk], now)
 
 
 def move_preview(*, tenant, sequence, step, position, now=None):
-    steps = _ordered_steps(sequence)
-    return plan_change(
-        old_steps=steps, new_steps=_reordered(steps, step, position),
-        groups=_open_groups(sequence, now or timezone.now()),
-    )
+    return _preview(sequence, step, lambda steps, step: _reordered(steps, step, position), now)
 
 
 # ---------------------------------------------------------------- writes
@@ -271,13 +303,13 @@ def move_preview(*, tenant, sequence, step, position, now=None):
 @transaction.atomic
 def step_add(*, tenant, sequence, actor, values):
     sequence = lock_editable(tenant=tenant, sequence=sequence)
-    version_id = shown_version_id(sequence)
-    count = Step.objects.filter(version_id=version_id).count()
+    version = editing_version(sequence=sequence, actor=actor)
+    count = Step.objects.filter(version=version).count()
     values = normalized({**defaults_for(is_first=count == 0), **values})
     _check(values, is_first=count == 0)
     kind = step_kind_for(values["channel"])
     step = Step.objects.create(
-        tenant=tenant, sequence=sequence, version_id=version_id, key=new_node_key(kind), order=count + 1, kind=kind,
+        tenant=tenant, sequence=sequence, version=version, key=new_node_key(kind), order=count + 1, kind=kind,
         **{name: values[name] for name in EDITABLE_FIELDS},
     )
     touch(sequence=sequence, actor=actor)
@@ -290,8 +322,7 @@ def step_add(*, tenant, sequence, actor, values):
 def step_update(*, tenant, step, actor, values):
     """Changes apply to what is still to come: enrollments already scheduled for this
     step keep their time."""
-    sequence = lock_editable(tenant=tenant, sequence=step.sequence)
-    step = Step.objects.get(pk=step.pk, sequence=sequence)
+    sequence, _version, _steps, step = _locked_with_steps(tenant=tenant, step=step, actor=actor)
     before = step_values(step)
     values = normalized({**before, **values})
     _check(values, is_first=step.order == 1)
@@ -316,9 +347,9 @@ def step_delete(*, tenant, step, actor, now=None):
     """Delete a step; enrollments waiting on it continue with the next one. Returns the
     number of enrollments moved."""
     now = now or timezone.now()
-    sequence, steps, step = _locked_with_steps(tenant=tenant, step=step)
+    sequence, version, steps, step = _locked_with_steps(tenant=tenant, step=step, actor=actor)
     remaining = [s for s in steps if s.pk != step.pk]
-    plan = plan_change(old_steps=steps, new_steps=remaining, groups=_open_groups(sequence, now))
+    plan = plan_change(old_steps=steps, new_steps=remaining, groups=_open_groups(version, now))
     if plan.blocked:
         raise _blocked_error(plan)
     Step.objects.bulk_update(paths_without(steps, step), ["edges"])
@@ -337,12 +368,12 @@ def step_delete(*, tenant, step, actor, now=None):
 def step_move(*, tenant, step, position, actor, now=None):
     """Move a step to `position` (1-based). Returns the number of enrollments moved."""
     now = now or timezone.now()
-    sequence, steps, step = _locked_with_steps(tenant=tenant, step=step)
+    sequence, version, steps, step = _locked_with_steps(tenant=tenant, step=step, actor=actor)
     old_order = step.order
     reordered = _reordered(steps, step, position)
     if [s.pk for s in reordered] == [s.pk for s in steps]:
         return 0
-    plan = plan_change(old_steps=steps, new_steps=reordered, groups=_open_groups(sequence, now))
+    plan = plan_change(old_steps=steps, new_steps=reordered, groups=_open_groups(version, now))
     if plan.blocked:
         raise _blocked_error(plan)
     moved = _apply(tenant=tenant, sequence=sequence, plan=plan, actor=actor, now=now,

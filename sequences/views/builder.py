@@ -18,13 +18,14 @@ from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
 from ..engine.validation import FLOW, flow_problems
 from ..forms import GoalForm, SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
-from ..models import SequenceStatus
+from ..models import SequenceStatus, SequenceVersion
 from ..node_forms import ADD_TYPES
 from ..outline import outline_words
 from ..services import sequences as service
 from ..services.exit_rules import exit_rules_set
 from ..services.goals import goals_set
 from ..services import steps as step_service
+from ..services import versions
 
 LIST = "sequences/list.html"
 BUILDER = "sequences/builder.html"
@@ -114,6 +115,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
             initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
         "problems": service.activation_problems(sequence, steps),
         "pacing_warnings": selectors.pacing_warnings(steps),
+        **_draft_state(sequence),
         "can_archive": request.membership.is_manager,
         "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
         # Regions swapped by HTMX also refresh the header (status, version, checklist).
@@ -141,8 +143,14 @@ def _outline(request, sequence, steps, context):
         entry.problems = [m for messages in problems.get(entry.step.key, {}).values() for m in messages]
     context["flow_problems"] = [m for messages in problems.get(FLOW, {}).values() for m in messages]
     context["add_types"] = ADD_TYPES
-    context["draft_number"] = next((s.version.number for s in steps[:1]
-                                    if s.version_id != sequence.current_version_id), None)
+
+
+def _draft_state(sequence):
+    draft = versions.draft_of(sequence)
+    if draft is None:
+        return {"draft": None}
+    published = SequenceVersion.objects.filter(pk=sequence.current_version_id).values_list("number", flat=True)
+    return {"draft": draft, "published_number": published.first()}
 
 
 @tenant_required
@@ -227,7 +235,7 @@ def _add_errors(form, error):
 @tenant_required
 def step_add(request, sequence_id):
     sequence = get_sequence_for_user(request, sequence_id)
-    steps_exist = sequence.current_nodes().exists()
+    steps_exist = bool(selectors.sequence_steps(tenant=request.tenant, sequence=sequence))
     # One endpoint for both forms: the posted channel says which form it came from.
     form_class = StepForm.for_channel(request.POST.get("channel"))
     is_task = form_class is TaskStepForm

@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from scendcore.models import AuditEntry
-from sequences.models import Activity, Enrollment, Sequence, Step
+from sequences.models import Activity, Enrollment, Sequence, SequenceVersion, Step
 from sequences.services import sequences as service
 from sequences.services import steps as step_service
+from sequences.services import versions
 from tests.factories import AgentFactory, EnrollmentFactory, MailboxFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,6 +19,21 @@ pytestmark = pytest.mark.django_db
 
 def orders(sequence):
     return list(Step.objects.filter(sequence=sequence).order_by("order").values_list("pk", "order"))
+
+
+def keys(sequence):
+    """The node keys of the version being edited, in outline order."""
+    version = versions.draft_of(sequence) or Sequence.objects.get(pk=sequence.pk).current_version
+    return list(Step.objects.filter(version=version).order_by("order").values_list("key", flat=True))
+
+
+def publish_moving(sequence, actor):
+    """Publish the draft moving everyone, each removed node to the node suggested for it."""
+    sequence = Sequence.objects.get(pk=sequence.pk)
+    preview = versions.publish_preview(tenant=sequence.tenant, sequence=sequence)
+    node_map = {group.key: group.suggestion for group in preview.groups if not group.kept}
+    return versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=actor, move="map",
+                                    node_map=node_map)
 
 
 @pytest.fixture
@@ -253,33 +269,63 @@ def test_orders_stay_gap_free_after_deletes_and_moves(abc, rep):
     assert Sequence.objects.get(pk=sequence.pk).version == 4
 
 
-def test_deleting_a_step_moves_its_waiting_enrollments_to_the_next_one(abc, rep):
+def test_editing_a_sequence_nobody_entered_changes_its_published_version_in_place(abc, rep):
+    sequence, a, b, c = abc
+
+    step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
+
+    assert SequenceVersion.objects.filter(sequence=sequence).count() == 1
+    assert keys(sequence) == [a.key, c.key]
+    assert not Step.objects.filter(pk=b.pk).exists()
+
+
+def test_once_contacts_are_enrolled_edits_go_to_a_draft_and_nobody_moves(abc, rep):
+    sequence, a, b, c = abc
+    waiting = waiting_on(b, 3)
+
+    moved = step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
+
+    assert moved == 0
+    draft = versions.draft_of(sequence)
+    assert (draft.number, draft.state) == (2, "draft")
+    assert keys(sequence) == [a.key, c.key]
+    assert list(sequence.current_nodes().order_by("order").values_list("pk", flat=True)) == [a.pk, b.pk, c.pk]
+    for enrollment in waiting:
+        enrollment.refresh_from_db()
+        assert (enrollment.current_step_id, enrollment.version_id) == (b.pk, sequence.current_version_id)
+    assert not Activity.objects.filter(sequence=sequence, kind="moved").exists()
+
+
+def test_deleting_a_step_then_publishing_moves_its_waiting_enrollments_to_the_next_one(abc, rep):
     sequence, a, b, c = abc
     waiting = waiting_on(b, 3)
     before_b = waiting_on(a, 1)[0]
     due = {e.pk: e.next_run_at for e in waiting}
+    step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
 
-    moved = step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
+    version, moved = publish_moving(sequence, rep)
 
-    assert moved == 3
+    assert moved == 4
+    new_c = Step.objects.get(version=version, key=c.key)
     for enrollment in waiting:
         enrollment.refresh_from_db()
-        assert enrollment.current_step_id == c.pk
+        assert (enrollment.current_step_id, enrollment.version_id) == (new_c.pk, version.pk)
         assert enrollment.next_run_at == due[enrollment.pk]
         assert enrollment.status == "active"
-    c.refresh_from_db()
-    assert c.order == 2
+        assert enrollment.step_pass == 2
+    assert new_c.order == 2
     before_b.refresh_from_db()
-    assert before_b.current_step_id == a.pk
-    moved_rows = Activity.objects.filter(sequence=sequence, kind="moved")
-    assert moved_rows.count() == 3 and all(row.step_id == c.pk for row in moved_rows)
+    assert before_b.current_step_id == Step.objects.get(version=version, key=a.key).pk
+    moved_rows = Activity.objects.filter(sequence=sequence, kind="moved", enrollment__in=waiting)
+    assert moved_rows.count() == 3 and all(row.step_id == new_c.pk for row in moved_rows)
 
 
-def test_deleting_the_last_step_completes_the_enrollments_waiting_on_it(abc, rep):
+def test_deleting_the_last_step_then_publishing_completes_the_enrollments_waiting_on_it(abc, rep):
     sequence, a, b, c = abc
     waiting = waiting_on(c, 2)
-
     step_service.step_delete(tenant=sequence.tenant, step=c, actor=rep)
+
+    publish_moving(sequence, rep)
 
     for enrollment in waiting:
         enrollment.refresh_from_db()
@@ -288,81 +334,80 @@ def test_deleting_the_last_step_completes_the_enrollments_waiting_on_it(abc, rep
 
 
 def test_moving_the_waiting_step_before_a_done_one_never_resends_the_done_one(abc, rep):
-    """A done, waiting on B; B moves above A: the enrollment continues after A (with C)."""
+    """A done, waiting on B; B moves above A in a draft: published with the enrollments
+    moved, the enrollment is still waiting on B (its own node), and A is not sent again
+    because it is behind it in its path."""
     sequence, a, b, c = abc
     enrollment = waiting_on(b)[0]
     Step.objects.filter(pk=a.pk).update(delay_value=1)  # a step without delay must stay first
 
     step_service.step_move(tenant=sequence.tenant, step=b, position=1, actor=rep)
+    version, _ = publish_moving(sequence, rep)
 
     enrollment.refresh_from_db()
-    assert enrollment.current_step_id == c.pk
-    assert orders(sequence) == [(b.pk, 1), (a.pk, 2), (c.pk, 3)]
-    assert Activity.objects.get(enrollment=enrollment, kind="moved").step_id == c.pk
+    assert keys(sequence) == [b.key, a.key, c.key]
+    new_b = Step.objects.get(version=version, key=b.key)
+    assert enrollment.current_step_id == new_b.pk
+    assert Activity.objects.get(enrollment=enrollment, kind="moved").step_id == new_b.pk
 
 
-def test_moving_a_done_step_below_the_waiting_one_skips_past_it(tenant, rep):
-    """A, B done, waiting on C; A moves below C: the next step is the one after A."""
-    sequence = SequenceFactory(tenant=tenant)
-    a, b, c, d = (StepFactory(sequence=sequence, order=n, delay_value=0 if n == 1 else 2) for n in range(1, 5))
-    enrollment = waiting_on(c)[0]
-    Step.objects.filter(pk=a.pk).update(delay_value=1)  # A may then sit anywhere
-
-    step_service.step_move(tenant=tenant, step=a, position=3, actor=rep)
-
-    enrollment.refresh_from_db()
-    assert orders(sequence) == [(b.pk, 1), (c.pk, 2), (a.pk, 3), (d.pk, 4)]
-    assert enrollment.current_step_id == d.pk
-
-
-def test_a_step_moved_in_front_of_the_waiting_one_comes_next(abc, rep):
-    """Waiting on B with A done; C moves above B: C is now what follows A."""
+def test_a_step_moved_in_front_of_the_waiting_one_is_not_skipped_silently(abc, rep):
+    """Waiting on B with A done; C moves above B: published, the enrollment stays at B,
+    its own node, and reaches C after it (C is kept, never silently dropped)."""
     sequence, a, b, c = abc
     enrollment = waiting_on(b)[0]
     untouched = waiting_on(a)[0]
 
     step_service.step_move(tenant=sequence.tenant, step=c, position=2, actor=rep)
+    version, _ = publish_moving(sequence, rep)
 
     enrollment.refresh_from_db()
     untouched.refresh_from_db()
-    assert enrollment.current_step_id == c.pk
-    assert untouched.current_step_id == a.pk
+    assert enrollment.current_step.key == b.key and enrollment.version_id == version.pk
+    assert untouched.current_step.key == a.key
 
 
-def test_move_preview_tells_how_many_enrollments_move_and_where(abc):
+def test_the_publish_preview_tells_how_many_enrollments_move_and_where(abc, rep):
     sequence, a, b, c = abc
+    Step.objects.filter(pk=b.pk).update(title="Case study")
+    Step.objects.filter(pk=c.pk).update(title="Break-up")
     waiting_on(b, 3)
+    step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
 
-    plan = step_service.move_preview(tenant=sequence.tenant, sequence=sequence, step=b, position=1)
+    preview = versions.publish_preview(tenant=sequence.tenant, sequence=sequence)
 
-    assert plan.affected == 3
-    (repoint,) = plan.repoints
-    assert (repoint.from_step, repoint.to_step, repoint.to_position) == (b, c, 3)
+    (group,) = preview.groups
+    assert (group.key, group.count, group.kept, group.suggestion, group.mapped) == (b.key, 3, False, c.key, False)
+    mapped = versions.publish_preview(tenant=sequence.tenant, sequence=sequence, node_map={b.key: c.key})
+    assert mapped.groups[0].sentence == "3 contacts waiting at ‘Case study’ move to ‘Break-up’."
+    assert mapped.moving == 3
 
 
-def test_a_change_that_would_repoint_work_in_progress_is_refused(abc, rep):
+def test_a_publish_that_would_move_work_in_progress_is_refused(abc, rep):
     sequence, a, b, c = abc
     busy = waiting_on(b, 1, waiting_on="approval", next_run_at=None)[0]
-    Step.objects.filter(pk=a.pk).update(delay_value=1)
+    step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
 
     with pytest.raises(ValidationError, match="work in progress"):
-        step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
-    with pytest.raises(ValidationError, match="work in progress"):
-        step_service.step_move(tenant=sequence.tenant, step=b, position=1, actor=rep)
+        versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep, move="map",
+                                 node_map={b.key: c.key})
 
-    assert orders(sequence) == [(a.pk, 1), (b.pk, 2), (c.pk, 3)]
     busy.refresh_from_db()
-    assert busy.current_step_id == b.pk
+    assert (busy.current_step_id, busy.step_pass) == (b.pk, 1)
+    assert versions.draft_of(sequence) is not None
+    assert Sequence.objects.get(pk=sequence.pk).current_version.number == 1
 
 
-def test_work_in_progress_does_not_block_a_move_that_keeps_its_path(abc, rep):
+def test_work_in_progress_stays_on_its_version_when_the_publish_does_not_move_anyone(abc, rep):
     sequence, a, b, c = abc
     busy = waiting_on(b, 1, waiting_on="approval", next_run_at=None)[0]
-
     step_service.step_move(tenant=sequence.tenant, step=c, position=2, actor=rep)  # A, C, B
 
+    version, moved = versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep)
+
     busy.refresh_from_db()
-    assert busy.current_step_id == b.pk
+    assert moved == 0 and version.number == 2
+    assert (busy.current_step_id, busy.version.number, busy.version.state) == (b.pk, 1, "retired")
 
 
 def test_a_step_without_delay_may_move_below_the_first_place(abc, rep):

@@ -8,7 +8,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from scendcore.models import AuditEntry
-from sequences.models import Sequence, Step
+from sequences.models import Enrollment, Sequence, Step
+from sequences.services.versions import draft_of
 from tests.factories import AgentFactory, EnrollmentFactory, MailboxFactory, SequenceFactory, StepFactory
 
 pytestmark = pytest.mark.django_db
@@ -205,33 +206,32 @@ def test_moving_a_step_up_works_as_a_plain_post(rep_client, sequence):
     assert list(sequence.steps.order_by("order").values_list("pk", flat=True))[1] == third.pk
 
 
-def test_a_move_affecting_enrollments_asks_first_and_says_where_they_go(rep_client, sequence, tenant):
+def test_a_move_in_a_sequence_with_enrollments_goes_to_the_draft_and_moves_nobody(rep_client, sequence, tenant):
     second = sequence.steps.get(order=2)
     third = StepFactory(sequence=sequence, order=3, delay_value=2)
-    for _ in range(3):
-        EnrollmentFactory(tenant=tenant, sequence=sequence, current_step=second)
+    waiting = [EnrollmentFactory(tenant=tenant, sequence=sequence, current_step=second) for _ in range(3)]
 
     response = rep_client.post(url("step-move", sequence.pk, third.pk), {"direction": "up"}, **HX)
 
-    page = response.content.decode()
-    assert "3 open enrollments are waiting on step 2" in page and "will move to step 2" in page
-    assert sequence.steps.get(pk=third.pk).order == 3  # not yet
+    assert response.status_code == 200
+    draft = draft_of(sequence)
+    assert Step.objects.get(version=draft, key=third.key).order == 2
+    assert sequence.steps.get(pk=third.pk).order == 3  # the published version is unchanged
+    assert all(Enrollment.objects.get(pk=e.pk).current_step_id == second.pk for e in waiting)
+    assert "Editing draft v2" in response.content.decode()
 
-    rep_client.post(url("step-move", sequence.pk, third.pk), {"position": "2", "confirm": "1"}, **HX)
-    assert sequence.steps.get(pk=third.pk).order == 2
 
-
-def test_the_delete_confirmation_tells_how_many_enrollments_move(rep_client, sequence, tenant):
+def test_the_delete_confirmation_says_the_contacts_in_flight_keep_their_path(rep_client, sequence, tenant):
     second = sequence.steps.get(order=2)
     for _ in range(3):
         EnrollmentFactory(tenant=tenant, sequence=sequence, current_step=second)
 
     page = rep_client.get(url("step-delete", sequence.pk, second.pk), **HX).content.decode()
 
-    assert "Delete step 2?" in page and "3 open enrollments are waiting on step 2" in page
-    assert "will complete" in page
+    assert "Delete step 2?" in page and "the 3 contacts in flight keep their path until you publish it" in page
     rep_client.post(url("step-delete", sequence.pk, second.pk), **HX)
-    assert not Step.objects.filter(pk=second.pk).exists()
+    assert Step.objects.filter(pk=second.pk).exists()
+    assert not Step.objects.filter(version=draft_of(sequence), key=second.key).exists()
 
 
 def test_activation_refused_lists_the_problems_with_422(rep_client, tenant):

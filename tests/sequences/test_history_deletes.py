@@ -12,6 +12,7 @@ from messaging.models import OutboundMessage
 from scendcore.models import Tenant
 from sequences.models import Activity, Sequence, Step
 from sequences.services.steps import step_delete
+from sequences.services.versions import draft_of
 
 from .engine_helpers import due_enrollment, running_sequence, sweep_inline
 
@@ -45,16 +46,31 @@ def assert_nothing_dangles():
     assert not dangling(OutboundMessage, "tenant_id", Tenant)
 
 
-def test_deleting_an_executed_step_clears_it_from_the_history_and_keeps_the_history(executed, rep):
+def test_deleting_an_executed_step_keeps_it_in_its_version_for_the_history(executed, rep):
+    """The step was executed: the delete goes to a draft, and the version the history
+    points to keeps the step."""
     enrollment, outsider = executed
-    step = enrollment.current_step
+    executed_row = Activity.objects.get(enrollment=enrollment, kind="step_executed")
+    step = Step.objects.get(pk=executed_row.step_id)
 
     step_delete(tenant=enrollment.tenant, step=step, actor=rep)
 
     assert_nothing_dangles()
-    executed_row = Activity.objects.get(enrollment=enrollment, kind="step_executed")
-    assert executed_row.step_id is None
+    assert Activity.objects.get(pk=executed_row.pk).step_id == step.pk
+    assert not Step.objects.filter(version=draft_of(step.sequence), key=step.key).exists()
     assert Activity.objects.filter(enrollment=outsider, step_id=outsider.current_step_id).exists()
+
+
+def test_deleting_a_step_of_a_draft_leaves_nothing_pointing_at_it(executed, rep):
+    enrollment, outsider = executed
+    first = Step.objects.get(pk=Activity.objects.get(enrollment=enrollment, kind="step_executed").step_id)
+    step_delete(tenant=enrollment.tenant, step=first, actor=rep)  # makes the draft
+    later = Step.objects.get(version=draft_of(first.sequence), order=1)
+
+    step_delete(tenant=enrollment.tenant, step=later, actor=rep)
+
+    assert_nothing_dangles()
+    assert Step.objects.filter(pk=first.pk).exists()
 
 
 def test_deleting_a_contact_takes_its_history_jobs_and_messages_with_it(executed, rep):

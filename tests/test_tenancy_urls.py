@@ -173,6 +173,7 @@ class World:
 BUILDERS = {
     "sequence_id": lambda w: w.sequence.pk,
     "step_id": lambda w: w.step.pk,
+    "node_id": lambda w: w.step.pk,  # a node of a flow is a Step row
     "enrollment_id": lambda w: w.enrollment.pk,
     "contact_id": lambda w: w.contact.pk,
     "list_id": lambda w: w.contact_list.pk,
@@ -267,6 +268,7 @@ def test_outsider_gets_404_for_every_id_taking_url(pattern, tenant, other_tenant
         "POST": client.post(url, {}).status_code,
         "HTMX GET": client.get(url, headers={"HX-Request": "true"}).status_code,
         "HTMX POST": client.post(url, {}, headers={"HX-Request": "true"}).status_code,
+        "PUT": client.put(url, {}, content_type="application/json").status_code,
     }
     wrong = {method: status for method, status in answers.items() if status not in (404, 405)}
     assert not wrong, f"{url} answered an outsider with {wrong} (must be 404, or 405 for a method it refuses)"

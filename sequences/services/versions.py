@@ -250,9 +250,10 @@ def _node_label(node, nodes):
 def _map_problems(preview, new_keys):
     problems = defaultdict(lambda: defaultdict(list))
     for group in preview.groups:
-        if not group.mapped:
+        movable = group.count - group.busy  # the busy ones stay on their version
+        if not group.mapped and movable:
             problems[group.key]["node_map"].append(
-                f"{group.count} enrollment{'s are' if group.count != 1 else ' is'} waiting at "
+                f"{movable} contact{'s are' if movable != 1 else ' is'} waiting at "
                 f"‘{group.title}’, which this version removes: choose where they continue.")
         elif group.target is not None and group.target not in new_keys:
             problems[group.key]["node_map"].append(f"“{group.target}” is not a node of the new version.")

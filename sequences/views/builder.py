@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -18,14 +19,13 @@ from .. import selectors, templates_catalog
 from ..access import get_sequence_for_user, get_step_for_user
 from ..engine.validation import FLOW, flow_problems
 from ..forms import GoalForm, SequenceCreateForm, SequenceFilterForm, SequenceSettingsForm, StepForm, TaskStepForm
-from ..models import SequenceStatus, SequenceVersion
+from ..models import SequenceStatus, SequenceVersion, VersionState
 from ..node_forms import ADD_TYPES
 from ..outline import outline_words
 from ..services import sequences as service
 from ..services.exit_rules import exit_rules_set
 from ..services.goals import goals_set
 from ..services import steps as step_service
-from ..services import versions
 
 LIST = "sequences/list.html"
 BUILDER = "sequences/builder.html"
@@ -115,7 +115,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
             initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
         "problems": service.activation_problems(sequence, steps),
         "pacing_warnings": selectors.pacing_warnings(steps),
-        **_draft_state(sequence),
+        **_draft_state(sequence, steps),
         "can_archive": request.membership.is_manager,
         "enrollments_url": f"/sequences/{sequence.pk}/enrollments/",
         # Regions swapped by HTMX also refresh the header (status, version, checklist).
@@ -145,12 +145,18 @@ def _outline(request, sequence, steps, context):
     context["add_types"] = ADD_TYPES
 
 
-def _draft_state(sequence):
-    draft = versions.draft_of(sequence)
+def _draft_state(sequence, steps):
+    """The draft being edited and the published version's number. The nodes shown are
+    the draft's when there is one, so they tell without a query whether there is."""
+    if steps and steps[0].version_id == sequence.current_version_id:
+        return {"draft": None}
+    found = {v.pk: v for v in SequenceVersion.objects.filter(
+        Q(sequence=sequence, state=VersionState.DRAFT) | Q(pk=sequence.current_version_id))}
+    published = found.pop(sequence.current_version_id, None)
+    draft = next(iter(found.values()), None)
     if draft is None:
         return {"draft": None}
-    published = SequenceVersion.objects.filter(pk=sequence.current_version_id).values_list("number", flat=True)
-    return {"draft": draft, "published_number": published.first()}
+    return {"draft": draft, "published_number": getattr(published, "number", None)}
 
 
 @tenant_required

@@ -236,8 +236,9 @@ def test_publishing_with_a_node_map_moves_the_contacts_in_flight_to_the_new_node
     wrong = call(client, "post", url, token, {"move": "map", "node_map": {"intro": "nowhere"}})
     published = call(client, "post", url, token, {"move": "map", "node_map": {"intro": "hello"}})
 
-    assert unmapped.status_code == 422 and "3 contacts are at “Intro”" in unmapped.json()["errors"]["node_map.intro"][0]
-    assert wrong.status_code == 422 and "nowhere" in wrong.json()["errors"]["node_map.intro"][0]
+    assert unmapped.status_code == 422
+    assert "3 contacts are waiting at ‘Intro’" in unmapped.json()["errors"]["nodes.intro.node_map"][0]
+    assert wrong.status_code == 422 and "nowhere" in wrong.json()["errors"]["nodes.intro.node_map"][0]
     assert published.status_code == 200 and published.json()["moved"] == 3
     rows = Enrollment.objects.filter(sequence=running).select_related("version", "current_step")
     assert {(e.version.number, e.current_step.key, e.current_step.version.number) for e in rows} == {(2, "hello", 2)}

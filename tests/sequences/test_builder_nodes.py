@@ -269,7 +269,7 @@ def test_once_enrollments_are_pinned_edits_go_to_a_draft_that_the_builder_shows(
     draft_exit = Step.objects.get(sequence=sequence, kind="exit")
     assert draft_exit.version.state == "draft"
     page = rep_client.get(url("sequence-detail", sequence.pk)).content.decode()
-    assert f'id="step-{draft_exit.pk}"' in page and "You are editing draft version 2" in page
+    assert f'id="step-{draft_exit.pk}"' in page and "Editing draft v2 (published: v1)" in page
 
 
 def test_an_outsider_gets_404_on_every_node_route(outsider_client, sequence):

@@ -383,19 +383,17 @@ def test_the_publish_preview_tells_how_many_enrollments_move_and_where(abc, rep)
     assert mapped.moving == 3
 
 
-def test_a_publish_that_would_move_work_in_progress_is_refused(abc, rep):
+def test_a_publish_that_moves_contacts_leaves_work_in_progress_on_its_version(abc, rep):
     sequence, a, b, c = abc
     busy = waiting_on(b, 1, waiting_on="approval", next_run_at=None)[0]
     step_service.step_delete(tenant=sequence.tenant, step=b, actor=rep)
 
-    with pytest.raises(ValidationError, match="work in progress"):
-        versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep, move="map",
-                                 node_map={b.key: c.key})
+    version, moved = versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep, move="map")
 
     busy.refresh_from_db()
-    assert (busy.current_step_id, busy.step_pass) == (b.pk, 1)
-    assert versions.draft_of(sequence) is not None
-    assert Sequence.objects.get(pk=sequence.pk).current_version.number == 1
+    # No mapping was needed: the only contact at the removed step is mid-step and stays.
+    assert (busy.current_step_id, busy.step_pass, busy.version.number) == (b.pk, 1, 1)
+    assert Sequence.objects.get(pk=sequence.pk).current_version.number == 2 == version.number
 
 
 def test_work_in_progress_stays_on_its_version_when_the_publish_does_not_move_anyone(abc, rep):

@@ -85,7 +85,7 @@ def test_a_removed_node_holding_enrollments_must_be_mapped(flight, rep):
         versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep, move="map")
 
     assert refused.value.problems == {case.key: {"node_map": [
-        "3 enrollments are waiting at ‘Case study’, which this version removes: choose where they continue."]}}
+        "3 contacts are waiting at ‘Case study’, which this version removes: choose where they continue."]}}
     assert state(at_case) == before
     assert fresh(sequence).current_version.number == 1
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from scendcore.audit import audit_record
 
 from ..flow import rules
-from ..models import SequenceVersion
+from ..models import SequenceVersion, VersionState
 
 MAX_NO_ENGAGEMENT_DAYS = 365
 
@@ -45,7 +45,9 @@ def exit_rules_clean(values):
 
 @transaction.atomic
 def exit_rules_set(*, tenant, sequence, values, actor):
-    """Replace the exit rules of the sequence's current version. Returns the version."""
+    """Replace the exit rules of the sequence's current version, and of its draft if it
+    has one (see goals_set: they apply at once, and a publish keeps them). Returns the
+    version."""
     if sequence.tenant_id != tenant.pk:
         raise ValidationError("That sequence does not exist.")
     cleaned = exit_rules_clean(values)
@@ -55,5 +57,6 @@ def exit_rules_set(*, tenant, sequence, values, actor):
                      action="exit_rules_changed", changes={"exit_rules": [version.exit_rules, cleaned]})
         version.exit_rules = cleaned
         version.save(update_fields=["exit_rules"])
+    SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).update(exit_rules=cleaned)
     sequence.current_version = version  # the caller's instance in step with the row
     return version

@@ -16,7 +16,7 @@ from contacts.models import LeadStatus
 from scendcore.audit import audit_record
 
 from ..flow import rules, store, transitions
-from ..models import ActivityKind, Enrollment, GoalReached, Sequence, SequenceVersion, new_node_key
+from ..models import ActivityKind, Enrollment, GoalReached, Sequence, SequenceVersion, VersionState, new_node_key
 
 MAX_GOALS = 20
 
@@ -69,7 +69,10 @@ def _int(value):
 @transaction.atomic
 def goals_set(*, tenant, sequence, goals, actor):
     """Replace the goals of the sequence's current version (validated; a move goal's
-    target must be another sequence of the same tenant). Returns the version."""
+    target must be another sequence of the same tenant), and of its draft if it has one:
+    like the sequence's other settings a goal applies at once to everyone on the published
+    version, and a later publish of the draft must not bring the old goals back. Returns
+    the version."""
     if sequence.tenant_id != tenant.pk:
         raise ValidationError("That sequence does not exist.")
     if not isinstance(goals, list) or len(goals) > MAX_GOALS:
@@ -83,6 +86,7 @@ def goals_set(*, tenant, sequence, goals, actor):
                      action="goals_changed", changes={"goals": [version.goals, cleaned]})
         version.goals = cleaned
         version.save(update_fields=["goals"])
+    SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).update(goals=cleaned)
     sequence.current_version = version  # the caller's instance in step with the row
     return version
 

@@ -311,3 +311,19 @@ def test_every_version_page_is_404_for_another_tenant(client, outsider, flight, 
 def test_a_version_number_the_sequence_lacks_is_404(rep_client, flight):
     sequence = flight[0]
     assert rep_client.get(url("version-detail", sequence.pk, 7)).status_code == 404
+
+
+def test_goals_and_exit_rules_set_while_a_draft_is_open_apply_now_and_survive_its_publish(flight, rep):
+    from sequences.services.exit_rules import exit_rules_set
+    from sequences.services.goals import goals_set
+
+    sequence, (intro, case, breakup), _, _ = flight
+    step_service.step_update(tenant=sequence.tenant, step=case, actor=rep, values={"delay_value": 5})  # a draft
+    goal = {"key": "booked", "name": "Booked", "condition": {"kind": "meeting_booked"}, "action": "exit"}
+
+    goals_set(tenant=sequence.tenant, sequence=sequence, goals=[goal], actor=rep)
+    exit_rules_set(tenant=sequence.tenant, sequence=sequence, values={"reply": "exit"}, actor=rep)
+    assert [g["key"] for g in fresh(sequence).current_version.goals] == ["booked"]  # at once
+    version, _ = versions.version_publish(tenant=sequence.tenant, sequence=sequence, actor=rep)
+
+    assert [g["key"] for g in version.goals] == ["booked"] and version.exit_rules.get("reply") == "exit"

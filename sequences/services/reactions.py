@@ -15,6 +15,7 @@ from contacts.models import EventKind, LeadStatus
 from messaging.models import UNSENT_STATES
 from scendcore import jobs
 
+from ..flow import context as flow_context
 from ..flow import rules, store, transitions
 from ..models import EnrollmentStatus, WaitingOn
 from .goals import goals_on_custom_event, goals_on_fact
@@ -232,6 +233,32 @@ def _waits_for(e, kind):
 def _on_custom_event(*, tenant, contact_ids, kind, at, actor, data):
     goals_on_custom_event(tenant=tenant, contact_ids=contact_ids, name=data.get("name", ""), at=at, actor=actor,
                           data=data)
+    custom_event_context_write(tenant=tenant, contact_ids=contact_ids, name=data.get("name", ""),
+                               values=data.get("data") or {}, at=at)
+
+
+@transaction.atomic
+def custom_event_context_write(*, tenant, contact_ids, name, values, at=None):
+    """A custom event's values (text, numbers, true/false) go into the context of the
+    contacts' open enrollments, for branches to read ("plan" = "pro"), with the event's
+    name under "last_event". A value the context's bounds refuse is left out and the
+    activity row says so. Runs before the waits are woken, so a branch right after a
+    wait for this event reads it. Returns the number of enrollments written."""
+    at = at or timezone.now()
+    updates = {key: value for key, value in (values if isinstance(values, dict) else {}).items()
+               if isinstance(value, (str, int, float, bool))}
+    updates["last_event"] = name
+    rows = store.locked_many(tenant=tenant, status=transitions.OPEN, contact_id__in=list(contact_ids))
+    activities = []
+    for e in rows:
+        try:
+            e.context = flow_context.merged(e.context, updates)
+            detail = f"Context from the event “{name}”: " + ", ".join(sorted(updates))
+        except flow_context.ContextRefused as refused:
+            detail = f"Context not written from the event “{name}”: {refused}"
+        activities += transitions.acted(e, detail[:300], at=at, data={"event": name})
+    store.save_batch(rows, activities, at=at)
+    return len(rows)
 
 
 @reaction(*WAKE_EVENTS)

@@ -274,8 +274,23 @@ def test_a_custom_event_posted_through_the_api_wakes_the_wait_and_takes_the_even
     assert event.data == {"name": "trial_started", "data": {"plan": "pro"}}
     enrollment.refresh_from_db()
     assert enrollment.next_run_at <= timezone.now()
+    # The event's values are in the enrollment's context, for a branch to read.
+    assert enrollment.context == {"plan": "pro", "last_event": "trial_started"}
     sweep_inline(now=timezone.now())
     assert at_node(enrollment) == "thanks"
+
+
+def test_a_custom_event_value_past_the_contexts_bounds_is_left_out_and_said_so(client, tenant, token):
+    sequence, nodes = event_flow(tenant, {"kind": "custom", "name": "trial_started"})
+    enrollment = entered_wait(sequence, nodes, at=timezone.now())
+
+    response = post_event(client, enrollment.contact_id, token, {"name": "trial_started", "data": {"note": "x" * 600}})
+
+    assert response.status_code == 201
+    enrollment.refresh_from_db()
+    assert "note" not in enrollment.context
+    assert Activity.objects.filter(enrollment=enrollment, kind="action",
+                                   detail__startswith="Context not written from the event “trial_started”").exists()
 
 
 def test_a_custom_event_for_another_tenants_contact_is_a_404_and_records_nothing(client, tenant, other_tenant,

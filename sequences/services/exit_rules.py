@@ -4,10 +4,8 @@ read in one place, sequences.flow.rules; this only validates and writes them."""
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from scendcore.audit import audit_record
-
 from ..flow import rules
-from ..models import SequenceVersion, VersionState
+from .versions import version_policy_set
 
 MAX_NO_ENGAGEMENT_DAYS = 365
 
@@ -51,12 +49,4 @@ def exit_rules_set(*, tenant, sequence, values, actor):
     if sequence.tenant_id != tenant.pk:
         raise ValidationError("That sequence does not exist.")
     cleaned = exit_rules_clean(values)
-    version = SequenceVersion.objects.select_for_update().get(pk=sequence.current_version_id, tenant=tenant)
-    if version.exit_rules != cleaned:
-        audit_record(tenant=tenant, actor=actor, object_type="sequence", object_id=sequence.pk,
-                     action="exit_rules_changed", changes={"exit_rules": [version.exit_rules, cleaned]})
-        version.exit_rules = cleaned
-        version.save(update_fields=["exit_rules"])
-    SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).update(exit_rules=cleaned)
-    sequence.current_version = version  # the caller's instance in step with the row
-    return version
+    return version_policy_set(tenant=tenant, sequence=sequence, actor=actor, field="exit_rules", value=cleaned)

@@ -13,10 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from contacts.models import LeadStatus
-from scendcore.audit import audit_record
 
 from ..flow import rules, store, transitions
-from ..models import ActivityKind, Enrollment, GoalReached, Sequence, SequenceVersion, VersionState, new_node_key
+from ..models import ActivityKind, Enrollment, GoalReached, Sequence, SequenceVersion, new_node_key
+from .versions import version_policy_set
 
 MAX_GOALS = 20
 
@@ -80,15 +80,7 @@ def goals_set(*, tenant, sequence, goals, actor):
     cleaned = [_clean_goal(goal, tenant=tenant, sequence=sequence) for goal in goals]
     if len({goal["key"] for goal in cleaned}) != len(cleaned):
         raise ValidationError("Two goals have the same key.")
-    version = SequenceVersion.objects.select_for_update().get(pk=sequence.current_version_id, tenant=tenant)
-    if version.goals != cleaned:
-        audit_record(tenant=tenant, actor=actor, object_type="sequence", object_id=sequence.pk,
-                     action="goals_changed", changes={"goals": [version.goals, cleaned]})
-        version.goals = cleaned
-        version.save(update_fields=["goals"])
-    SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).update(goals=cleaned)
-    sequence.current_version = version  # the caller's instance in step with the row
-    return version
+    return version_policy_set(tenant=tenant, sequence=sequence, actor=actor, field="goals", value=cleaned)
 
 
 # ---------------------------------------------------------------- reaching goals

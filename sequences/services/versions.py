@@ -350,3 +350,19 @@ def _move_enrollments(*, tenant, sequence, draft, nodes, preview, actor, now):
         moved.append(e)
     store.save_batch(moved, activities, at=now)
     return len(moved)
+
+
+def version_policy_set(*, tenant, sequence, actor, field, value):
+    """Set a version-level policy (`goals` or `exit_rules`) on the published version, and
+    on the draft if one is open: like the sequence's other settings a policy applies at
+    once to everyone on the published version, and a later publish of the draft must not
+    bring the old one back. The caller holds the transaction. Returns the version."""
+    version = SequenceVersion.objects.select_for_update().get(pk=sequence.current_version_id, tenant=tenant)
+    if getattr(version, field) != value:
+        audit(tenant=tenant, actor=actor, sequence=sequence, action=f"{field}_changed",
+              changes={field: [getattr(version, field), value]})
+        setattr(version, field, value)
+        version.save(update_fields=[field])
+    SequenceVersion.objects.filter(sequence=sequence, state=VersionState.DRAFT).update(**{field: value})
+    sequence.current_version = version  # the caller's instance in step with the row
+    return version

@@ -53,6 +53,7 @@ else
   # The layers hold (.importlinter): a lower layer never imports a higher one.
   .venv/bin/lint-imports --no-cache
   run_pass ""
-  # The hostile-input probe reads no clock: the moved-clock pass leaves it out.
-  run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}" -m "not hostile"
+  # The hostile-input probe reads no clock, and the scale runs are set on fixed dates:
+  # the moved-clock pass leaves them out.
+  run_pass "${TEST_FUTURE_AT:-$(.venv/bin/python scripts/future_moment.py)}" -m "not hostile and not scale"
 fi

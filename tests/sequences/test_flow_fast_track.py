@@ -1,7 +1,12 @@
-"""Seed 001's fast-track flow end to end: a rep makes it from the template, enrolls 1,000
+"""Seed 001's fast-track flow end to end: a rep makes it from the template, enrolls the
 contacts, the processor and delivery run it against a real SMTP server, and each contact
 follows its own path: those who click the demo link are tagged "High Intent" and get the
-calendar email, everyone else the case study after three days, and nobody gets both."""
+calendar email, everyone else the case study after three days, and nobody gets both.
+
+Delivery to the in-process server costs about 0.1 s a message here, so the suite runs it
+with 250 contacts; SCENDCORE_FAST_TRACK_CONTACTS=1000 runs the issue's figure (about
+3.5 minutes)."""
+import os
 from collections import Counter
 from datetime import timedelta
 
@@ -19,9 +24,9 @@ from tests.messaging.conftest import mailbox, smtp_server  # noqa: F401 - the re
 from .engine_helpers import WEDNESDAY, sweep_inline
 from .flow_helpers import contact_did
 
-pytestmark = pytest.mark.django_db(transaction=False)
-CONTACTS = 1000
-CLICKERS = 300
+pytestmark = [pytest.mark.slow, pytest.mark.scale, pytest.mark.django_db]
+CONTACTS = int(os.environ.get("SCENDCORE_FAST_TRACK_CONTACTS", 250))
+CLICKERS = CONTACTS * 3 // 10
 
 
 def _run(now):
@@ -30,7 +35,7 @@ def _run(now):
     deliver_due(at=now)
 
 
-def test_a_rep_builds_the_fast_track_flow_enrolls_1000_contacts_and_each_follows_its_own_path(
+def test_a_rep_builds_the_fast_track_flow_enrolls_contacts_and_each_follows_its_own_path(
         tenant, manager, mailbox, smtp_server):  # noqa: F811
     mailbox.daily_cap = mailbox.hourly_cap = 5000
     mailbox.save(update_fields=["daily_cap", "hourly_cap"])

@@ -17,7 +17,7 @@ from tests.messaging.conftest import mailbox, smtp_server  # noqa: F401 - fixtur
 
 from .engine_helpers import WEDNESDAY, running_sequence, sweep_inline
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db]
+pytestmark = [pytest.mark.slow, pytest.mark.scale, pytest.mark.django_db]
 CONTACTS = 1000
 AHEAD = 400  # contacts the processor takes past "Intro" before the publish
 

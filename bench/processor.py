@@ -317,8 +317,9 @@ def seed_graph(n):
 
 
 def graph_intro_sent(sequence, steps):
-    """Run the intro for every graph enrollment in this process (not timed), record an
-    open of it for GRAPH_OPEN_SHARE of the contacts, and make the branch due now."""
+    """Run the intro for every graph enrollment in this process (not timed), mark it sent
+    (delivery is not benchmarked here, and an unsent message has no opens), record an open
+    of it for GRAPH_OPEN_SHARE of the contacts, and make the branch due now."""
     from django.db import connection
     from django.utils import timezone
 
@@ -330,6 +331,8 @@ def graph_intro_sent(sequence, steps):
     while sweep.run(dispatch=inline):  # a sweep stops at PROCESSOR_MAX_IN_FLIGHT rows
         pass
     with connection.cursor() as cursor:
+        cursor.execute("UPDATE messaging_outboundmessage SET state = 'sent', sent_at = now() WHERE step_id = %s",
+                       [steps["intro"].pk])
         cursor.execute(
             "INSERT INTO contacts_contactevent (tenant_id, contact_id, kind, message_id, data, occurred_at, "
             "created_at) SELECT m.tenant_id, m.contact_id, 'opened', m.id, '{}'::jsonb, now(), now() "
@@ -384,6 +387,8 @@ def run_graph(workers, sequence, steps, n, tmp):
         messages = dict(cursor.fetchall())
     if statuses.get("completed") != n:
         raise SystemExit(f"graph with {workers} worker(s) ended with {statuses}")
+    if not messages.get("case-a") or not messages.get("case-b"):
+        raise SystemExit(f"graph with {workers} worker(s): nobody took the opened path ({messages})")
     result = {"steps_per_s": round(nodes / elapsed), "enrollments_per_s": round(n / elapsed),
               "seconds": round(elapsed, 2), "nodes": nodes, "paths": paths, "messages": messages}
     log(f"graph {workers}w: {result}")

@@ -18,6 +18,7 @@ from ..models import (
     Sequence,
     SequenceStatus,
     Step,
+    StepKind,
     step_kind_for,
 )
 
@@ -179,15 +180,17 @@ def sequence_update_settings(*, tenant, sequence, actor, values):
 
 # ---------------------------------------------------------------- status
 
-def activation_problems(sequence, steps=None):
-    """Why the sequence cannot run, as sentences; [] when it may be activated."""
-    from .steps import step_errors, step_values
+def activation_problems(sequence, steps=None, *, tenant=None):
+    """Why the sequence cannot run, as sentences; [] when it may be activated. The flow is
+    checked as a publish checks it (every node type's rules, paths, loops), since
+    activating a sequence edited in place is what publishes it."""
+    from ..engine.validation import FLOW, flow_problems
 
     steps = list(steps) if steps is not None else list(sequence.current_nodes().order_by("order"))
     problems = []
     if not steps:
         problems.append("Add at least one step.")
-    email_steps = [s for s in steps if s.channel == Channel.EMAIL]
+    email_steps = [s for s in steps if s.kind == StepKind.MESSAGE and s.channel == Channel.EMAIL]
     if email_steps and not (sequence.sender_profile_id or sequence.mailbox_pool_id):
         problems.append(
             f"Choose a sender profile or mailbox pool: {len(email_steps)} step"
@@ -197,11 +200,12 @@ def activation_problems(sequence, steps=None):
         problems.append("Choose the agent that drafts the messages.")
     elif sequence.agent is not None and not sequence.agent.is_active:
         problems.append(f"The agent “{sequence.agent.name}” is switched off; choose an active one.")
-    for index, step in enumerate(steps):
-        errors = step_errors(step_values(step), is_first=index == 0)
-        for messages in errors.values():
-            for message in messages:
-                problems.append(f"Step {step.order}: {message}")
+    if steps:
+        by_key = {step.key: step for step in steps}
+        for key, fields in flow_problems(steps, tenant=tenant or sequence.tenant).items():
+            label = "The flow" if key == FLOW else f"Step {by_key[key].order}"
+            for messages in fields.values():
+                problems += [f"{label}: {message}" for message in messages]
     return problems
 
 

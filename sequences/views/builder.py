@@ -113,7 +113,7 @@ def _builder(request, sequence, *, status=200, partial="sequence-timeline", **st
                                                             is_first=not steps, auto_id="new_%s"),
         "add_task_form": state.pop("add_task_form", None) or TaskStepForm(
             initial=TaskStepForm.initial_for(is_first=not steps), is_first=not steps, auto_id="newtask_%s"),
-        "problems": service.activation_problems(sequence, steps),
+        "problems": service.activation_problems(sequence, steps, tenant=request.tenant),
         "pacing_warnings": selectors.pacing_warnings(steps),
         **_draft_state(sequence, steps),
         "can_archive": request.membership.is_manager,

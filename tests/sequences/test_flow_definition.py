@@ -128,3 +128,23 @@ def test_a_version_with_enrollments_on_it_is_never_deleted_alone_but_goes_with_i
         SequenceVersion.objects.filter(pk=sequence.current_version_id).delete()
     sequence.delete()
     assert not Enrollment.objects.exists() and not SequenceVersion.objects.exists()
+
+
+def test_activating_a_flow_checks_it_as_a_publish_does(tenant, rep, sequence):
+    from sequences.services.sequences import activation_problems, sequence_activate
+    from tests.factories import AgentFactory, MailboxFactory
+
+    sequence.agent, sequence.sender_profile = AgentFactory(tenant=tenant), MailboxFactory(tenant=tenant)
+    sequence.save(update_fields=["agent", "sender_profile"])
+    definition_save(tenant=tenant, sequence=sequence, actor=rep, document=_doc(
+        _email("intro", job_type="initial_outreach", delay_value=0),
+        {"key": "check", "type": "branch", "title": "Check",
+         "edges": [{"label": "Opened", "condition": {"kind": "opened", "node": "intro"}, "to": "intro"}]},
+    ))
+
+    problems = activation_problems(sequence)
+    assert any(problem.startswith("Step 2: ") and "default" in problem for problem in problems), problems
+    with pytest.raises(ValidationError):
+        sequence_activate(tenant=tenant, sequence=sequence, actor=rep)
+    sequence.refresh_from_db()
+    assert sequence.status == "draft"

@@ -46,3 +46,18 @@ def test_seed_demo_prints_the_logins_unless_the_run_script_prints_them_itself():
     # run.sh prints the logins in its own banner, next to the address, after the servers start.
     script = (ROOT / "scripts" / "run.sh").read_text()
     assert "manage.py seed_demo --no-logins" in script and script.count("demo-rep") == 1
+
+
+def test_a_fresh_sqlite_database_migrates_to_the_latest_state_with_the_tally_triggers(tmp_path):
+    # The zero-config run's database: SQLite rebuilds a table to alter it, which a trigger
+    # on another table naming that table must not stop.
+    import sqlite3
+
+    path = tmp_path / "fresh.sqlite3"
+    env = {**_zero_config_env(), "DATABASE_URL": f"sqlite:///{path}"}
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    triggers = {name for (name,) in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {"sequences_contact_owner_tally", "sequences_enrollment_tally_insert",
+            "sequences_sequence_tally_update"} <= triggers
